@@ -1,0 +1,80 @@
+"""Flask commands: demo, create-admin, send-mail."""
+import getpass
+import time
+
+import click
+from flask import Flask, current_app
+
+from .extensions import db
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(demo)
+    app.cli.add_command(create_admin)
+    app.cli.add_command(send_mail)
+
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="Ne rien faire si la base contient déjà des données.")
+def demo(if_empty: bool) -> None:
+    """Load the demo data into an empty database."""
+    from .services import demo as demo_service
+
+    if not demo_service.is_empty():
+        if if_empty:
+            click.echo("La base contient déjà des données : démonstration non chargée.")
+            return
+        raise click.ClickException("La base n'est pas vide : la démonstration se charge dans une base vide.")
+    logins = demo_service.load()
+    click.echo("Données de démonstration chargées.")
+    click.echo(f"  Back-office (/admin/) : {', '.join(logins['back-office'])}")
+    click.echo(f"  Portail partenaires (/) : {', '.join(logins['portal'])}")
+    click.echo(f"  Mot de passe de tous les comptes : {logins['password']}")
+
+
+@click.command("create-admin")
+@click.option("--username", prompt="Identifiant")
+@click.option("--email", prompt="Adresse e-mail")
+@click.option("--first-name", prompt="Prénom")
+@click.option("--last-name", prompt="Nom")
+@click.option("--password", default=None, help="Lu sur l'entrée standard s'il n'est pas donné.")
+def create_admin(username, email, first_name, last_name, password) -> None:
+    """Create a national admin (the first back-office account)."""
+    from .services.caisses import create_national_admin
+    from .services.errors import DomainError
+
+    if password is None:
+        password = getpass.getpass("Mot de passe : ")
+        if getpass.getpass("Confirmation : ") != password:
+            raise click.ClickException("Les deux mots de passe saisis ne sont pas identiques.")
+    try:
+        agent = create_national_admin(username, email, password, first_name, last_name)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Administrateur national « {agent.username} » créé.")
+
+
+@click.command("send-mail")
+@click.option("--once", is_flag=True, help="Envoyer ce qui est dû puis s'arrêter (pour cron).")
+@click.option("--interval", default=5.0, show_default=True, help="Secondes entre deux passages.")
+@click.option("--batch", default=50, show_default=True)
+def send_mail(once: bool, interval: float, batch: int) -> None:
+    """Deliver the outbox over SMTP, with retries and back-off."""
+    from .services.outbox import send_pending
+
+    if not current_app.config.get("MAIL_SERVER"):
+        raise click.ClickException(
+            "MAIL_SERVER n'est pas défini : les messages restent lisibles dans le back-office "
+            "(Suivi › E-mails envoyés)."
+        )
+    while True:
+        while True:
+            stats = send_pending(limit=batch)
+            if stats["sent"] or stats["retried"] or stats["failed"]:
+                click.echo(f"envoyés={stats['sent']} reportés={stats['retried']} en échec={stats['failed']}")
+            if sum(stats.values()) < batch:
+                break
+        if once:
+            return
+        time.sleep(interval)

@@ -1,0 +1,182 @@
+"""Requests filed by partners (SPEC §5–6): numbering, status history, Q/R exchange, attachments."""
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..services.clock import now
+from .accounts import PartnerAccount
+from .caisses import Agent, Caisse
+from .catalog import Motive, ServiceOffer
+from .partners import Convention, Structure
+
+
+class RequestStatus(str, enum.Enum):
+    NEW = "new"
+    TAKEN = "taken"
+    RESOLVED = "resolved"
+    MESSAGE_SENT = "message_sent"
+    MESSAGE_RECEIVED = "message_received"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return REQUEST_STATUS_LABELS[self]
+
+
+REQUEST_STATUS_LABELS = {
+    RequestStatus.NEW: "Nouveau",
+    RequestStatus.TAKEN: "Pris en charge",
+    RequestStatus.RESOLVED: "Résolu",
+    RequestStatus.MESSAGE_SENT: "Message envoyé",
+    RequestStatus.MESSAGE_RECEIVED: "Message reçu",
+    RequestStatus.CLOSED: "Clôturé",
+    RequestStatus.CANCELLED: "Annulé",
+}
+
+# Statuses in which the caisse still owes an answer (R-ORG-4, R-RGPD-1).
+AWAITING_CAISSE = (RequestStatus.NEW.value, RequestStatus.TAKEN.value, RequestStatus.MESSAGE_SENT.value)
+
+
+class RequestCounter(db.Model):
+    """R-REQ-4: the per-caisse, per-year sequence, incremented in the filing transaction."""
+
+    __tablename__ = "request_counter"
+
+    caisse_id: Mapped[int] = mapped_column(ForeignKey("caisse.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last_value: Mapped[int] = mapped_column(default=0)
+
+
+class Request(db.Model):
+    __tablename__ = "request"
+    __table_args__ = (
+        CheckConstraint("length(number) = 10", name="number_10_digits"),
+        # The agent work queue (R-BO-1): a caisse's requests by status and age.
+        Index("ix_request_caisse_status_deposited", "caisse_id", "status", "deposited_at"),
+        Index("ix_request_caisse_deposited", "caisse_id", "deposited_at"),
+        # The partner history (R-HIS-1): a structure's requests for one caisse, newest first.
+        Index("ix_request_structure_caisse_deposited", "structure_id", "caisse_id", "deposited_at"),
+        Index("ix_request_caisse_person", "caisse_id", "person_last_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(10), unique=True)
+    caisse_id: Mapped[int] = mapped_column(ForeignKey("caisse.id"))
+    structure_id: Mapped[int] = mapped_column(ForeignKey("structure.id"))
+    convention_id: Mapped[int] = mapped_column(ForeignKey("convention.id"))
+    service_offer_id: Mapped[int] = mapped_column(ForeignKey("service_offer.id"), index=True)
+    motive_id: Mapped[int | None] = mapped_column(ForeignKey("motive.id"), index=True)
+    requester_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner_account.id", ondelete="SET NULL"), index=True
+    )
+    # Kept when the account is deleted (R-RGPD-2).
+    requester_name: Mapped[str] = mapped_column(String(80))
+    person_civility: Mapped[str | None] = mapped_column(String(10))
+    person_last_name: Mapped[str | None] = mapped_column(String(30))
+    person_first_name: Mapped[str | None] = mapped_column(String(20))
+    person_birth_date: Mapped[date | None]
+    person_birth_place: Mapped[str | None] = mapped_column(String(30))
+    person_phone: Mapped[str | None] = mapped_column(String(14))
+    comment: Mapped[str] = mapped_column(Text)
+    # Offer-specific answers: appointment modes, documents, R-REQ-6 blocks.
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default=RequestStatus.NEW.value)
+    status_changed_at: Mapped[datetime] = mapped_column(default=now)
+    deposited_at: Mapped[datetime] = mapped_column(default=now)
+    taken_by_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    taken_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(Text)
+    resolved_by_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(String(120))
+    cancelled_at: Mapped[datetime | None]
+    caisse_answers_in_exchange: Mapped[int] = mapped_column(default=0)
+
+    caisse: Mapped[Caisse] = relationship()
+    structure: Mapped[Structure] = relationship()
+    convention: Mapped[Convention] = relationship()
+    service_offer: Mapped[ServiceOffer] = relationship()
+    motive: Mapped[Motive | None] = relationship()
+    requester: Mapped[PartnerAccount | None] = relationship()
+    taken_by: Mapped[Agent | None] = relationship(foreign_keys=[taken_by_agent_id])
+    resolved_by: Mapped[Agent | None] = relationship(foreign_keys=[resolved_by_agent_id])
+
+    @property
+    def status_label(self) -> str:
+        return RequestStatus(self.status).label
+
+
+class StatusChange(db.Model):
+    """R-STA-5: every status change with its date and who made it."""
+
+    __tablename__ = "status_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("request.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(default=now)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("partner_account.id", ondelete="SET NULL"))
+
+
+class ExchangeMessage(db.Model):
+    """A message of the Q/R exchange (R-STA-3), from the partner or the caisse."""
+
+    __tablename__ = "exchange_message"
+    __table_args__ = (CheckConstraint("side IN ('partner', 'caisse')", name="side_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("request.id", ondelete="CASCADE"), index=True)
+    side: Mapped[str] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("partner_account.id", ondelete="SET NULL"))
+    author_name: Mapped[str] = mapped_column(String(80))
+
+
+class Attachment(db.Model):
+    """Attachment metadata (R-REQ-3); the bytes live in AttachmentContent so lists never load them."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (CheckConstraint("side IN ('partner', 'caisse')", name="side_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("request.id", ondelete="CASCADE"), index=True)
+    exchange_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("exchange_message.id", ondelete="CASCADE")
+    )
+    side: Mapped[str] = mapped_column(String(10))
+    filename: Mapped[str] = mapped_column(String(255))
+    storage_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(default=now, index=True)
+    purged_at: Mapped[datetime | None]
+
+    content: Mapped["AttachmentContent | None"] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class AttachmentContent(db.Model):
+    __tablename__ = "attachment_content"
+
+    attachment_id: Mapped[int] = mapped_column(
+        ForeignKey("attachment.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,179 @@
+"""Partner accounts: managers created by the caisse (R-MGR-*), technicians by a manager (R-TEC-*).
+
+Both follow R-ACC-1..3 and R-ACC-6: validated identity, generated login, set-password e-mail.
+"""
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Convention, ConventionState, PartnerAccount, PartnerRole, Structure
+from . import audit, outbox, tokens
+from .clock import now, today
+from .errors import DomainError
+from .identity import clean_identity, generate_login
+from .sessions import rotate_session_id
+
+REASON_MAX = 5000
+
+
+def conventions_of(structure_id: int, caisse_id: int | None = None) -> list[Convention]:
+    query = select(Convention).where(Convention.structure_id == structure_id)
+    if caisse_id is not None:
+        query = query.where(Convention.caisse_id == caisse_id)
+    return list(db.session.scalars(query.order_by(Convention.end_date.desc())))
+
+
+def open_convention(structure_id: int, caisse_id: int | None) -> Convention | None:
+    """The convention that lets accounts be created: upcoming, current or ending (not ended)."""
+    for convention in conventions_of(structure_id, caisse_id):
+        if convention.state() is not ConventionState.ENDED:
+            return convention
+    return None
+
+
+def active_count(structure_id: int, role: PartnerRole, exclude_id: int | None = None) -> int:
+    query = select(func.count()).select_from(PartnerAccount).where(
+        PartnerAccount.structure_id == structure_id,
+        PartnerAccount.role == role.value,
+        PartnerAccount.active.is_(True),
+    )
+    if exclude_id is not None:
+        query = query.where(PartnerAccount.id != exclude_id)
+    return db.session.scalar(query)
+
+
+def cap(convention: Convention, role: PartnerRole) -> int:
+    if role is PartnerRole.MANAGER:
+        return convention.effective_manager_cap
+    return convention.effective_technician_cap
+
+
+def structure_cap(structure_id: int, role: PartnerRole, caisse_id: int | None = None) -> int | None:
+    """The cap of the structure's open convention(s): the most generous of the open ones."""
+    caps = [
+        cap(c, role)
+        for c in conventions_of(structure_id, caisse_id)
+        if c.state() is not ConventionState.ENDED
+    ]
+    return max(caps) if caps else None
+
+
+def _cap_message(role: PartnerRole, limit: int) -> str:
+    if role is PartnerRole.MANAGER:
+        return (
+            f"Le nombre maximum de comptes gestionnaires actifs ({limit}) est atteint pour cette "
+            "structure."
+        )
+    return (
+        f"Le nombre maximum de comptes techniciens actifs ({limit}) est atteint pour cette structure."
+    )
+
+
+def _check_cap(structure: Structure, role: PartnerRole, caisse_id: int | None) -> None:
+    limit = structure_cap(structure.id, role, caisse_id)
+    if limit is None:
+        raise DomainError(
+            "Cette structure n'a pas de convention en cours ou à venir avec l'organisme."
+        )
+    if active_count(structure.id, role) >= limit:
+        raise DomainError(_cap_message(role, limit))
+
+
+def _send_welcome(account: PartnerAccount, caisse_id: int | None, reactivated: bool) -> None:
+    raw = tokens.issue(account, "reactivate" if reactivated else "create")
+    outbox.enqueue(
+        "account_reactivated" if reactivated else "account_created",
+        account.email,
+        "account_reactivated" if reactivated else "account_created",
+        caisse_id=caisse_id,
+        account=account,
+        role_word="gestionnaire" if account.is_manager else "technicien",
+        token=raw,
+    )
+
+
+def create_account(
+    structure: Structure, role: PartnerRole, data: dict, actor, caisse_id: int | None
+) -> PartnerAccount:
+    """R-MGR-1 / R-TEC-1..2: identity rules, cap, generated login, welcome e-mail, audit."""
+    fields = clean_identity(data)
+    _check_cap(structure, role, caisse_id)
+    login = generate_login(fields["first_name"], fields["birth_name"], fields["usage_name"])
+    account = PartnerAccount(structure=structure, role=role.value, login=login, **fields)
+    if getattr(actor, "kind", None) == "agent":
+        account.created_by_agent_id = actor.id
+    elif getattr(actor, "kind", None) == "partner":
+        account.created_by_account_id = actor.id
+    db.session.add(account)
+    db.session.flush()
+    _send_welcome(account, caisse_id, reactivated=False)
+    audit.record(
+        f"{role.value}.create", actor=actor, target=account, caisse_id=caisse_id, login=login,
+        structure_id=structure.id,
+    )
+    db.session.commit()
+    return account
+
+
+def update_account(account: PartnerAccount, data: dict, actor, caisse_id: int | None) -> PartnerAccount:
+    """Identity changes; the login never changes (R-ACC-2)."""
+    fields = clean_identity(data)
+    changed = sorted(k for k, v in fields.items() if getattr(account, k) != v)
+    for key, value in fields.items():
+        setattr(account, key, value)
+    audit.record(f"{account.role}.update", actor=actor, target=account, caisse_id=caisse_id, changed=changed)
+    db.session.commit()
+    return account
+
+
+def inactivate_account(account: PartnerAccount, actor, caisse_id: int | None) -> None:
+    """R-MGR-2 / R-TEC-4: never the last active manager (or technician) of the structure."""
+    if not account.active:
+        raise DomainError("Ce compte est déjà inactif.")
+    role = PartnerRole(account.role)
+    if active_count(account.structure_id, role, exclude_id=account.id) == 0:
+        if role is PartnerRole.MANAGER:
+            raise DomainError(
+                "Impossible d'inactiver le dernier gestionnaire actif de la structure : "
+                "créez d'abord un nouveau compte gestionnaire."
+            )
+        raise DomainError(
+            "Impossible d'inactiver ce compte : la structure doit conserver au moins un "
+            "technicien actif."
+        )
+    _deactivate(account)
+    audit.record(f"{account.role}.inactivate", actor=actor, target=account, caisse_id=caisse_id)
+    db.session.commit()
+
+
+def _deactivate(account: PartnerAccount) -> None:
+    account.active = False
+    account.inactivated_at = now()
+    rotate_session_id(account)
+
+
+def reactivate_account(account: PartnerAccount, reason: str, actor, caisse_id: int | None) -> None:
+    """R-TEC-5 / R-ACC-6: a required reason (kept), the cap, a new set-password link."""
+    reason = (reason or "").strip()
+    if account.active:
+        raise DomainError("Ce compte est déjà actif.")
+    if not reason:
+        raise DomainError("Veuillez saisir le motif de réactivation.", "reason")
+    if len(reason) > REASON_MAX:
+        raise DomainError(
+            f"Le motif de réactivation ne doit pas dépasser {REASON_MAX} caractères.", "reason"
+        )
+    _check_cap(account.structure, PartnerRole(account.role), caisse_id)
+    account.active = True
+    account.inactivated_at = None
+    account.reactivation_reason = reason
+    account.password_hash = None  # the old password no longer works (R-ACC-6)
+    account.failed_logins = 0
+    account.locked_until = None
+    rotate_session_id(account)
+    _send_welcome(account, caisse_id, reactivated=True)
+    audit.record(f"{account.role}.reactivate", actor=actor, target=account, caisse_id=caisse_id, reason=reason)
+    db.session.commit()
+
+
+def convention_is_open(convention: Convention) -> bool:
+    return convention.state(today()) is not ConventionState.ENDED

@@ -1,0 +1,133 @@
+"""The e-mail outbox: enqueue in the business transaction; deliver over SMTP with retries.
+
+No web request talks to SMTP: `flask send-mail` (a worker, or `--once` from cron) delivers.
+"""
+import logging
+import smtplib
+import socket
+from datetime import timedelta
+
+from flask import current_app, render_template
+from flask_mail import Message
+from sqlalchemy import select, update
+
+from ..extensions import db, mail
+from ..models import OutboxMessage, OutboxStatus
+from .clock import now
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def enqueue(kind: str, recipient: str, template: str, caisse_id: int | None = None, **context) -> OutboxMessage:
+    """Render mail/<template>.{txt,html} and add the message to the session (no commit here)."""
+    context.setdefault("base_url", current_app.config["BASE_URL"])
+    subject = render_template(f"mail/{template}.subject.txt", **context).strip()
+    message = OutboxMessage(
+        kind=kind,
+        recipient=recipient,
+        subject=subject,
+        body_text=render_template(f"mail/{template}.txt", **context),
+        body_html=render_template(f"mail/{template}.html", **context),
+        caisse_id=caisse_id,
+    )
+    db.session.add(message)
+    return message
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, … capped at one hour."""
+    return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def _claim_batch(limit: int) -> list[OutboxMessage]:
+    """Lock due messages; on PostgreSQL other workers skip the locked rows (no double send)."""
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING.value,
+            OutboxMessage.next_attempt_at <= now(),
+        )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(db.session.scalars(query))
+
+
+def _to_mail_message(message: OutboxMessage) -> Message:
+    return Message(
+        subject=message.subject,
+        recipients=[message.recipient],
+        body=message.body_text,
+        html=message.body_html,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        extra_headers={"Auto-Submitted": "auto-generated", "X-Outbox-Id": str(message.id)},
+    )
+
+
+def send_pending(limit: int = 50) -> dict:
+    """Send one batch. Each message is committed on its own, so a crash loses no delivery state."""
+    stats = {"sent": 0, "failed": 0, "retried": 0}
+    if not current_app.config.get("MAIL_SERVER"):
+        return stats
+    batch = _claim_batch(limit)
+    if not batch:
+        db.session.commit()
+        return stats
+    max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(current_app.config["MAIL_TIMEOUT_SECONDS"])
+    try:
+        connection = None
+        try:
+            connection = mail.connect().__enter__()
+        except (OSError, smtplib.SMTPException) as exc:
+            for message in batch:
+                _record_failure(message, exc, max_attempts, stats)
+            db.session.commit()
+            return stats
+        try:
+            for message in batch:
+                try:
+                    connection.send(_to_mail_message(message))
+                except (OSError, smtplib.SMTPException) as exc:
+                    _record_failure(message, exc, max_attempts, stats)
+                else:
+                    message.status = OutboxStatus.SENT.value
+                    message.sent_at = now()
+                    message.attempts += 1
+                    message.last_error = None
+                    stats["sent"] += 1
+        finally:
+            try:
+                connection.__exit__(None, None, None)
+            except (OSError, smtplib.SMTPException):
+                pass
+        db.session.commit()
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+    return stats
+
+
+def _record_failure(message: OutboxMessage, exc: Exception, max_attempts: int, stats: dict) -> None:
+    message.attempts += 1
+    message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    if message.attempts >= max_attempts:
+        message.status = OutboxStatus.FAILED.value
+        stats["failed"] += 1
+    else:
+        message.next_attempt_at = now() + backoff(message.attempts)
+        stats["retried"] += 1
+    log.warning("outbox message %s not sent (attempt %s): %s", message.id, message.attempts, exc)
+
+
+def requeue(message_id: int) -> None:
+    """Put a failed message back in the queue (the admin's 'Renvoyer')."""
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.FAILED.value)
+        .values(status=OutboxStatus.PENDING.value, next_attempt_at=now(), attempts=0)
+    )

@@ -1,0 +1,17 @@
+"""Registers the back-office views on a fresh Admin."""
+from ..models import Agent, AuditEntry, Caisse, Convention, OutboxMessage, PartnerAccount, Structure
+from .catalog import CatalogView
+from .outbox import AuditView, OutboxView
+from .partners import ConventionView, ManagerView, StructureView
+from .registry import AgentView, CaisseView
+
+
+def register_views(admin) -> None:
+    admin.add_view(CaisseView(Caisse, name="Organismes", endpoint="caisses", category="Organismes"))
+    admin.add_view(AgentView(Agent, name="Agents et administrateurs", endpoint="agents", category="Organismes"))
+    admin.add_view(CatalogView(name="Catalogue des offres", endpoint="catalog", category="Organismes"))
+    admin.add_view(StructureView(Structure, name="Structures", endpoint="structures", category="Partenaires"))
+    admin.add_view(ConventionView(Convention, name="Conventions", endpoint="conventions", category="Partenaires"))
+    admin.add_view(ManagerView(PartnerAccount, name="Gestionnaires", endpoint="managers", category="Partenaires"))
+    admin.add_view(OutboxView(OutboxMessage, name="E-mails envoyés", endpoint="outbox", category="Suivi"))
+    admin.add_view(AuditView(AuditEntry, name="Journal d'audit", endpoint="audit", category="Suivi"))

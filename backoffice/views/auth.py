@@ -1,0 +1,54 @@
+"""Back-office login and logout (agents only)."""
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired
+
+from ..services.auth import authenticate_agent
+from ..services.errors import DomainError
+
+bp = Blueprint("bo_auth", __name__, url_prefix="/admin")
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Identifiant", validators=[DataRequired("Veuillez saisir votre identifiant.")])
+    password = PasswordField("Mot de passe", validators=[DataRequired("Veuillez saisir votre mot de passe.")])
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only a path on this site: no scheme, no host, no '//' or backslash tricks."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated and getattr(current_user, "kind", None) == "agent":
+        return redirect(url_for("admin.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            agent = authenticate_agent(form.username.data, form.password.data)
+        except DomainError as exc:
+            form.password.errors = list(form.password.errors) + [exc.message]
+        else:
+            next_url = safe_next(request.args.get("next"), url_for("admin.index"))
+            session.clear()  # a fresh session on every login
+            login_user(agent)
+            session.permanent = True
+            return redirect(next_url)
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/deconnexion", methods=["POST"])
+def logout():
+    logout_user()
+    flash("Vous êtes déconnecté.", "info")
+    return redirect(url_for("bo_auth.login"))

@@ -1,0 +1,170 @@
+"""Secure Flask-Admin building blocks: role checks, CSRF forms, tenant-scoped queries."""
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.form import SecureForm
+from flask_login import current_user
+from flask_wtf.csrf import _FlaskFormCSRF
+from sqlalchemy import false
+from sqlalchemy import inspect as sa_inspect
+
+from ..extensions import db
+from ..models import AgentRole
+from ..services.clock import format_date, format_datetime
+from ..services.errors import DomainError, ValidationFailed
+
+ALL_ROLES = {r.value for r in AgentRole}
+ADMINS = {AgentRole.NATIONAL_ADMIN.value, AgentRole.CAISSE_ADMIN.value}
+NATIONAL = {AgentRole.NATIONAL_ADMIN.value}
+
+
+class AdminSecureForm(SecureForm):
+    """Flask-Admin's SecureForm, with Flask-WTF's token so the global CSRFProtect accepts it."""
+
+    class Meta(SecureForm.Meta):
+        csrf_class = _FlaskFormCSRF
+        csrf_field_name = "csrf_token"
+        csrf_time_limit = None
+
+
+def current_agent():
+    if current_user.is_authenticated and getattr(current_user, "kind", None) == "agent":
+        return current_user
+    return None
+
+
+class RoleMixin:
+    """Anonymous → login page; a partner account or the wrong role → 403."""
+
+    allowed_roles: set[str] = ALL_ROLES
+
+    def is_accessible(self) -> bool:
+        agent = current_agent()
+        return agent is not None and agent.role in self.allowed_roles
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("bo_auth.login", next=request.full_path.rstrip("?")))
+        abort(403)
+
+
+class SecureIndexView(RoleMixin, AdminIndexView):
+    @expose("/")
+    def index(self):
+        return self.render(self._template, agent=current_agent())
+
+
+class SecureBaseView(RoleMixin, BaseView):
+    pass
+
+
+def _date_formatter(view, value, name=None):
+    return format_date(value)
+
+
+def _datetime_formatter(view, value, name=None):
+    return format_datetime(value)
+
+
+def _bool_formatter(view, value, name=None):
+    return "Oui" if value else "Non"
+
+
+class SecureModelView(RoleMixin, ModelView):
+    """A ModelView whose list, count, single-object look-ups and relation fields are tenant-scoped.
+
+    Subclasses implement `scope(query)`; creation and edits go through `service_create` and
+    `service_update`, which call the service layer and may raise DomainError.
+    """
+
+    form_base_class = AdminSecureForm
+    can_set_page_size = True
+    page_size = 20
+    can_delete = False
+    column_display_pk = False
+    details_modal = False
+    edit_modal = False
+    create_modal = False
+
+    def __init__(self, model, session=None, **kwargs):
+        import datetime as _dt
+
+        self.column_type_formatters = {
+            **(self.column_type_formatters or {}),
+            _dt.date: _date_formatter,
+            _dt.datetime: _datetime_formatter,
+            bool: _bool_formatter,
+            type(None): lambda view, value, name=None: "",
+        }
+        super().__init__(model, session or db, **kwargs)
+
+    # --- scoping --------------------------------------------------------------------------------
+    def scope(self, query):
+        """Deny by default: a view that forgets to scope shows nothing."""
+        return query.filter(false())
+
+    def get_query(self):
+        return self.scope(super().get_query())
+
+    def get_count_query(self):
+        return self.scope(super().get_count_query())
+
+    def get_one(self, id):
+        pk = sa_inspect(self.model).primary_key[0]
+        try:
+            value = pk.type.python_type(id)
+        except (TypeError, ValueError):
+            return None
+        return self.get_query().filter(pk == value).one_or_none()
+
+    # --- writes through the service layer -------------------------------------------------------
+    def service_create(self, form):
+        raise DomainError("La création n'est pas disponible ici.")
+
+    def service_update(self, form, model):
+        raise DomainError("La modification n'est pas disponible ici.")
+
+    def create_model(self, form):
+        try:
+            return self.service_create(form)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc)
+            return False
+
+    def update_model(self, form, model):
+        try:
+            self.service_update(form, model)
+            return True
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc)
+            return False
+
+    def delete_model(self, model):
+        flash("La suppression n'est pas autorisée.", "error")
+        return False
+
+
+def show_domain_error(form, exc: DomainError) -> None:
+    """Put each message on its field when the form has it, else flash it above the form."""
+    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: exc.message}
+    for field_name, message in errors.items():
+        field = _find_field(form, field_name)
+        if field is not None:
+            field.errors = list(field.errors or []) + [message]
+        else:
+            flash(message, "error")
+
+
+def _find_field(form, name):
+    if not name:
+        return None
+    for candidate in (name, name.removesuffix("_id"), name.removesuffix("_ids")):
+        if candidate in form:
+            return form[candidate]
+    return None
+
+
+def model_id(value):
+    return value.id if value is not None else None

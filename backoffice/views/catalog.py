@@ -1,0 +1,59 @@
+"""The caisse's catalogue: which service offers and motives it offers (SPEC §5)."""
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Caisse
+from ..services import catalog as catalog_service
+from ..services.errors import DomainError
+from .base import ADMINS, AdminSecureForm, SecureBaseView, current_agent
+
+
+class CatalogView(SecureBaseView):
+    allowed_roles = ADMINS
+
+    def _caisse(self):
+        agent = current_agent()
+        if not agent.is_national_admin:
+            return db.session.get(Caisse, agent.caisse_id)
+        caisse_id = request.values.get("caisse_id", type=int)
+        if caisse_id:
+            return db.session.get(Caisse, caisse_id)
+        return db.session.scalar(select(Caisse).order_by(Caisse.name).limit(1))
+
+    @expose("/", methods=["GET", "POST"])
+    def index(self):
+        caisse = self._caisse()
+        if caisse is None:
+            flash("Aucun organisme n'est enregistré.", "warning")
+            return self.render("admin/catalog.html", caisse=None, offers=[], caisses=[], form=AdminSecureForm())
+        form = AdminSecureForm(formdata=request.form if request.method == "POST" else None)
+        offer_ids = {o.id for o in catalog_service.offers_of(caisse.id)}
+        motive_ids = catalog_service.motive_ids_of(caisse.id)
+        if request.method == "POST" and form.validate():
+            chosen_offers = {int(v) for v in request.form.getlist("offer") if v.isdigit()}
+            chosen_motives = {int(v) for v in request.form.getlist("motive") if v.isdigit()}
+            try:
+                catalog_service.set_caisse_catalog(caisse.id, chosen_offers, chosen_motives, current_agent())
+            except DomainError as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+                offer_ids, motive_ids = chosen_offers, chosen_motives  # keep what was ticked
+            else:
+                flash("Le catalogue de l'organisme est enregistré.", "success")
+                return redirect(url_for(".index", caisse_id=caisse.id))
+        caisses = (
+            list(db.session.scalars(select(Caisse).order_by(Caisse.name)))
+            if current_agent().is_national_admin
+            else []
+        )
+        return self.render(
+            "admin/catalog.html",
+            caisse=caisse,
+            caisses=caisses,
+            offers=catalog_service.all_offers(),
+            offer_ids=offer_ids,
+            motive_ids=motive_ids,
+            form=form,
+        )

@@ -1,0 +1,101 @@
+"""The e-mail outbox and the audit log, read-only, scoped to the caisse."""
+import re
+
+from flask import flash
+from flask_admin.actions import action
+from markupsafe import Markup, escape
+
+from ..extensions import db
+from ..models import AuditEntry, OutboxMessage, OutboxStatus
+from ..services import outbox as outbox_service
+from ..services.scoping import caisse_filter, outbox_filter
+from .base import ADMINS, SecureModelView, current_agent
+
+_URL_RE = re.compile(r"(https?://[^\s<>\"']+)")
+
+
+def linkify(text: str) -> Markup:
+    """Escape the text, then make its URLs clickable (a demo user follows set-password links)."""
+    escaped = str(escape(text or ""))
+    linked = _URL_RE.sub(lambda m: f'<a href="{m.group(1)}" rel="noopener noreferrer">{m.group(1)}</a>', escaped)
+    return Markup(f'<pre class="ep-mail-body" style="white-space: pre-wrap">{linked}</pre>')
+
+
+class OutboxView(SecureModelView):
+    allowed_roles = ADMINS
+    can_create = False
+    can_edit = False
+    can_view_details = True
+    column_list = ["created_at", "recipient", "subject", "status", "attempts", "sent_at"]
+    column_details_list = [
+        "created_at",
+        "recipient",
+        "subject",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+        "body_text",
+    ]
+    column_labels = {
+        "created_at": "Créé le",
+        "recipient": "Destinataire",
+        "subject": "Objet",
+        "status": "Statut",
+        "attempts": "Tentatives",
+        "next_attempt_at": "Prochaine tentative",
+        "sent_at": "Envoyé le",
+        "last_error": "Dernière erreur",
+        "body_text": "Message",
+    }
+    column_formatters = {"status": lambda v, c, m, n: m.status_label}
+    column_formatters_detail = {
+        "status": lambda v, c, m, n: m.status_label,
+        "body_text": lambda v, c, m, n: linkify(m.body_text),
+    }
+    column_searchable_list = ["recipient", "subject"]
+    column_filters = ["status", "kind"]
+    column_default_sort = ("created_at", True)
+
+    def scope(self, query):
+        return query.filter(outbox_filter(current_agent()))
+
+    @action("requeue", "Renvoyer", "Remettre les messages en échec dans la file d'envoi ?")
+    def action_requeue(self, ids):
+        for message in self.get_query().filter(
+            OutboxMessage.id.in_([int(i) for i in ids]), OutboxMessage.status == OutboxStatus.FAILED.value
+        ):
+            outbox_service.requeue(message.id)
+        db.session.commit()
+        flash("Les messages en échec sont remis dans la file d'envoi.", "success")
+
+
+class AuditView(SecureModelView):
+    """R-RGPD-4: the caisse admin reads its caisse's audit log; the national admin all of it."""
+
+    allowed_roles = ADMINS
+    can_create = False
+    can_edit = False
+    can_view_details = True
+    column_list = ["at", "actor_type", "actor_label", "action", "target_type", "target_id", "ip"]
+    column_labels = {
+        "at": "Date",
+        "actor_type": "Type d'acteur",
+        "actor_label": "Acteur",
+        "action": "Action",
+        "target_type": "Objet",
+        "target_id": "N° objet",
+        "details": "Détails",
+        "ip": "Adresse IP",
+    }
+    column_details_list = ["at", "actor_type", "actor_label", "action", "target_type", "target_id", "details", "ip"]
+    column_filters = ["action", "actor_label", "at", "actor_type"]
+    column_searchable_list = ["actor_label", "action"]
+    column_default_sort = ("at", True)
+
+    def scope(self, query):
+        return query.filter(caisse_filter(current_agent(), AuditEntry.caisse_id))
+
+
+

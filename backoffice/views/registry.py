@@ -1,0 +1,123 @@
+"""Caisses and back-office users (national admin; a caisse admin manages its own agents)."""
+from flask import flash
+from flask_admin.actions import action
+from wtforms import SelectField
+
+from ..extensions import db
+from ..models import AGENT_ROLE_LABELS, Agent, AgentRole, Caisse
+from ..services import caisses as caisse_service
+from ..services.errors import DomainError
+from ..services.scoping import agent_filter, caisse_list_filter
+from .base import ADMINS, NATIONAL, SecureModelView, current_agent
+
+
+class CaisseView(SecureModelView):
+    allowed_roles = NATIONAL
+    column_list = ["name", "code", "created_at"]
+    column_labels = {"name": "Nom", "code": "Code", "created_at": "Créée le"}
+    column_searchable_list = ["name", "code"]
+    column_default_sort = "name"
+    form_columns = ["name", "code"]
+    form_args = {
+        "name": {"label": "Nom de l'organisme", "description": "Par exemple : CPAM GIRONDE"},
+        "code": {"label": "Code (3 chiffres)", "description": "Par exemple : 331"},
+    }
+
+    def scope(self, query):
+        return query.filter(caisse_list_filter(current_agent()))
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        del form.code  # the code is part of every request number: it never changes
+        return form
+
+    def service_create(self, form):
+        return caisse_service.create_caisse(form.name.data, form.code.data, current_agent())
+
+    def service_update(self, form, model):
+        caisse_service.update_caisse(model, form.name.data, current_agent())
+
+
+ROLE_CHOICES = [(role.value, AGENT_ROLE_LABELS[role]) for role in AgentRole]
+
+
+class AgentView(SecureModelView):
+    allowed_roles = ADMINS
+    column_list = ["username", "last_name", "first_name", "email", "role", "caisse", "active"]
+    column_labels = {
+        "username": "Identifiant",
+        "last_name": "Nom",
+        "first_name": "Prénom",
+        "email": "Adresse e-mail",
+        "role": "Rôle",
+        "caisse": "Organisme",
+        "active": "Actif",
+    }
+    column_formatters = {"role": lambda v, c, m, n: AGENT_ROLE_LABELS[AgentRole(m.role)]}
+    column_searchable_list = ["username", "last_name", "email"]
+    column_filters = ["active"]
+    column_default_sort = "username"
+    form_columns = ["username", "first_name", "last_name", "email", "role", "caisse"]
+    form_overrides = {"role": SelectField}
+    form_args = {
+        "username": {"label": "Identifiant"},
+        "first_name": {"label": "Prénom"},
+        "last_name": {"label": "Nom"},
+        "email": {"label": "Adresse e-mail"},
+        "role": {"label": "Rôle", "choices": ROLE_CHOICES},
+        "caisse": {"label": "Organisme", "query_factory": lambda: db.session.query(Caisse).order_by(Caisse.name)},
+    }
+    action_disallowed_list = []
+
+    def scope(self, query):
+        return query.filter(agent_filter(current_agent()))
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        if not current_agent().is_national_admin:
+            del form.role
+            del form.caisse
+        return form
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        del form.username, form.role, form.caisse
+        return form
+
+    def service_create(self, form):
+        actor = current_agent()
+        data = {k: form[k].data for k in ("username", "first_name", "last_name", "email")}
+        if actor.is_national_admin:
+            role = form.role.data
+            caisse = form.caisse.data
+            agent = caisse_service.create_agent(data, actor, role, caisse.id if caisse else None)
+        else:
+            agent = caisse_service.create_agent(data, actor, AgentRole.AGENT.value, actor.caisse_id)
+        flash(
+            f"Le compte {agent.username} est créé : un lien « Créer mon mot de passe » lui a été envoyé.",
+            "success",
+        )
+        return agent
+
+    def service_update(self, form, model):
+        data = {k: form[k].data for k in ("first_name", "last_name", "email")}
+        caisse_service.update_agent(model, data, current_agent())
+
+    def _set_active(self, ids, active: bool):
+        actor = current_agent()
+        for agent in self.get_query().filter(Agent.id.in_([int(i) for i in ids])).all():
+            try:
+                caisse_service.set_agent_active(agent, active, actor)
+            except DomainError as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+            else:
+                flash(f"Compte {agent.username} {'réactivé' if active else 'désactivé'}.", "success")
+
+    @action("deactivate", "Désactiver", "Désactiver les comptes sélectionnés ?")
+    def action_deactivate(self, ids):
+        self._set_active(ids, False)
+
+    @action("activate", "Réactiver", "Réactiver les comptes sélectionnés ?")
+    def action_activate(self, ids):
+        self._set_active(ids, True)

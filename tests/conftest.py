@@ -1,0 +1,183 @@
+"""Test harness: one app per session on SQLite or PostgreSQL (TEST_DB), rows wiped between tests."""
+import os
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from backoffice import create_app
+from backoffice.extensions import db
+from config import TestConfig, normalize_database_url
+
+TEST_DB = os.environ.get("TEST_DB", "sqlite")
+DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PASSWORD = "Une phrase de passe solide 2026"
+
+
+def pytest_report_header(config):
+    return f"database leg: {TEST_DB}"
+
+
+def _pg_server_url() -> str:
+    return normalize_database_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_SERVER))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    if TEST_DB == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    server = create_engine(_pg_server_url(), isolation_level="AUTOCOMMIT")
+    name = f"ep_test_{uuid.uuid4().hex[:12]}"
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+class CsrfClient(FlaskClient):
+    """A test client that can fetch a CSRF token and post forms with it."""
+
+    def csrf_token(self) -> str:
+        page = self.get("/admin/connexion").get_data(as_text=True)
+        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+            r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', page
+        )
+        assert match, "no CSRF token on the login page"
+        return match.group(1)
+
+    def post_form(self, url, data=None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token())
+        return self.post(url, data=data, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = database_url
+
+    app = create_app(Config)
+    app.test_client_class = CsrfClient
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def _wipe():
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(text(f'DELETE FROM "{table}"'))
+    db.session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _clean_db(app):
+    with app.app_context():
+        yield
+        db.session.rollback()
+        db.session.remove()
+        _wipe()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- the world: two caisses with their admins, structures, conventions, managers ---------------
+
+
+@pytest.fixture
+def world(app):
+    """GIRONDE and OISE, each with an admin and an agent, a structure, a current convention, a manager."""
+    from backoffice.models import Agent, AgentRole, PartnerAccount, PartnerRole, ServiceOffer
+    from backoffice.services import caisses, structures
+    from backoffice.services.clock import today
+    from backoffice.services.passwords import hash_password
+
+    national = Agent(
+        username="admin", first_name="Claire", last_name="NATIONALE", email="admin@example.fr",
+        role=AgentRole.NATIONAL_ADMIN.value, password_hash=hash_password(PASSWORD),
+    )
+    db.session.add(national)
+    db.session.commit()
+    w = {"national": national}
+    for key, name, code, siret in (
+        ("gironde", "CPAM GIRONDE", "331", "12345678900015"),
+        ("oise", "CPAM OISE", "601", "21330281000014"),
+    ):
+        caisse = caisses.create_caisse(name, code, actor=national)
+        admin = Agent(
+            username=f"admin.{key}", first_name="Hélène", last_name=key.upper(), email=f"admin.{key}@example.fr",
+            role=AgentRole.CAISSE_ADMIN.value, caisse_id=caisse.id, password_hash=hash_password(PASSWORD),
+        )
+        agent = Agent(
+            username=f"agent.{key}", first_name="Paul", last_name=key.upper(), email=f"agent.{key}@example.fr",
+            role=AgentRole.AGENT.value, caisse_id=caisse.id, password_hash=hash_password(PASSWORD),
+        )
+        db.session.add_all([admin, agent])
+        db.session.commit()
+        structure = structures.create_structure(
+            {
+                "name": f"Association {key.title()}", "type": "Association", "siret": siret,
+                "address": "1 rue de la Paix", "postal_code": "33000", "city": "Bordeaux", "member_count": 8,
+            },
+            admin,
+        )
+        offers = db.session.query(ServiceOffer).all()
+        convention = structures.create_convention(
+            {
+                "structure_id": structure.id,
+                "start_date": today() - timedelta(days=100),
+                "end_date": today() + timedelta(days=300),
+                "service_offer_ids": [o.id for o in offers],
+            },
+            admin,
+        )
+        manager = PartnerAccount(
+            login=f"m.{key}", role=PartnerRole.MANAGER.value, structure=structure, civility="Madame",
+            usage_name=key.upper(), first_name="Marie", function="Directrice", phone="05.56.00.00.00",
+            email=f"m.{key}@example.fr", password_hash=hash_password(PASSWORD),
+        )
+        db.session.add(manager)
+        db.session.commit()
+        w[key] = {
+            "caisse": caisse, "admin": admin, "agent": agent, "structure": structure,
+            "convention": convention, "manager": manager,
+        }
+    return w
+
+
+@pytest.fixture
+def login(client):
+    """login(username) logs the client in to the back-office."""
+
+    def _login(username: str, password: str = PASSWORD):
+        response = client.post_form(
+            "/admin/connexion", {"username": username, "password": password}, follow_redirects=False
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+        return response
+
+    return _login
