@@ -20,7 +20,14 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
 
 
-def enqueue(kind: str, recipient: str, template: str, caisse_id: int | None = None, **context) -> OutboxMessage:
+def enqueue(
+    kind: str,
+    recipient: str,
+    template: str,
+    caisse_id: int | None = None,
+    headers: dict | None = None,
+    **context,
+) -> OutboxMessage:
     """Render mail/<template>.{txt,html} and add the message to the session (no commit here)."""
     context.setdefault("base_url", current_app.config["BASE_URL"])
     subject = render_template(f"mail/{template}.subject.txt", **context).strip()
@@ -31,6 +38,7 @@ def enqueue(kind: str, recipient: str, template: str, caisse_id: int | None = No
         body_text=render_template(f"mail/{template}.txt", **context),
         body_html=render_template(f"mail/{template}.html", **context),
         caisse_id=caisse_id,
+        headers=headers or {},
     )
     db.session.add(message)
     return message
@@ -64,7 +72,11 @@ def _to_mail_message(message: OutboxMessage) -> Message:
         body=message.body_text,
         html=message.body_html,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
-        extra_headers={"Auto-Submitted": "auto-generated", "X-Outbox-Id": str(message.id)},
+        extra_headers={
+            "Auto-Submitted": "auto-generated",
+            "X-Outbox-Id": str(message.id),
+            **(message.headers or {}),
+        },
     )
 
 

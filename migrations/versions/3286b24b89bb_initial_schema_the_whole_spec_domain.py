@@ -1,8 +1,8 @@
 """Initial schema: the whole SPEC domain
 
-Revision ID: 5089dd8a94ae
+Revision ID: 3286b24b89bb
 Revises: 
-Create Date: 2026-11-23 11:58:47.677035
+Create Date: 2026-11-23 12:02:23.328666
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '5089dd8a94ae'
+revision = '3286b24b89bb'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -111,6 +111,7 @@ def upgrade():
     sa.Column('body_text', sa.Text(), nullable=False),
     sa.Column('body_html', sa.Text(), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('headers', sa.JSON(), nullable=False),
     sa.Column('caisse_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),

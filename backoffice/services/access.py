@@ -1,0 +1,149 @@
+"""R-ORG-1..5: which caisses a partner account may select, and what it may do there.
+
+The situation is recomputed on every portal request, so access ends the moment a rule says so.
+"""
+import enum
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import AWAITING_CAISSE, Caisse, Convention, PartnerAccount, Request, RequestStatus
+from .clock import today
+
+GRACE_DAYS = 30
+ENDING_DAYS = 30
+
+
+class Situation(str, enum.Enum):
+    CURRENT = "current"
+    ENDING = "ending"  # R-ORG-3
+    UPCOMING = "upcoming"  # R-ORG-2
+    ENDED_PENDING = "ended_pending"  # R-ORG-4
+    GRACE = "grace"  # R-ORG-5
+
+
+@dataclass(frozen=True)
+class CaisseAccess:
+    caisse: Caisse
+    convention: Convention
+    situation: Situation
+    limit_date: date  # start (upcoming), end (ending / ended)
+    grace_until: date | None = None
+
+    @property
+    def special(self) -> bool:
+        """Shown in red with an asterisk in the selection list (R-ORG-1)."""
+        return self.situation is not Situation.CURRENT
+
+    @property
+    def history_only(self) -> bool:
+        return self.situation in (Situation.ENDED_PENDING, Situation.GRACE)
+
+    @property
+    def can_file_requests(self) -> bool:
+        """R-REQ-5: a current (or ending) convention."""
+        return self.situation in (Situation.CURRENT, Situation.ENDING)
+
+    def alert(self) -> str | None:
+        """The exact messages of the manuals (R-ORG-2..5)."""
+        day = self.limit_date.strftime("%d/%m/%Y")
+        if self.situation is Situation.UPCOMING:
+            return f"Le conventionnement avec l'organisme {self.caisse.name} débutera le {day}."
+        if self.situation is Situation.ENDING:
+            return f"Le conventionnement arrive à échéance le {day} - Veuillez contacter l'organisme concerné."
+        if self.situation is Situation.ENDED_PENDING:
+            return (
+                f"Le conventionnement s'est terminé le {day} mais il reste des demandes en cours de "
+                "traitement."
+            )
+        if self.situation is Situation.GRACE:
+            return (
+                f"Le conventionnement s'est terminé le {day}. Vous disposez d'un délai supplémentaire "
+                "pour consulter les réponses apportées à vos demandes."
+            )
+        return None
+
+
+def _situation(structure_id: int, caisse: Caisse, conventions: list[Convention], day: date) -> CaisseAccess | None:
+    running = [c for c in conventions if c.start_date <= day <= c.end_date]
+    if running:
+        convention = max(running, key=lambda c: c.end_date)
+        if convention.end_date - day < timedelta(days=ENDING_DAYS):
+            return CaisseAccess(caisse, convention, Situation.ENDING, convention.end_date)
+        return CaisseAccess(caisse, convention, Situation.CURRENT, convention.end_date)
+    upcoming = [c for c in conventions if c.start_date > day]
+    if upcoming:
+        convention = min(upcoming, key=lambda c: c.start_date)
+        return CaisseAccess(caisse, convention, Situation.UPCOMING, convention.start_date)
+    convention = max(conventions, key=lambda c: c.end_date)
+    pending = db.session.scalar(
+        select(func.count())
+        .select_from(Request)
+        .where(
+            Request.structure_id == structure_id,
+            Request.caisse_id == caisse.id,
+            Request.status.in_(AWAITING_CAISSE),
+        )
+    )
+    if pending:
+        return CaisseAccess(caisse, convention, Situation.ENDED_PENDING, convention.end_date)
+    grace_until = grace_end(structure_id, caisse.id, convention.end_date)
+    if day <= grace_until:
+        return CaisseAccess(caisse, convention, Situation.GRACE, convention.end_date, grace_until)
+    return None
+
+
+def grace_end(structure_id: int, caisse_id: int, end_date: date) -> date:
+    """30 days after the last resolution (or after the end, when nothing was resolved later)."""
+    from .clock import to_paris
+
+    last = db.session.scalar(
+        select(func.max(Request.resolved_at)).where(
+            Request.structure_id == structure_id,
+            Request.caisse_id == caisse_id,
+            Request.status != RequestStatus.CANCELLED.value,
+        )
+    )
+    reference = max(end_date, to_paris(last).date()) if last else end_date
+    return reference + timedelta(days=GRACE_DAYS)
+
+
+def accesses(account: PartnerAccount, day: date | None = None) -> list[CaisseAccess]:
+    """Caisses the account may select, by name. Managers: upcoming or current only (R-ORG-1)."""
+    day = day or today()
+    conventions = list(
+        db.session.scalars(select(Convention).where(Convention.structure_id == account.structure_id))
+    )
+    by_caisse: dict[int, list[Convention]] = {}
+    for convention in conventions:
+        by_caisse.setdefault(convention.caisse_id, []).append(convention)
+    result = []
+    for caisse_id, items in by_caisse.items():
+        access = _situation(account.structure_id, items[0].caisse, items, day)
+        if access is None:
+            continue
+        if account.is_manager and access.history_only:
+            continue
+        result.append(access)
+    return sorted(result, key=lambda a: a.caisse.name)
+
+
+def access_for(account: PartnerAccount, caisse_id: int | None, day: date | None = None) -> CaisseAccess | None:
+    if caisse_id is None:
+        return None
+    for access in accesses(account, day):
+        if access.caisse.id == caisse_id:
+            return access
+    return None
+
+
+def structure_has_any_access(structure_id: int, day: date | None = None) -> bool:
+    """R-LIFE-1: False once every convention has ended and no history access remains."""
+    day = day or today()
+    conventions = list(db.session.scalars(select(Convention).where(Convention.structure_id == structure_id)))
+    by_caisse: dict[int, list[Convention]] = {}
+    for convention in conventions:
+        by_caisse.setdefault(convention.caisse_id, []).append(convention)
+    return any(_situation(structure_id, items[0].caisse, items, day) for items in by_caisse.values())
