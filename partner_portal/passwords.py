@@ -1,5 +1,6 @@
 """'Créer mon mot de passe': the page reached from the e-mail link (R-ACC-3, R-ACC-6)."""
 from flask import render_template, url_for
+from flask_login import logout_user
 
 from backoffice.extensions import db
 from backoffice.models import Agent
@@ -9,11 +10,6 @@ from backoffice.services.passwords import POLICY_TEXT
 
 from . import bp
 from .forms import SetPasswordForm
-
-
-@bp.route("/")
-def home():
-    return render_template("portal/home.html")
 
 
 @bp.route("/mot-de-passe/<token>", methods=["GET", "POST"])
@@ -33,6 +29,7 @@ def set_password(token: str):
             target = form[exc.field] if exc.field in ("password", "confirmation") else form.password
             target.errors = list(target.errors) + [exc.message]
         else:
-            login_url = url_for("bo_auth.login") if isinstance(owner, Agent) else None
+            logout_user()  # whoever was logged in this browser, the new password starts afresh
+            login_url = url_for("bo_auth.login") if isinstance(owner, Agent) else url_for("portal.login")
             return render_template("portal/password_set.html", login=login, login_url=login_url)
     return render_template("portal/set_password.html", form=form, login=login, policy=POLICY_TEXT)

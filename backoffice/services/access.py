@@ -46,6 +46,16 @@ class CaisseAccess:
         """R-REQ-5: a current (or ending) convention."""
         return self.situation in (Situation.CURRENT, Situation.ENDING)
 
+    def blocks(self, is_manager: bool) -> bool:
+        """R-ORG-2: before the start a technician can only read the message and log out."""
+        return self.situation is Situation.UPCOMING and not is_manager
+
+    def notice(self, is_manager: bool) -> str | None:
+        """The alert shown after 'Valider' (a manager preparing an upcoming convention gets none)."""
+        if self.situation is Situation.UPCOMING and is_manager:
+            return None
+        return self.alert()
+
     def alert(self) -> str | None:
         """The exact messages of the manuals (R-ORG-2..5)."""
         day = self.limit_date.strftime("%d/%m/%Y")
@@ -147,3 +157,19 @@ def structure_has_any_access(structure_id: int, day: date | None = None) -> bool
     for convention in conventions:
         by_caisse.setdefault(convention.caisse_id, []).append(convention)
     return any(_situation(structure_id, items[0].caisse, items, day) for items in by_caisse.values())
+
+
+def select_caisse(account: PartnerAccount, caisse_id: int) -> CaisseAccess | None:
+    """Record the choice (default next time, R-ORG-1) and audit the switch."""
+    from . import audit
+
+    access = access_for(account, caisse_id)
+    if access is None:
+        return None
+    if account.last_caisse_id != caisse_id:
+        account.last_caisse_id = caisse_id
+    audit.record(
+        "caisse.select", actor=account, target=account, caisse_id=caisse_id, situation=access.situation.value
+    )
+    db.session.commit()
+    return access

@@ -177,3 +177,92 @@ def reactivate_account(account: PartnerAccount, reason: str, actor, caisse_id: i
 
 def convention_is_open(convention: Convention) -> bool:
     return convention.state(today()) is not ConventionState.ENDED
+
+
+# --- portal self-service (R-ACC-4, R-ACC-5, "Mot de passe oublié ?") ----------------------------
+
+
+def password_expired(account: PartnerAccount) -> bool:
+    """R-ACC-4: the password must be changed after PASSWORD_MAX_AGE_DAYS."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    if account.password_changed_at is None:
+        return False
+    max_age = timedelta(days=current_app.config["PASSWORD_MAX_AGE_DAYS"])
+    return account.password_changed_at + max_age <= now()
+
+
+def accept_cgu(account: PartnerAccount, newsletter: bool) -> None:
+    """R-ACC-5: CGU accepted at first login, with the newsletter opt-in."""
+    from ..models import NewsletterSubscription
+
+    account.cgu_accepted_at = now()
+    if newsletter and db.session.get(NewsletterSubscription, account.id) is None:
+        db.session.add(NewsletterSubscription(account_id=account.id))
+    audit.record("cgu.accept", actor=account, target=account, newsletter=bool(newsletter))
+    db.session.commit()
+
+
+def change_password(account: PartnerAccount, current: str, new: str, confirmation: str) -> None:
+    """Change with the current password; every other session of the account ends."""
+    from .passwords import check_policy, verify_password
+
+    if not verify_password(account.password_hash, current or ""):
+        raise DomainError("Le mot de passe actuel est incorrect.", "current")
+    check_policy(new, account.login)
+    if new != confirmation:
+        raise DomainError("Les deux mots de passe saisis ne sont pas identiques.", "confirmation")
+    if verify_password(account.password_hash, new):
+        raise DomainError("Le nouveau mot de passe doit être différent de l'actuel.", "password")
+    tokens.set_password(account, new)
+    audit.record("password.change", actor=account, target=account)
+    db.session.commit()
+
+
+def request_password_reset(login: str) -> None:
+    """'Mot de passe oublié ?': e-mail a set-password link if the login is an active account.
+
+    The caller shows the same answer whether or not the login exists.
+    """
+    login = (login or "").strip().lower()
+    account = db.session.scalar(select(PartnerAccount).where(PartnerAccount.login == login)) if login else None
+    if account is None or not account.active:
+        audit.record("password.reset_request", actor=None, login=login[:64], found=False)
+        db.session.commit()
+        return
+    raw = tokens.issue(account, "reset")
+    outbox.enqueue(
+        "password_reset", account.email, "password_reset", caisse_id=account.last_caisse_id,
+        account=account, token=raw,
+    )
+    audit.record("password.reset_request", actor=None, target=account, found=True)
+    db.session.commit()
+
+
+def technicians_of(structure_id: int) -> list[PartnerAccount]:
+    """R-TEC-3: active accounts first, then inactive; alphabetical by name within each group."""
+    accounts = db.session.scalars(
+        select(PartnerAccount).where(
+            PartnerAccount.structure_id == structure_id,
+            PartnerAccount.role == PartnerRole.TECHNICIAN.value,
+        )
+    )
+    return sorted(accounts, key=lambda a: (not a.active, a.display_name, a.first_name, a.login))
+
+
+def technician_of(structure_id: int, account_id: int) -> PartnerAccount | None:
+    """A technician of this structure only: another structure's id gives None (→ 404)."""
+    return db.session.scalar(
+        select(PartnerAccount).where(
+            PartnerAccount.id == account_id,
+            PartnerAccount.structure_id == structure_id,
+            PartnerAccount.role == PartnerRole.TECHNICIAN.value,
+        )
+    )
+
+
+def technician_cap_reached(structure_id: int, caisse_id: int | None) -> bool:
+    limit = structure_cap(structure_id, PartnerRole.TECHNICIAN, caisse_id)
+    return limit is None or active_count(structure_id, PartnerRole.TECHNICIAN) >= limit

@@ -100,7 +100,8 @@ def load() -> dict:
     convention(main, "241", day - timedelta(days=300), day + timedelta(days=15), slice(0, 3))  # ending (R-ORG-3)
     oise = convention(main, "601", day - timedelta(days=500), day - timedelta(days=10))  # ended, pending (R-ORG-4)
     lot = convention(main, "471", day - timedelta(days=600), day - timedelta(days=20), slice(1, 4))  # grace (R-ORG-5)
-    convention(structures[1], "331", day - timedelta(days=100), day + timedelta(days=900))
+    merignac = convention(structures[1], "331", day - timedelta(days=100), day + timedelta(days=900))
+    merignac.technician_cap = 2  # a lower cap recorded by the caisse: the demo structure at its cap
     convention(structures[2], "601", day - timedelta(days=200), day + timedelta(days=500))
     db.session.flush()
 
@@ -111,6 +112,12 @@ def load() -> dict:
         ("m.pichon", "Madame", "Maryse", "PICHON", "Conseillère", PartnerRole.TECHNICIAN, main),
         ("a.durand", "Madame", "Anne", "DURAND", "Responsable", PartnerRole.MANAGER, structures[1]),
         ("j.petit", "Monsieur", "Julien", "PETIT", "Cadre de santé", PartnerRole.MANAGER, structures[2]),
+        # Technicians of the CCAS: two active (its cap of 2), one inactive.
+        ("l.bernard", "Madame", "Lucie", "BERNARD", "Assistante sociale", PartnerRole.TECHNICIAN, structures[1]),
+        ("t.roux", "Monsieur", "Thomas", "ROUX", "Conseiller", PartnerRole.TECHNICIAN, structures[1]),
+        ("n.faure", "Madame", "Nadia", "FAURE", "Médiatrice", PartnerRole.TECHNICIAN, structures[1]),
+        # An inactive technician of the demo structure (shown grey, last in "Gestion des comptes").
+        ("s.garnier", "Madame", "Sarah", "GARNIER", "Bénévole", PartnerRole.TECHNICIAN, main),
     ]:
         account = PartnerAccount(
             login=login, role=role.value, structure=structure, civility=civility, usage_name=last,
@@ -120,6 +127,11 @@ def load() -> dict:
         db.session.add(account)
         accounts[login] = account
     db.session.flush()
+    for login in ("n.faure", "s.garnier"):
+        accounts[login].active = False
+        accounts[login].inactivated_at = now() - timedelta(days=40)
+    for login in ("v.chausson", "m.pichon"):
+        accounts[login].cgu_accepted_at = now() - timedelta(days=60)
 
     requester = accounts["v.chausson"]
     difficulty = offers[1]

@@ -1,0 +1,125 @@
+"""'Gestion des comptes' (R-TEC-1..6): a manager administers the technician accounts of its structure."""
+from flask import abort, flash, g, redirect, render_template, url_for
+
+from backoffice.extensions import db
+from backoffice.models import PartnerRole
+from backoffice.services import accounts as account_service
+from backoffice.services.errors import DomainError, ValidationFailed
+
+from . import bp
+from .forms import ConfirmForm, ReactivateForm, TechnicianForm
+from .guards import current_partner, manager_required
+
+IDENTITY_FIELDS = ("civility", "birth_name", "usage_name", "first_name", "function", "phone", "email")
+
+
+def _technician_or_404(account_id: int):
+    technician = account_service.technician_of(current_partner().structure_id, account_id)
+    if technician is None:
+        abort(404)
+    return technician
+
+
+def _show_errors(form, exc: DomainError) -> None:
+    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: exc.message}
+    for field, message in errors.items():
+        if field and field in form:
+            form[field].errors = list(form[field].errors) + [message]
+        else:
+            flash(message, "error")
+
+
+@bp.route("/comptes")
+@manager_required
+def accounts():
+    structure_id = current_partner().structure_id
+    return render_template(
+        "portal/accounts.html",
+        technicians=account_service.technicians_of(structure_id),
+        cap_reached=account_service.technician_cap_reached(structure_id, g.access.caisse.id),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/comptes/nouveau", methods=["GET", "POST"])
+@manager_required
+def account_new():
+    manager = current_partner()
+    if account_service.technician_cap_reached(manager.structure_id, g.access.caisse.id):
+        flash("Le nombre maximum de comptes techniciens actifs est atteint pour votre structure.", "error")
+        return redirect(url_for("portal.accounts"))
+    form = TechnicianForm()
+    if form.validate_on_submit():
+        try:
+            account_service.create_account(
+                manager.structure,
+                PartnerRole.TECHNICIAN,
+                {k: form[k].data for k in IDENTITY_FIELDS},
+                manager,
+                g.access.caisse.id,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            _show_errors(form, exc)
+        else:
+            flash("Compte technicien partenaire créé avec succès.", "success")
+            return redirect(url_for("portal.accounts"))
+    return render_template("portal/account_form.html", form=form, technician=None)
+
+
+@bp.route("/comptes/<int:account_id>/modifier", methods=["GET", "POST"])
+@manager_required
+def account_edit(account_id: int):
+    technician = _technician_or_404(account_id)
+    form = TechnicianForm(obj=technician)
+    if form.validate_on_submit():
+        try:
+            account_service.update_account(
+                technician, {k: form[k].data for k in IDENTITY_FIELDS}, current_partner(), g.access.caisse.id
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            _show_errors(form, exc)
+        else:
+            flash("Compte technicien partenaire modifié avec succès.", "success")
+            return redirect(url_for("portal.accounts"))
+    return render_template("portal/account_form.html", form=form, technician=technician)
+
+
+@bp.route("/comptes/<int:account_id>/inactiver", methods=["GET", "POST"])
+@manager_required
+def account_inactivate(account_id: int):
+    """GET asks 'Êtes-vous sûr de vouloir inactiver ce compte ?'; POST does it (R-TEC-4)."""
+    technician = _technician_or_404(account_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            account_service.inactivate_account(technician, current_partner(), g.access.caisse.id)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            flash(f"Le compte {technician.login} est inactivé.", "success")
+        return redirect(url_for("portal.accounts"))
+    return render_template("portal/account_inactivate.html", technician=technician, form=form)
+
+
+@bp.route("/comptes/<int:account_id>/reactiver", methods=["GET", "POST"])
+@manager_required
+def account_reactivate(account_id: int):
+    """Confirmation, then the required reason (R-TEC-5); the new link is e-mailed (R-ACC-6)."""
+    technician = _technician_or_404(account_id)
+    form = ReactivateForm()
+    if form.validate_on_submit():
+        try:
+            account_service.reactivate_account(technician, form.reason.data, current_partner(), g.access.caisse.id)
+        except DomainError as exc:
+            db.session.rollback()
+            _show_errors(form, exc)
+        else:
+            flash(
+                f"Le compte {technician.login} est réactivé : un e-mail l'invite à créer un nouveau mot de passe.",
+                "success",
+            )
+            return redirect(url_for("portal.accounts"))
+    return render_template("portal/account_reactivate.html", technician=technician, form=form)

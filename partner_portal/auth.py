@@ -1,0 +1,89 @@
+"""Portal login, logout, forgotten and expired passwords, CGU (R-ACC-4/5/6)."""
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import login_user, logout_user
+
+from backoffice.extensions import db
+from backoffice.services import accounts as account_service
+from backoffice.services.auth import authenticate_partner
+from backoffice.services.errors import DomainError
+from backoffice.services.passwords import POLICY_TEXT
+from backoffice.views.auth import safe_next
+
+from . import bp
+from .forms import CguForm, ChangePasswordForm, ForgotPasswordForm, LoginForm
+from .guards import current_partner, login_required
+
+RESET_SENT = (
+    "Si cet identifiant correspond à un compte actif, un e-mail contenant un lien « Créer mon mot "
+    "de passe » vient de lui être envoyé."
+)
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def login():
+    if current_partner() is not None:
+        return redirect(url_for("portal.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            account = authenticate_partner(form.login.data, form.password.data)
+        except DomainError as exc:
+            form.password.errors = list(form.password.errors) + [exc.message]
+        else:
+            next_url = safe_next(request.args.get("next"), url_for("portal.select_caisse"))
+            session.clear()
+            login_user(account)
+            session.permanent = True  # idle timeout: PERMANENT_SESSION_LIFETIME (30 min)
+            return redirect(next_url)
+    return render_template("portal/login.html", form=form)
+
+
+@bp.route("/deconnexion", methods=["POST"])
+def logout():
+    logout_user()
+    session.clear()
+    flash("Vous êtes déconnecté(e) d'Espace Partenaires.", "info")
+    return redirect(url_for("portal.login"))
+
+
+@bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        account_service.request_password_reset(form.login.data)
+        flash(RESET_SENT, "info")
+        return redirect(url_for("portal.login"))
+    return render_template("portal/forgot_password.html", form=form)
+
+
+@bp.route("/mot-de-passe/changer", methods=["GET", "POST"])
+@login_required
+def change_password():
+    account = current_partner()
+    expired = account_service.password_expired(account)
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            account_service.change_password(
+                account, form.current.data, form.password.data, form.confirmation.data
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            target = form[exc.field] if exc.field in form else form.password
+            target.errors = list(target.errors) + [exc.message]
+        else:
+            login_user(account)  # keep this session: its identifier rotated with the password
+            flash("Votre mot de passe a été modifié.", "success")
+            return redirect(url_for("portal.home"))
+    return render_template("portal/change_password.html", form=form, expired=expired, policy=POLICY_TEXT)
+
+
+@bp.route("/cgu", methods=["GET", "POST"])
+@login_required
+def cgu():
+    account = current_partner()
+    form = CguForm()
+    if form.validate_on_submit():
+        account_service.accept_cgu(account, form.newsletter.data)
+        return redirect(url_for("portal.select_caisse"))
+    return render_template("portal/cgu.html", form=form, already=account.cgu_accepted_at is not None)

@@ -1,0 +1,74 @@
+"""Portal access checks: a logged-in partner, a valid password and CGU, a selected caisse (R-ORG-*)."""
+from functools import wraps
+
+from flask import abort, g, redirect, request, session, url_for
+from flask_login import current_user
+
+from backoffice.services import access as access_service
+from backoffice.services.accounts import password_expired
+
+
+def current_partner():
+    if current_user.is_authenticated and getattr(current_user, "kind", None) == "partner":
+        return current_user
+    return None
+
+
+def login_required(view):
+    """A partner account; an expired password (R-ACC-4) or unaccepted CGU (R-ACC-5) comes first."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        account = current_partner()
+        if account is None:
+            return redirect(url_for("portal.login", next=request.full_path.rstrip("?")))
+        if password_expired(account) and request.endpoint != "portal.change_password":
+            return redirect(url_for("portal.change_password"))
+        if account.cgu_accepted_at is None and request.endpoint not in ("portal.cgu", "portal.change_password"):
+            return redirect(url_for("portal.cgu"))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def caisse_required(view):
+    """The selected caisse must still be reachable and its alert acknowledged; sets g.access."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        account = current_partner()
+        access = access_service.access_for(account, session.get("caisse_id"))
+        if access is None:
+            session.pop("caisse_id", None)
+            session.pop("caisse_ack", None)
+            return redirect(url_for("portal.select_caisse"))
+        notice = access.notice(account.is_manager)
+        if access.blocks(account.is_manager) or (notice and session.get("caisse_ack") != access.caisse.id):
+            return redirect(url_for("portal.caisse_notice"))
+        g.access = access
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def manager_required(view):
+    @wraps(view)
+    @caisse_required
+    def wrapper(*args, **kwargs):
+        if not current_partner().is_manager:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def technician_required(view):
+    @wraps(view)
+    @caisse_required
+    def wrapper(*args, **kwargs):
+        if current_partner().is_manager:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
