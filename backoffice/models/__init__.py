@@ -22,6 +22,7 @@ from .requests import (
     Request,
     RequestCounter,
     RequestStatus,
+    StagedUpload,
     StatusChange,
 )
 

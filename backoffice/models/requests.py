@@ -180,3 +180,26 @@ class AttachmentContent(db.Model):
         ForeignKey("attachment.id", ondelete="CASCADE"), primary_key=True
     )
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StagedUpload(db.Model):
+    """A file accepted while the rest of its form was refused: kept so it need not be chosen again.
+
+    Owned by one partner account or agent; moved to Attachment when the form succeeds, purged by
+    housekeeping after a day.
+    """
+
+    __tablename__ = "staged_upload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner_account.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=now, index=True)

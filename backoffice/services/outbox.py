@@ -5,10 +5,11 @@ No web request talks to SMTP: `flask send-mail` (a worker, or `--once` from cron
 import logging
 import smtplib
 import socket
+from contextlib import nullcontext
 from datetime import timedelta
 
-from flask import current_app, render_template
-from flask_mail import Message
+from flask import current_app, has_request_context, render_template
+from flask_mail import Connection, Message
 from sqlalchemy import select, update
 
 from ..extensions import db, mail
@@ -30,18 +31,28 @@ def enqueue(
 ) -> OutboxMessage:
     """Render mail/<template>.{txt,html} and add the message to the session (no commit here)."""
     context.setdefault("base_url", current_app.config["BASE_URL"])
-    subject = render_template(f"mail/{template}.subject.txt", **context).strip()
+    with _url_context():
+        subject = render_template(f"mail/{template}.subject.txt", **context).strip()
+        body_text = render_template(f"mail/{template}.txt", **context)
+        body_html = render_template(f"mail/{template}.html", **context)
     message = OutboxMessage(
         kind=kind,
         recipient=recipient,
         subject=subject,
-        body_text=render_template(f"mail/{template}.txt", **context),
-        body_html=render_template(f"mail/{template}.html", **context),
+        body_text=body_text,
+        body_html=body_html,
         caisse_id=caisse_id,
         headers=headers or {},
     )
     db.session.add(message)
     return message
+
+
+def _url_context():
+    """url_for in e-mail templates also works from the CLI (housekeeping, send-mail)."""
+    if has_request_context():
+        return nullcontext()
+    return current_app.test_request_context("/")
 
 
 def backoff(attempts: int) -> timedelta:
@@ -80,6 +91,13 @@ def _to_mail_message(message: OutboxMessage) -> Message:
     )
 
 
+def _connection() -> Connection:
+    """SMTP from the current config, the one send_pending checks: not Flask-Mail's state frozen at
+    init_app, which also suppresses every send when TESTING is on (messages were marked sent
+    without leaving). An explicit MAIL_SUPPRESS_SEND still suppresses."""
+    return Connection(mail.init_mail(current_app.config, current_app.debug))
+
+
 def send_pending(limit: int = 50) -> dict:
     """Send one batch. Each message is committed on its own, so a crash loses no delivery state."""
     stats = {"sent": 0, "failed": 0, "retried": 0}
@@ -95,7 +113,7 @@ def send_pending(limit: int = 50) -> dict:
     try:
         connection = None
         try:
-            connection = mail.connect().__enter__()
+            connection = _connection().__enter__()
         except (OSError, smtplib.SMTPException) as exc:
             for message in batch:
                 _record_failure(message, exc, max_attempts, stats)

@@ -1,8 +1,8 @@
 """Initial schema: the whole SPEC domain
 
-Revision ID: 3286b24b89bb
+Revision ID: b7c301aa505b
 Revises: 
-Create Date: 2026-11-23 12:02:23.328666
+Create Date: 2026-11-23 12:08:05.422426
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '3286b24b89bb'
+revision = 'b7c301aa505b'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -339,6 +339,27 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_request_service_offer_id'), ['service_offer_id'], unique=False)
         batch_op.create_index('ix_request_structure_caisse_deposited', ['structure_id', 'caisse_id', 'deposited_at'], unique=False)
 
+    op.create_table('staged_upload',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=32), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=True),
+    sa.Column('agent_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['partner_account.id'], name=op.f('fk_staged_upload_account_id_partner_account'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['agent_id'], ['agent.id'], name=op.f('fk_staged_upload_agent_id_agent'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staged_upload')),
+    sa.UniqueConstraint('key', name=op.f('uq_staged_upload_key'))
+    )
+    with op.batch_alter_table('staged_upload', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_staged_upload_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_staged_upload_agent_id'), ['agent_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_staged_upload_created_at'), ['created_at'], unique=False)
+
     op.create_table('exchange_message',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
@@ -419,6 +440,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_exchange_message_request_id'))
 
     op.drop_table('exchange_message')
+    with op.batch_alter_table('staged_upload', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_staged_upload_created_at'))
+        batch_op.drop_index(batch_op.f('ix_staged_upload_agent_id'))
+        batch_op.drop_index(batch_op.f('ix_staged_upload_account_id'))
+
+    op.drop_table('staged_upload')
     with op.batch_alter_table('request', schema=None) as batch_op:
         batch_op.drop_index('ix_request_structure_caisse_deposited')
         batch_op.drop_index(batch_op.f('ix_request_service_offer_id'))

@@ -1,0 +1,101 @@
+"""R-HIS-1..3: the partner's request history with its eight criteria, sort, order and pages."""
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..models import PartnerAccount, Request, RequestStatus, ServiceOffer
+from .clock import PARIS
+
+PAGE_SIZES = (10, 20, 50)
+SORTS = {
+    "deposited_at": ("Date de dépôt", Request.deposited_at),
+    "number": ("Numéro de demande", Request.number),
+    "status": ("Statut", Request.status),
+    "requester": ("Demandeur", Request.requester_name),
+    "person": ("Personne concernée", Request.person_last_name),
+    "offer": ("Offre de service", Request.service_offer_id),
+}
+PARTNER_STATUSES = [s for s in RequestStatus if s is not RequestStatus.CANCELLED]
+
+
+@dataclass
+class Criteria:
+    number: str = ""
+    requester_id: int | None = None
+    person: str = ""
+    offer_id: int | None = None
+    status: str = ""
+    motive_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    sort: str = "deposited_at"
+    order: str = "desc"
+    page: int = 1
+    per_page: int = 10
+    errors: dict = field(default_factory=dict)
+
+
+def _utc_bound(day: date, end: bool) -> datetime:
+    """Midnight in Paris (the next one for an end date), as stored UTC."""
+    local = datetime.combine(day + timedelta(days=1) if end else day, time.min, tzinfo=PARIS)
+    return local.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def base_query(structure_id: int, caisse_id: int, c: Criteria):
+    query = select(Request).where(
+        Request.structure_id == structure_id,
+        Request.caisse_id == caisse_id,
+        Request.status != RequestStatus.CANCELLED.value,
+    )
+    if c.number:
+        query = query.where(Request.number.startswith(c.number))
+    if c.requester_id:
+        query = query.where(Request.requester_account_id == c.requester_id)
+    if c.person:
+        pattern = f"%{c.person.upper()}%"
+        query = query.where(or_(Request.person_last_name.like(pattern), func.upper(Request.person_first_name).like(pattern)))
+    if c.offer_id:
+        query = query.where(Request.service_offer_id == c.offer_id)
+    if c.status:
+        query = query.where(Request.status == c.status)
+    if c.motive_id:
+        query = query.where(Request.motive_id == c.motive_id)
+    if c.date_from:
+        query = query.where(Request.deposited_at >= _utc_bound(c.date_from, end=False))
+    if c.date_to:
+        query = query.where(Request.deposited_at < _utc_bound(c.date_to, end=True))
+    return query
+
+
+def page(structure_id: int, caisse_id: int, c: Criteria) -> tuple[list[Request], int]:
+    """One page of rows (with their offer eager-loaded) and the true total: two queries."""
+    query = base_query(structure_id, caisse_id, c)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    column = SORTS.get(c.sort, SORTS["deposited_at"])[1]
+    ordering = column.asc() if c.order == "asc" else column.desc()
+    tie = Request.id.asc() if c.order == "asc" else Request.id.desc()
+    rows = db.session.scalars(
+        query.options(joinedload(Request.service_offer))
+        .order_by(ordering, tie)
+        .limit(c.per_page)
+        .offset((c.page - 1) * c.per_page)
+    ).all()
+    return list(rows), total
+
+
+def requesters(structure_id: int) -> list[PartnerAccount]:
+    """The 'Demandeur' choices: the structure's technicians, active or not."""
+    return list(
+        db.session.scalars(
+            select(PartnerAccount)
+            .where(PartnerAccount.structure_id == structure_id, PartnerAccount.role == "technician")
+            .order_by(PartnerAccount.usage_name, PartnerAccount.birth_name, PartnerAccount.first_name)
+        )
+    )
+
+
+def offers(convention) -> list[ServiceOffer]:
+    return list(convention.service_offers)

@@ -1,0 +1,560 @@
+"""Requests (SPEC §5–6): filing, completing, cancelling, taking, answering, the Q/R exchange.
+
+Each status transition is one guarded function that writes a dated StatusChange row, the audit
+entry and the e-mail in the same transaction (R-STA-5, R-RGPD-4, SPEC §7).
+"""
+import math
+import re
+from datetime import date, timedelta
+
+from sqlalchemy import func, select, update
+
+from ..extensions import db
+from ..models import (
+    Agent,
+    Attachment,
+    CaisseMotive,
+    ExchangeMessage,
+    Motive,
+    PartnerAccount,
+    Request,
+    RequestStatus,
+    ServiceOffer,
+    StatusChange,
+)
+from . import audit, outbox, uploads
+from .attachments import MAX_FILES, check_count
+from .clock import format_date, now, today
+from .errors import DomainError, ValidationFailed
+from .identity import _NAME_RE, PHONE_MESSAGE, PHONE_RE, capitalize_first_name, normalize_phone
+from .numbering import next_number
+
+COMMENT_MAX = 5000
+EXCHANGE_DAYS = 15
+EXCHANGE_MAX_ROUNDS = 4
+EXCHANGE_MAX_FILES = 8
+RECEIVED_FILES_DAYS = 15
+HANDLING_TARGET = timedelta(hours=48)  # R-BO-5
+
+SAISINE_MOTIVE = "Saisine mission accompagnement santé"
+CONSENT_TEXT = (
+    "L'assuré accepte que ses coordonnées soient transmises à la Mission accompagnement santé de "
+    "sa Caisse d'assurance maladie afin que celle-ci puisse le contacter pour bénéficier d'un "
+    "accompagnement santé personnalisé et d'un suivi adapté"
+)
+ACCOMPANIMENT = [
+    "Difficultés d'accès aux droits",
+    "Renoncement ou difficultés d'accès à des soins",
+    "Renoncement ou des difficultés d'accès à des soins liés à un handicap",
+    "Fragilité face au numérique",
+    "Situation sociale complexe",
+]
+RENUNCIATION = ACCOMPANIMENT[1:3]
+CARE = [
+    "Consultation de médecine générale ou spécialisée",
+    "Acte chez un spécialiste, analyses ou examens médicaux (soins dentaires, infirmiers, de "
+    "kinésithérapie, radiologie, biologie...)",
+    "Dispositifs médicaux (optique, auditif, petit et grand appareillage...)",
+    "Chirurgie",
+    "Pharmacie",
+    "Autre",
+]
+DURATION = ["Moins de 3 mois", "De 3 mois à 1 an", "Plus d'1 an", "Plus de 2 ans"]
+CAUSES = [
+    "D'accès aux droits (médecin traitant, couverture assurance maladie et/ou complémentaire, A.L.D.)",
+    "De reste à charge",
+    "De transport",
+    "D'avance des frais",
+    "De démarches trop compliquées",
+    "De délai de RDV trop longs",
+    "De refus de prise en charge par un professionnel de santé",
+    "Autre",
+]
+APPOINTMENT_MODES = ["Téléphonique / Visio", "Physique"]
+CANCEL_REASONS = [
+    "La demande a déjà été faite par un membre de ma structure",
+    "La demande a été résolue via un autre canal",
+    "La demande n'est plus justifiée",
+    "Autre motif",
+]
+_BIRTH_PLACE_RE = re.compile(r"^(?:\d{2,3}|2[AaBb]|[^\W\d_]+(?:[ '’\-][^\W\d_]+)*)$")
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def motives_for(caisse_id: int, offer: ServiceOffer) -> list[Motive]:
+    """The motives of this offer that the caisse offers (the caisse may reduce the seed list)."""
+    return list(
+        db.session.scalars(
+            select(Motive)
+            .join(CaisseMotive, CaisseMotive.motive_id == Motive.id)
+            .where(CaisseMotive.caisse_id == caisse_id, Motive.service_offer_id == offer.id)
+            .order_by(Motive.position)
+        )
+    )
+
+
+def partner_files(request: Request) -> list[Attachment]:
+    return [a for a in _attachments(request.id) if a.side == "partner"]
+
+
+def caisse_files(request: Request) -> list[Attachment]:
+    return [a for a in _attachments(request.id) if a.side == "caisse"]
+
+
+def _attachments(request_id: int) -> list[Attachment]:
+    return list(
+        db.session.scalars(select(Attachment).where(Attachment.request_id == request_id).order_by(Attachment.id))
+    )
+
+
+def received_file_available(attachment: Attachment) -> bool:
+    """R-HIS-4: a file from the caisse is downloadable for 15 days, then listed as expired."""
+    return attachment.purged_at is None and now() < attachment.uploaded_at + timedelta(days=RECEIVED_FILES_DAYS)
+
+
+def exchange_deadline(request: Request):
+    return request.resolved_at + timedelta(days=EXCHANGE_DAYS) if request.resolved_at else None
+
+
+def partner_message_count(request_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(ExchangeMessage).where(
+            ExchangeMessage.request_id == request_id, ExchangeMessage.side == "partner"
+        )
+    )
+
+
+def exchange_files_count(request_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Attachment).where(
+            Attachment.request_id == request_id,
+            Attachment.side == "partner",
+            Attachment.exchange_message_id.is_not(None),
+        )
+    )
+
+
+def exchange_state(request: Request) -> dict:
+    """Live counters for both sides: exchanges '2/4', days left 'J-9', files '5/8'."""
+    deadline = exchange_deadline(request)
+    days_left = None
+    if deadline is not None:
+        remaining = (deadline - now()).total_seconds()
+        days_left = max(math.ceil(remaining / 86400), 0)
+    rounds = partner_message_count(request.id)
+    files = exchange_files_count(request.id)
+    can_write = (
+        request.status in (RequestStatus.RESOLVED.value, RequestStatus.MESSAGE_RECEIVED.value)
+        and deadline is not None
+        and now() < deadline
+        and rounds < EXCHANGE_MAX_ROUNDS
+    )
+    return {
+        "rounds": rounds,
+        "rounds_label": f"{rounds}/{EXCHANGE_MAX_ROUNDS}",
+        "days_left": days_left,
+        "days_label": f"J-{days_left}" if days_left is not None else "",
+        "files": files,
+        "files_label": f"{files}/{EXCHANGE_MAX_FILES}",
+        "can_write": can_write,
+        "can_close": request.status == RequestStatus.MESSAGE_RECEIVED.value,
+        "messages": list(
+            db.session.scalars(
+                select(ExchangeMessage)
+                .where(ExchangeMessage.request_id == request.id)
+                .order_by(ExchangeMessage.created_at, ExchangeMessage.id)
+            )
+        ),
+    }
+
+
+def time_left(request: Request):
+    """R-BO-5: time left before the 48-hour target (negative when overdue), for new requests."""
+    if request.status != RequestStatus.NEW.value:
+        return None
+    return request.deposited_at + HANDLING_TARGET - now()
+
+
+# --- partner side -----------------------------------------------------------------------------
+
+
+def _clean_person(data: dict, errors: dict) -> dict:
+    civility = (data.get("person_civility") or "").strip()
+    last = " ".join((data.get("person_last_name") or "").split())
+    first = " ".join((data.get("person_first_name") or "").split())
+    birth: date | None = data.get("person_birth_date")
+    place = " ".join((data.get("person_birth_place") or "").split())
+    phone = normalize_phone(data.get("person_phone") or "")
+    if civility not in ("Madame", "Monsieur"):
+        errors["person_civility"] = "Veuillez choisir la civilité de la personne concernée."
+    if not last:
+        errors["person_last_name"] = "Veuillez renseigner le nom de la personne concernée."
+    elif len(last) > 30:
+        errors["person_last_name"] = "Le nom ne doit pas dépasser 30 caractères."
+    elif not _NAME_RE.match(last):
+        errors["person_last_name"] = "Nom : seuls les lettres, l'apostrophe, le tiret et l'espace sont autorisés."
+    if not first:
+        errors["person_first_name"] = "Veuillez renseigner le prénom de la personne concernée."
+    elif len(first) > 20:
+        errors["person_first_name"] = "Le prénom ne doit pas dépasser 20 caractères."
+    elif not _NAME_RE.match(first):
+        errors["person_first_name"] = "Prénom : seuls les lettres, l'apostrophe, le tiret et l'espace sont autorisés."
+    if birth is None:
+        errors["person_birth_date"] = "Veuillez saisir une date de naissance valide au format JJ/MM/AAAA."
+    elif birth >= today() or birth.year < 1890:
+        errors["person_birth_date"] = "La date de naissance doit être une date passée réelle (JJ/MM/AAAA)."
+    if not place:
+        errors["person_birth_place"] = (
+            "Veuillez indiquer le lieu de naissance : N° du département ou libellé du pays."
+        )
+    elif len(place) > 30 or not _BIRTH_PLACE_RE.match(place):
+        errors["person_birth_place"] = (
+            "Lieu de naissance : un N° de département (ex. 44, 2A) ou un nom de pays (30 caractères maximum)."
+        )
+    if not phone:
+        errors["person_phone"] = "Veuillez renseigner le téléphone de la personne concernée."
+    elif not PHONE_RE.match(phone):
+        errors["person_phone"] = PHONE_MESSAGE
+    return {
+        "person_civility": civility,
+        "person_last_name": last.upper(),
+        "person_first_name": capitalize_first_name(first),
+        "person_birth_date": birth,
+        "person_birth_place": place.upper() if place[:1].isdigit() else place,
+        "person_phone": phone,
+    }
+
+
+def _clean_comment(comment: str | None, errors: dict) -> str:
+    comment = (comment or "").replace("\r\n", "\n").strip()
+    if not comment:
+        errors["comment"] = "Veuillez saisir un commentaire."
+    elif len(comment) > COMMENT_MAX:
+        errors["comment"] = f"Le commentaire ne doit pas dépasser {COMMENT_MAX} caractères ({len(comment)} saisis)."
+    return comment
+
+
+def _clean_saisine(data: dict, errors: dict) -> dict:
+    """R-REQ-6: consent and 'Accompagnement santé sollicité dans le cadre de', then the follow-up."""
+    if not data.get("consent"):
+        errors["consent"] = "Le consentement de l'assuré est obligatoire pour ce motif."
+    chosen = [a for a in ACCOMPANIMENT if a in (data.get("accompaniment") or [])]
+    if not chosen:
+        errors["accompaniment"] = "Sélectionnez la ou les réponses : accompagnement santé sollicité dans le cadre de."
+    details = {"consent": bool(data.get("consent")), "consent_text": CONSENT_TEXT, "accompaniment": chosen}
+    if set(chosen) & set(RENUNCIATION):
+        details["care"] = [c for c in CARE if c in (data.get("care") or [])]
+        duration = data.get("duration") or ""
+        if duration and duration not in DURATION:
+            errors["duration"] = "Sélectionnez une durée de renoncement proposée."
+        details["duration"] = duration or None
+        details["causes"] = [c for c in CAUSES if c in (data.get("causes") or [])]
+    return details
+
+
+def file_request(account: PartnerAccount, access, offer: ServiceOffer, data: dict, staged_keys: list[str]) -> Request:
+    """File a request (R-REQ-1..6). Raises ValidationFailed with French messages per field."""
+    if account.is_manager or not access.can_file_requests:
+        raise DomainError("Vous ne pouvez pas déposer de demande auprès de cet organisme.")
+    if offer.id not in {o.id for o in access.convention.service_offers}:
+        raise DomainError("Cette offre de service n'est pas ouverte pour votre convention.")
+    caisse_id = access.caisse.id
+    allowed = {m.id: m for m in motives_for(caisse_id, offer)}
+    errors: dict[str, str] = {}
+    details: dict = {}
+    motive = None
+    if offer.code == "document":
+        documents = [allowed[i] for i in (data.get("documents") or []) if i in allowed]
+        if not documents:
+            errors["documents"] = "Sélectionnez un ou plusieurs documents."
+        else:
+            motive = documents[0]
+            details["documents"] = [d.label for d in documents]
+    else:
+        motive = allowed.get(data.get("motive_id"))
+        if motive is None:
+            errors["motive_id"] = "Veuillez sélectionner un motif."
+    if offer.code == "contact":
+        modes = [m for m in APPOINTMENT_MODES if m in (data.get("appointment_modes") or [])]
+        if not modes:
+            errors["appointment_modes"] = "Sélectionnez la ou les modalités de rendez-vous."
+        details["appointment_modes"] = modes
+    person = _clean_person(data, errors) if offer.concerns_person else {}
+    if motive is not None and motive.label == SAISINE_MOTIVE:
+        details.update(_clean_saisine(data, errors))
+    comment = _clean_comment(data.get("comment"), errors)
+    files = uploads.staged(account, staged_keys) if offer.allows_attachments else []
+    if len(files) > MAX_FILES:
+        errors["attachments"] = f"{MAX_FILES} pièces jointes maximum."
+    if errors:
+        raise ValidationFailed(errors)
+    request = Request(
+        number=next_number(access.caisse),
+        caisse_id=caisse_id,
+        structure_id=account.structure_id,
+        convention_id=access.convention.id,
+        service_offer_id=offer.id,
+        motive_id=motive.id if motive else None,
+        requester_account_id=account.id,
+        requester_name=f"{account.display_name} {account.first_name}",
+        comment=comment,
+        details=details,
+        status=RequestStatus.NEW.value,
+        deposited_at=now(),
+        status_changed_at=now(),
+        **person,
+    )
+    db.session.add(request)
+    db.session.flush()
+    db.session.add(StatusChange(request_id=request.id, status=RequestStatus.NEW.value, account_id=account.id))
+    uploads.attach(files, request.id, "partner")
+    audit.record("request.file", actor=account, target=request, caisse_id=caisse_id, number=request.number, files=len(files))
+    db.session.commit()
+    return request
+
+
+def _own_request(account: PartnerAccount, caisse_id: int, number: str) -> Request | None:
+    """A request of the account's structure for the selected caisse (never another structure's)."""
+    return db.session.scalar(
+        select(Request).where(
+            Request.number == number,
+            Request.structure_id == account.structure_id,
+            Request.caisse_id == caisse_id,
+            Request.status != RequestStatus.CANCELLED.value,
+        )
+    )
+
+
+get_for_partner = _own_request
+
+
+def _set_status(request: Request, status: RequestStatus, agent=None, account=None) -> None:
+    request.status = status.value
+    request.status_changed_at = now()
+    db.session.add(
+        StatusChange(
+            request_id=request.id,
+            status=status.value,
+            changed_at=request.status_changed_at,
+            agent_id=agent.id if agent else None,
+            account_id=account.id if account else None,
+        )
+    )
+
+
+def complete_request(account: PartnerAccount, request: Request, comment: str, staged_keys: list[str]) -> None:
+    """R-STA-2 'Compléter la demande': a new comment and more files within the total of 8."""
+    if request.status != RequestStatus.NEW.value:
+        raise DomainError("La demande ne peut plus être complétée : elle a été prise en charge.")
+    errors: dict[str, str] = {}
+    comment = _clean_comment(comment, errors)
+    files = uploads.staged(account, staged_keys) if request.service_offer.allows_attachments else []
+    already = len(partner_files(request))
+    try:
+        check_count(already, len(files))
+    except DomainError as exc:
+        errors["attachments"] = exc.message
+    if errors:
+        raise ValidationFailed(errors)
+    request.comment = comment
+    uploads.attach(files, request.id, "partner")
+    audit.record("request.complete", actor=account, target=request, caisse_id=request.caisse_id, files=len(files))
+    db.session.commit()
+
+
+def cancel_request(account: PartnerAccount, request: Request, reason: str, confirmed: bool) -> None:
+    """R-STA-2 'Annuler la demande': a reason and the confirmation toggle; kept for the caisse."""
+    if request.status != RequestStatus.NEW.value:
+        raise DomainError("La demande ne peut plus être annulée : elle a été prise en charge.")
+    errors = {}
+    if reason not in CANCEL_REASONS:
+        errors["reason"] = "Veuillez sélectionner le motif de l'annulation."
+    if not confirmed:
+        errors["confirm"] = "Veuillez confirmer l'annulation."
+    if errors:
+        raise ValidationFailed(errors)
+    claimed = db.session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.status == RequestStatus.NEW.value)
+        .values(status=RequestStatus.CANCELLED.value, cancel_reason=reason, cancelled_at=now(), status_changed_at=now())
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        raise DomainError("La demande ne peut plus être annulée : elle a été prise en charge.")
+    db.session.add(StatusChange(request_id=request.id, status=RequestStatus.CANCELLED.value, account_id=account.id))
+    audit.record("request.cancel", actor=account, target=request, caisse_id=request.caisse_id, reason=reason)
+    db.session.commit()
+
+
+def partner_message(account: PartnerAccount, request: Request, body: str, staged_keys: list[str]) -> None:
+    """R-STA-3: the technician writes within 15 days of resolution, at most 4 times, 8 files in all."""
+    state = exchange_state(request)
+    if not state["can_write"]:
+        raise DomainError("L'échange n'est plus possible sur cette demande.")
+    errors: dict[str, str] = {}
+    body = _clean_comment(body, errors)
+    if "comment" in errors:
+        errors["body"] = errors.pop("comment").replace("un commentaire", "votre message")
+    files = uploads.staged(account, staged_keys)
+    try:
+        check_count(state["files"], len(files), EXCHANGE_MAX_FILES)
+    except DomainError as exc:
+        errors["attachments"] = exc.message
+    if errors:
+        raise ValidationFailed(errors)
+    message = ExchangeMessage(
+        request_id=request.id, side="partner", body=body, account_id=account.id,
+        author_name=f"{account.display_name} {account.first_name}",
+    )
+    db.session.add(message)
+    db.session.flush()
+    uploads.attach(files, request.id, "partner", exchange_message_id=message.id)
+    _set_status(request, RequestStatus.MESSAGE_SENT, account=account)
+    audit.record("request.message", actor=account, target=request, caisse_id=request.caisse_id, files=len(files))
+    db.session.commit()
+
+
+def close_exchange(account: PartnerAccount, request: Request) -> None:
+    """R-STA-4: the technician closes after a caisse answer."""
+    if request.status != RequestStatus.MESSAGE_RECEIVED.value:
+        raise DomainError("L'échange ne peut être clôturé qu'après une réponse de la caisse.")
+    request.closed_at = now()
+    _set_status(request, RequestStatus.CLOSED, account=account)
+    audit.record("request.close", actor=account, target=request, caisse_id=request.caisse_id)
+    db.session.commit()
+
+
+# --- caisse side ------------------------------------------------------------------------------
+
+
+def get_for_agent(agent: Agent, request_id: int) -> Request | None:
+    """R-TEN-2: an agent reaches only its caisse's requests."""
+    query = select(Request).where(Request.id == request_id)
+    if not agent.is_national_admin:
+        query = query.where(Request.caisse_id == agent.caisse_id)
+    return db.session.scalar(query)
+
+
+def _mail_context(request: Request) -> dict:
+    return {"request": request, "deposit_date": format_date(request.deposited_at)}
+
+
+def _notify(request: Request, kind: str) -> None:
+    requester = request.requester
+    if requester is None or not requester.active:
+        return
+    outbox.enqueue(kind, requester.email, kind, caisse_id=request.caisse_id, account=requester, **_mail_context(request))
+
+
+def take_request(agent: Agent, request: Request) -> None:
+    """R-BO-2: atomic — of two agents at once exactly one wins; the other is told who took it."""
+    won = db.session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.status == RequestStatus.NEW.value, Request.caisse_id == request.caisse_id)
+        .values(
+            status=RequestStatus.TAKEN.value,
+            taken_by_agent_id=agent.id,
+            taken_at=now(),
+            status_changed_at=now(),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        db.session.rollback()
+        db.session.refresh(request)
+        who = request.taken_by.full_name if request.taken_by else "un autre agent"
+        if request.status == RequestStatus.CANCELLED.value:
+            raise DomainError("Cette demande a été annulée par le partenaire.")
+        raise DomainError(f"Cette demande a déjà été prise en charge par {who}.")
+    db.session.add(StatusChange(request_id=request.id, status=RequestStatus.TAKEN.value, agent_id=agent.id))
+    db.session.refresh(request)
+    if not (request.motive and request.motive.label == SAISINE_MOTIVE):
+        _notify(request, "request_taken")
+    audit.record("request.take", actor=agent, target=request, caisse_id=request.caisse_id)
+    db.session.commit()
+
+
+def answer_request(agent: Agent, request: Request, answer: str, staged_keys: list[str]) -> None:
+    """R-BO-3: the answer text and optional files (same rules) → 'Résolu'; e-mail mentions 15 days."""
+    if request.status not in (RequestStatus.NEW.value, RequestStatus.TAKEN.value):
+        raise DomainError("Cette demande a déjà reçu une réponse.")
+    errors: dict[str, str] = {}
+    answer = _clean_comment(answer, errors)
+    if "comment" in errors:
+        errors["answer"] = errors.pop("comment").replace("un commentaire", "la réponse")
+    files = uploads.staged(agent, staged_keys)
+    try:
+        check_count(0, len(files))
+    except DomainError as exc:
+        errors["attachments"] = exc.message
+    if errors:
+        raise ValidationFailed(errors)
+    if request.status == RequestStatus.NEW.value:
+        request.taken_by_agent_id = request.taken_by_agent_id or agent.id
+        request.taken_at = request.taken_at or now()
+    request.answer = answer
+    request.resolved_at = now()
+    request.resolved_by_agent_id = agent.id
+    uploads.attach(files, request.id, "caisse")
+    _set_status(request, RequestStatus.RESOLVED, agent=agent)
+    _notify(request, "request_resolved")
+    audit.record("request.answer", actor=agent, target=request, caisse_id=request.caisse_id, files=len(files))
+    db.session.commit()
+
+
+def caisse_reply(agent: Agent, request: Request, body: str, staged_keys: list[str]) -> None:
+    """R-BO-4: answer the technician's message; the 4th answer closes the exchange (R-STA-4)."""
+    if request.status != RequestStatus.MESSAGE_SENT.value:
+        raise DomainError("Aucun message du partenaire n'attend de réponse.")
+    errors: dict[str, str] = {}
+    body = _clean_comment(body, errors)
+    if "comment" in errors:
+        errors["body"] = errors.pop("comment").replace("un commentaire", "la réponse")
+    files = uploads.staged(agent, staged_keys)
+    try:
+        check_count(0, len(files))
+    except DomainError as exc:
+        errors["attachments"] = exc.message
+    if errors:
+        raise ValidationFailed(errors)
+    message = ExchangeMessage(
+        request_id=request.id, side="caisse", body=body, agent_id=agent.id, author_name=agent.caisse.name if agent.caisse else "Caisse",
+    )
+    db.session.add(message)
+    db.session.flush()
+    uploads.attach(files, request.id, "caisse", exchange_message_id=message.id)
+    request.caisse_answers_in_exchange += 1
+    deadline = exchange_deadline(request)
+    if request.caisse_answers_in_exchange >= EXCHANGE_MAX_ROUNDS or (deadline and now() >= deadline):
+        request.closed_at = now()
+        _set_status(request, RequestStatus.CLOSED, agent=agent)
+    else:
+        _set_status(request, RequestStatus.MESSAGE_RECEIVED, agent=agent)
+    _notify(request, "exchange_answer")
+    audit.record("request.reply", actor=agent, target=request, caisse_id=request.caisse_id, files=len(files))
+    db.session.commit()
+
+
+def close_expired_exchanges() -> int:
+    """R-STA-4 on day 16 (housekeeping): 'Résolu' or 'Message reçu' past the 15 days → 'Clôturé'.
+
+    A message still awaiting the caisse is not closed: the caisse's answer will close it.
+    """
+    limit = now() - timedelta(days=EXCHANGE_DAYS)
+    due = list(
+        db.session.scalars(
+            select(Request).where(
+                Request.status.in_((RequestStatus.RESOLVED.value, RequestStatus.MESSAGE_RECEIVED.value)),
+                Request.resolved_at <= limit,
+            )
+        )
+    )
+    for request in due:
+        request.closed_at = now()
+        _set_status(request, RequestStatus.CLOSED)
+        audit.record("request.auto_close", actor=None, target=request, caisse_id=request.caisse_id)
+    db.session.commit()
+    return len(due)

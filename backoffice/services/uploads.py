@@ -1,0 +1,95 @@
+"""Staged uploads: files accepted while their form was refused, so nobody chooses them twice."""
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import defer
+
+from ..extensions import db
+from ..models import Agent, Attachment, AttachmentContent, PartnerAccount, StagedUpload
+from . import attachments
+from .clock import now
+from .errors import DomainError
+
+STAGED_LIFETIME = timedelta(days=1)
+
+
+def _owner_filter(owner):
+    if isinstance(owner, Agent):
+        return StagedUpload.agent_id == owner.id
+    return StagedUpload.account_id == owner.id
+
+
+def stage(owner: PartnerAccount | Agent, uploads: list[tuple[str, bytes]]) -> list[str]:
+    """Check each new file by content; keep the good ones staged; return the French refusals."""
+    errors = []
+    for filename, data in uploads:
+        try:
+            checked = attachments.check_file(filename, data)
+        except DomainError as exc:
+            errors.append(exc.message)
+            continue
+        staged = StagedUpload(
+            key=secrets.token_hex(16),
+            filename=checked.filename,
+            content_type=checked.content_type,
+            size=checked.size,
+            sha256=checked.sha256,
+            data=checked.data,
+        )
+        if isinstance(owner, Agent):
+            staged.agent_id = owner.id
+        else:
+            staged.account_id = owner.id
+        db.session.add(staged)
+    db.session.commit()
+    return errors
+
+
+def staged(owner, keys: list[str]) -> list[StagedUpload]:
+    """The owner's staged files among these keys (another account's keys are ignored)."""
+    keys = [k for k in keys if k]
+    if not keys:
+        return []
+    return list(
+        db.session.scalars(
+            select(StagedUpload)
+            .where(StagedUpload.key.in_(keys), _owner_filter(owner))
+            .order_by(StagedUpload.id)
+            .options(defer(StagedUpload.data))
+        )
+    )
+
+
+def discard(owner, key: str) -> None:
+    db.session.execute(delete(StagedUpload).where(StagedUpload.key == key, _owner_filter(owner)))
+    db.session.commit()
+
+
+def attach(staged_files: list[StagedUpload], request_id: int, side: str, exchange_message_id=None) -> list[Attachment]:
+    """Move staged files to a request (in the caller's transaction)."""
+    created = []
+    for item in staged_files:
+        attachment = Attachment(
+            request_id=request_id,
+            exchange_message_id=exchange_message_id,
+            side=side,
+            filename=item.filename,
+            storage_name=secrets.token_hex(16),
+            content_type=item.content_type,
+            size=item.size,
+            sha256=item.sha256,
+        )
+        attachment.content = AttachmentContent(data=item.data)
+        db.session.add(attachment)
+        db.session.delete(item)
+        created.append(attachment)
+    db.session.flush()
+    return created
+
+
+def purge_old() -> int:
+    """Housekeeping: staged files older than a day."""
+    result = db.session.execute(delete(StagedUpload).where(StagedUpload.created_at < now() - STAGED_LIFETIME))
+    db.session.commit()
+    return result.rowcount or 0
