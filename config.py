@@ -67,6 +67,9 @@ class Config:
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE")
     REMEMBER_COOKIE_HTTPONLY = True
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=30)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    HSTS_ENABLED = _bool("HSTS_ENABLED")
     SESSION_REFRESH_EACH_REQUEST = True
 
 
@@ -77,6 +80,7 @@ class TestConfig(Config):
     MAIL_SERVER = None
     BASE_URL = "http://localhost"
     SERVER_NAME = None
+    RATELIMIT_ENABLED = False  # one test app enables it to check the limits
     # argon2id still, at a test-friendly cost (production keeps the RFC 9106 profile).
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
@@ -87,6 +91,8 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
 
     PREFERRED_URL_SCHEME = "https"
+    HSTS_ENABLED = _bool("HSTS_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
     REQUIRE_SECRET_KEY = True
 
 

@@ -8,6 +8,7 @@ from flask_admin.theme import Bootstrap4Theme
 from config import Config
 
 from .extensions import babel, csrf, db, login_manager, mail, migrate
+from .security import csp_nonce, register_security
 from .services import clock
 
 
@@ -22,6 +23,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         raise RuntimeError("SECRET_KEY must be set in production (FLASK_ENV_NAME=production).")
     _ensure_instance_dir(app)
     register_extensions(app)
+    register_security(app)
     register_admin(app)
     register_blueprints(app)
     register_commands(app)
@@ -86,6 +88,7 @@ def register_admin(app: Flask) -> None:
         name="Espace Partenaires — Back-office",
         theme=Bootstrap4Theme(swatch=app.config["FLASK_ADMIN_SWATCH"], fluid=True, base_template="admin/ep_base.html"),
         index_view=SecureIndexView(name="Accueil", url="/admin", template="admin/ep_index.html"),
+        csp_nonce_generator=csp_nonce,
     )
     register_views(admin)
     app.extensions["ep_admin"] = admin
@@ -130,6 +133,8 @@ def register_errorhandlers(app: Flask) -> None:
         (403, "Vous n'avez pas les droits nécessaires pour accéder à cette page."),
         (404, "La page demandée n'existe pas."),
         (405, "Cette action n'est pas autorisée."),
+        (413, "Les fichiers envoyés sont trop volumineux."),
+        (429, "Trop de tentatives depuis votre connexion : patientez quelques minutes avant de réessayer."),
         (500, "Une erreur inattendue est survenue. Réessayez plus tard."),
     ):
         app.register_error_handler(code, _error_handler(code, message))

@@ -1,5 +1,7 @@
 """Flask extensions, created once and bound to each app in create_app."""
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -27,3 +29,5 @@ login_manager = LoginManager()
 mail = Mail()
 csrf = CSRFProtect()
 babel = Babel()
+# Per-IP limits on login and password reset; storage from RATELIMIT_STORAGE_URI (Redis in production).
+limiter = Limiter(key_func=get_remote_address)

@@ -2,7 +2,8 @@
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 
-from backoffice.extensions import db
+from backoffice.extensions import db, limiter
+from backoffice.security import LOGIN_LIMIT, RESET_LIMIT
 from backoffice.services import accounts as account_service
 from backoffice.services.auth import authenticate_partner
 from backoffice.services.errors import DomainError
@@ -20,6 +21,7 @@ RESET_SENT = (
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"])
 def login():
     if current_partner() is not None:
         return redirect(url_for("portal.home"))
@@ -47,6 +49,7 @@ def logout():
 
 
 @bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+@limiter.limit(RESET_LIMIT, methods=["POST"])
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():

@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from ..extensions import limiter
+from ..security import LOGIN_LIMIT
 from ..services.auth import authenticate_agent
 from ..services.errors import DomainError
 
@@ -29,6 +31,7 @@ def safe_next(target: str | None, default: str) -> str:
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"])
 def login():
     if current_user.is_authenticated and getattr(current_user, "kind", None) == "agent":
         return redirect(url_for("admin.index"))
