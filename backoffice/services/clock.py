@@ -37,3 +37,15 @@ def format_datetime(value: datetime | None) -> str:
         return ""
     local = to_paris(value)
     return f"{local:%d/%m/%Y} {local:%H}h{local:%M}min"
+
+
+def paris_to_utc(value: datetime) -> datetime:
+    """A wall-clock time typed by a person in Paris → the naive UTC storage convention."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=PARIS)
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def utc_to_paris_naive(value: datetime) -> datetime:
+    """The stored naive UTC time as a naive Paris wall-clock time (to prefill a form field)."""
+    return to_paris(value).replace(tzinfo=None)

@@ -1,6 +1,17 @@
 """Registers the back-office views on a fresh Admin."""
-from ..models import Agent, AuditEntry, Caisse, Convention, OutboxMessage, PartnerAccount, Structure
+from ..models import (
+    Agent,
+    AuditEntry,
+    Caisse,
+    Convention,
+    News,
+    Newsletter,
+    OutboxMessage,
+    PartnerAccount,
+    Structure,
+)
 from .catalog import CatalogView
+from .news import NewsletterView, NewsView
 from .outbox import AuditView, OutboxView
 from .partners import ConventionView, ManagerView, StructureView
 from .registry import AgentView, CaisseView
@@ -13,5 +24,7 @@ def register_views(admin) -> None:
     admin.add_view(StructureView(Structure, name="Structures", endpoint="structures", category="Partenaires"))
     admin.add_view(ConventionView(Convention, name="Conventions", endpoint="conventions", category="Partenaires"))
     admin.add_view(ManagerView(PartnerAccount, name="Gestionnaires", endpoint="managers", category="Partenaires"))
+    admin.add_view(NewsView(News, name="Actualités", endpoint="news", category="Communication"))
+    admin.add_view(NewsletterView(Newsletter, name="Newsletters", endpoint="newsletters", category="Communication"))
     admin.add_view(OutboxView(OutboxMessage, name="E-mails envoyés", endpoint="outbox", category="Suivi"))
     admin.add_view(AuditView(AuditEntry, name="Journal d'audit", endpoint="audit", category="Suivi"))

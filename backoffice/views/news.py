@@ -1,0 +1,243 @@
+"""News and newsletters in the back-office (R-NEWS-1), scoped to the admin's caisse (R-TEN-2)."""
+from flask import abort, flash, make_response, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.model.template import EndpointLinkRowAction
+from markupsafe import Markup, escape
+from wtforms import BooleanField, FileField
+from wtforms.fields import DateTimeLocalField
+from wtforms.validators import Optional
+
+from ..extensions import db
+from ..models import Caisse, News, Newsletter
+from ..services import news as news_service
+from ..services.clock import format_datetime, now, paris_to_utc, utc_to_paris_naive
+from ..services.errors import DomainError
+from ..services.scoping import caisse_filter
+from .base import ADMINS, AdminSecureForm, SecureModelView, current_agent, show_domain_error
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M"]
+
+
+def _caisses_query():
+    return db.session.query(Caisse).order_by(Caisse.name)
+
+
+class _CaisseFieldMixin:
+    """The caisse field is for the national admin only; a caisse admin writes for its caisse."""
+
+    def _strip_caisse(self, form):
+        if not current_agent().is_national_admin and "caisse" in form:
+            del form.caisse
+        return form
+
+    def create_form(self, obj=None):
+        return self._strip_caisse(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._strip_caisse(super().edit_form(obj))
+
+    @staticmethod
+    def _caisse_id(form):
+        return form.caisse.data.id if "caisse" in form and form.caisse.data else None
+
+
+def _news_state(view, context, model, name):
+    if model.publish_at > now():
+        return Markup('<span class="badge badge-info">Programmée</span>')
+    return Markup('<span class="badge badge-success">Publiée</span>')
+
+
+def _thumbnail(view, context, model, name):
+    if not model.image_type:
+        return ""
+    src = url_for(".image_view", id=model.id)
+    return Markup(f'<img src="{escape(src)}" alt="" style="max-height: 48px; max-width: 96px">')
+
+
+class NewsView(_CaisseFieldMixin, SecureModelView):
+    """'Actualités': title, text, optional image (checked by content), publication date."""
+
+    allowed_roles = ADMINS
+    can_view_details = True
+    column_list = ["image_type", "title", "publish_at", "state", "caisse"]
+    column_details_list = ["caisse", "title", "publish_at", "state", "body", "image_type"]
+    column_labels = {
+        "image_type": "Image",
+        "title": "Titre",
+        "publish_at": "Date de publication",
+        "state": "État",
+        "caisse": "Organisme",
+        "body": "Texte",
+    }
+    column_formatters = {"image_type": _thumbnail, "state": _news_state}
+    column_formatters_detail = {"image_type": _thumbnail, "state": _news_state}
+    column_sortable_list = ["title", "publish_at", ("caisse", "caisse.name")]
+    column_searchable_list = ["title"]
+    column_default_sort = ("publish_at", True)
+    form_columns = ["caisse", "title", "body", "publish_at", "image_file", "remove_image"]
+    form_overrides = {"publish_at": DateTimeLocalField}
+    form_args = {
+        "caisse": {"label": "Organisme", "query_factory": _caisses_query},
+        "title": {"label": "Titre", "description": "150 caractères au plus."},
+        "body": {"label": "Texte", "render_kw": {"rows": 8}},
+        "publish_at": {
+            "label": "Date de publication",
+            "format": DATETIME_FORMATS,
+            "validators": [Optional()],
+            "description": "Heure de Paris. Une date future publie l'actualité plus tard.",
+            "render_kw": {"required": True},
+        },
+    }
+    form_extra_fields = {
+        "image_file": FileField(
+            "Image (facultative)",
+            description="PNG, JPEG, GIF ou WebP, 2 Mo au plus. Le contenu du fichier est vérifié.",
+            render_kw={"accept": "image/png,image/jpeg,image/gif,image/webp"},
+        ),
+        "remove_image": BooleanField("Supprimer l'image actuelle"),
+    }
+
+    def scope(self, query):
+        return query.filter(caisse_filter(current_agent(), News.caisse_id))
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        del form.remove_image
+        if request.method == "GET":  # the column default is UTC: show Paris time
+            form.publish_at.data = utc_to_paris_naive(now()).replace(second=0, microsecond=0)
+        return form
+
+    def on_form_prefill(self, form, id):
+        model = self.get_one(id)
+        if model is not None:
+            form.publish_at.data = utc_to_paris_naive(model.publish_at)
+        if model is None or not model.image_type:
+            del form.remove_image
+
+    def _data(self, form):
+        publish_at = form.publish_at.data
+        return {
+            "title": form.title.data,
+            "body": form.body.data,
+            "publish_at": paris_to_utc(publish_at) if publish_at else None,
+            "caisse_id": self._caisse_id(form),
+        }
+
+    @staticmethod
+    def _upload(form):
+        upload = form.image_file.data
+        if not upload or not getattr(upload, "filename", None):
+            return None, None
+        # Read one byte past the limit: enough to refuse a large file without loading all of it.
+        return upload.read(news_service.IMAGE_MAX_BYTES + 1), upload.filename
+
+    def service_create(self, form):
+        image, filename = self._upload(form)
+        news = news_service.create_news(self._data(form), current_agent(), image, filename)
+        flash("Actualité enregistrée.", "success")
+        return news
+
+    def service_update(self, form, model):
+        image, filename = self._upload(form)
+        remove = bool("remove_image" in form and form.remove_image.data)
+        news_service.update_news(model, self._data(form), current_agent(), image, filename, remove_image=remove)
+
+    @expose("/image/")
+    def image_view(self):
+        """The image, for the thumbnail; only for a news this admin may see."""
+        news = self.get_one(request.args.get("id", ""))
+        if news is None or not news.image_type:
+            abort(404)
+        response = make_response(news.image)
+        response.headers["Content-Type"] = news.image_type
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "private, max-age=300"
+        return response
+
+
+def _sent_status(view, context, model, name):
+    if model.sent_at is None:
+        return Markup('<span class="badge badge-secondary">Brouillon</span>')
+    return Markup(
+        f'<span class="badge badge-success">Envoyée le {escape(format_datetime(model.sent_at))}</span>'
+    )
+
+
+class NewsletterView(_CaisseFieldMixin, SecureModelView):
+    """Newsletters: a draft (subject, text), then 'Envoyer' after a confirmation, once."""
+
+    allowed_roles = ADMINS
+    can_view_details = True
+    column_list = ["subject", "caisse", "created_at", "sent_at", "recipient_count"]
+    column_details_list = ["caisse", "subject", "body", "created_at", "sent_at", "recipient_count"]
+    column_labels = {
+        "subject": "Objet",
+        "caisse": "Organisme",
+        "created_at": "Créée le",
+        "sent_at": "Envoi",
+        "recipient_count": "Destinataires",
+        "body": "Texte",
+    }
+    column_formatters = {"sent_at": _sent_status}
+    column_formatters_detail = {"sent_at": _sent_status}
+    column_sortable_list = ["subject", "created_at", "sent_at"]
+    column_default_sort = ("created_at", True)
+    column_extra_row_actions = [
+        EndpointLinkRowAction("fa fa-paper-plane", ".send_view", title="Envoyer"),
+    ]
+    form_columns = ["caisse", "subject", "body"]
+    form_args = {
+        "caisse": {"label": "Organisme", "query_factory": _caisses_query},
+        "subject": {"label": "Objet", "description": "150 caractères au plus."},
+        "body": {
+            "label": "Texte",
+            "render_kw": {"rows": 12},
+            "description": "Le lien de désabonnement est ajouté automatiquement à chaque envoi.",
+        },
+    }
+
+    def scope(self, query):
+        return query.filter(caisse_filter(current_agent(), Newsletter.caisse_id))
+
+    def _data(self, form):
+        return {"subject": form.subject.data, "body": form.body.data, "caisse_id": self._caisse_id(form)}
+
+    def service_create(self, form):
+        newsletter = news_service.create_newsletter(self._data(form), current_agent())
+        flash("Brouillon de newsletter enregistré. Utilisez « Envoyer » pour la diffuser.", "success")
+        return newsletter
+
+    def service_update(self, form, model):
+        news_service.update_newsletter(model, self._data(form), current_agent())
+
+    @expose("/envoyer/", methods=["GET", "POST"])
+    def send_view(self):
+        """GET asks for confirmation (and changes nothing); POST sends."""
+        newsletter = self.get_one(request.args.get("id", ""))
+        if newsletter is None:
+            abort(404)
+        return_url = url_for(".index_view")
+        if newsletter.sent_at is not None:
+            flash("Cette newsletter a déjà été envoyée.", "warning")
+            return redirect(return_url)
+        form = SendForm(formdata=request.form if request.method == "POST" else None)
+        if request.method == "POST" and form.validate():
+            try:
+                count = news_service.send_newsletter(newsletter, current_agent())
+            except DomainError as exc:
+                db.session.rollback()
+                show_domain_error(form, exc)
+            else:
+                flash(f"Newsletter envoyée à {count} destinataire(s).", "success")
+                return redirect(return_url)
+        return self.render(
+            "admin/newsletter_send.html",
+            newsletter=newsletter,
+            form=form,
+            recipient_count=len(news_service.recipients(newsletter.caisse_id)),
+            return_url=return_url,
+        )
+
+
+class SendForm(AdminSecureForm):
+    pass
