@@ -6,3 +6,4 @@ bp = Blueprint(
 )
 
 from . import accounts, auth, home, passwords, selection  # noqa: E402,F401  (routes register on bp)
+from . import news, newsletter  # noqa
