@@ -31,6 +31,12 @@ def login_required(view):
     return wrapper
 
 
+def ack_key(access) -> str:
+    """What 'Continuer' acknowledged: this caisse in this situation. When the situation changes
+    (ending → ended at midnight), the new alert must be shown again (R-ORG-3..5)."""
+    return f"{access.caisse.id}:{access.situation.value}"
+
+
 def caisse_required(view):
     """The selected caisse must still be reachable and its alert acknowledged; sets g.access."""
 
@@ -44,7 +50,7 @@ def caisse_required(view):
             session.pop("caisse_ack", None)
             return redirect(url_for("portal.select_caisse"))
         notice = access.notice(account.is_manager)
-        if access.blocks(account.is_manager) or (notice and session.get("caisse_ack") != access.caisse.id):
+        if access.blocks(account.is_manager) or (notice and session.get("caisse_ack") != ack_key(access)):
             return redirect(url_for("portal.caisse_notice"))
         g.access = access
         return view(*args, **kwargs)

@@ -5,7 +5,7 @@ from backoffice.services import access as access_service
 
 from . import bp
 from .forms import CaisseForm, ConfirmForm
-from .guards import current_partner, login_required
+from .guards import ack_key, current_partner, login_required
 
 
 @bp.route("/organisme", methods=["GET", "POST"])
@@ -46,7 +46,7 @@ def caisse_notice():
     message = access.notice(account.is_manager)
     form = ConfirmForm()
     if not blocked and form.validate_on_submit():
-        session["caisse_ack"] = access.caisse.id
+        session["caisse_ack"] = ack_key(access)
         return redirect(url_for("portal.home"))
     if not blocked and not message:
         return redirect(url_for("portal.home"))
