@@ -6,6 +6,9 @@ from sqlalchemy import func, select
 
 from backoffice.extensions import db
 
+# The password conftest's `world` fixture gives every account (conftest.PASSWORD; not imported from
+# there because tests/browser/ has a conftest.py of its own and `conftest` would be ambiguous).
+PASSWORD = "Une phrase de passe solide 2026"
 TOKEN_LINK_RE = re.compile(r"http://localhost/mot-de-passe/([A-Za-z0-9_\-]+)")
 
 

@@ -20,8 +20,7 @@ from backoffice.services.auth import authenticate_partner, load_user
 from backoffice.services.clock import today
 from backoffice.services.errors import DomainError, ValidationFailed
 from backoffice.services.identity import NAME_MESSAGE, PHONE_MESSAGE, base_login, clean_identity
-from conftest import PASSWORD
-from helpers import count, field_errors, input_value, page_text, selected_option, token_from
+from helpers import PASSWORD, count, field_errors, input_value, page_text, selected_option, token_from
 
 VALID = {
     "civility": "Madame",

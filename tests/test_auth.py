@@ -9,8 +9,7 @@ from backoffice.models import Agent, AuditEntry, PartnerAccount, PasswordToken
 from backoffice.services import tokens
 from backoffice.services.auth import BAD_CREDENTIALS, INACTIVE, LOCKED
 from backoffice.services.passwords import hash_password, verify_password
-from conftest import PASSWORD
-from helpers import count, page_text
+from helpers import PASSWORD, count, page_text
 
 
 def _post_login(client, username, password, url="/admin/connexion"):
