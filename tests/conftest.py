@@ -191,3 +191,9 @@ def login(client):
         return response
 
     return _login
+
+
+@pytest.fixture
+def password():
+    """The password of every account the `world` fixture creates."""
+    return PASSWORD

@@ -1,0 +1,72 @@
+"""Checks run on every portal page in the browser tests: axe-core, keyboard, 375 px."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _require_axe() -> None:
+    if AXE.exists():
+        return
+    message = f"axe-core is missing ({AXE}); run npm install (.ci/run does)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def axe_violations(page) -> list[dict]:
+    """Run axe-core in the page (evaluated through DevTools, so the page's CSP does not block it)."""
+    _require_axe()
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("async () => JSON.stringify((await axe.run(document)).violations)")
+    return [v for v in json.loads(result) if v.get("impact") in ("serious", "critical")]
+
+
+def assert_accessible(page, where: str = "") -> None:
+    violations = axe_violations(page)
+    summary = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+    assert not violations, f"axe-core on {where or page.url}: {summary}"
+
+
+def assert_no_horizontal_scroll(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.evaluate("window.innerWidth")
+    assert width <= viewport, f"horizontal scroll on {page.url}: {width}px content in {viewport}px"
+
+
+def keyboard_reaches_every_action(page, limit: int = 250) -> None:
+    """Tab through the page: every visible link, button and field must receive the focus."""
+    expected = set(
+        page.evaluate(
+            """() => Array.from(document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary'))
+                 .filter(el => !el.disabled && el.offsetParent !== null && !el.closest('dialog:not([open])') && !el.closest('details:not([open]) > :not(summary)'))
+                 .map((el, i) => { el.dataset.kbd = el.dataset.kbd || ('k' + i); return el.dataset.kbd; })"""
+        )
+    )
+    reached = set()
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        key = page.evaluate("document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.kbd : null")
+        if key:
+            if key in reached and reached >= expected:
+                break
+            reached.add(key)
+    missing = expected - reached
+    assert not missing, f"{len(missing)} element(s) not reachable by keyboard on {page.url}"
+
+
+def check_page(page, where: str = "") -> None:
+    """Every portal page: axe-core, keyboard, and no horizontal scroll at 375 px."""
+    assert_accessible(page, where)
+    keyboard_reaches_every_action(page)
+    size = page.viewport_size
+    page.set_viewport_size({"width": 375, "height": 800})
+    try:
+        assert_no_horizontal_scroll(page)
+    finally:
+        page.set_viewport_size(size)
