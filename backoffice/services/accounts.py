@@ -9,7 +9,7 @@ from ..models import Convention, ConventionState, PartnerAccount, PartnerRole, S
 from . import audit, outbox, tokens
 from .clock import now, today
 from .errors import DomainError
-from .identity import clean_identity, generate_login
+from .identity import clean_identity, generate_login, strip_accents
 from .sessions import rotate_session_id
 
 REASON_MAX = 5000
@@ -249,7 +249,13 @@ def technicians_of(structure_id: int) -> list[PartnerAccount]:
             PartnerAccount.role == PartnerRole.TECHNICIAN.value,
         )
     )
-    return sorted(accounts, key=lambda a: (not a.active, a.display_name, a.first_name, a.login))
+    def alphabetical(name: str) -> str:
+        return strip_accents(name).casefold()  # 'ÉTIENNE' between 'DUPONT' and 'FABRE'
+
+    return sorted(
+        accounts,
+        key=lambda a: (not a.active, alphabetical(a.display_name), alphabetical(a.first_name), a.login),
+    )
 
 
 def technician_of(structure_id: int, account_id: int) -> PartnerAccount | None:
