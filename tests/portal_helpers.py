@@ -18,7 +18,7 @@ from backoffice.services.clock import now
 from backoffice.services.numbering import next_number
 from backoffice.services.passwords import hash_password
 
-from conftest import PASSWORD
+from helpers import PASSWORD
 
 LINK_RE = re.compile(r"http://localhost/mot-de-passe/([A-Za-z0-9_\-]+)")
 

@@ -7,7 +7,7 @@ import pytest
 from backoffice.extensions import db
 from backoffice.models import AuditEntry, OutboxMessage, PartnerAccount, PartnerRole
 
-from conftest import PASSWORD
+from helpers import PASSWORD
 from portal_helpers import (
     accept_cgu,
     count,
