@@ -1,4 +1,4 @@
-"""Flask commands: demo, create-admin, send-mail."""
+"""Flask commands: demo, create-admin, send-mail, housekeeping."""
 import getpass
 import time
 
@@ -12,6 +12,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(create_admin)
     app.cli.add_command(send_mail)
+    app.cli.add_command(housekeeping)
 
 
 @click.command("demo")
@@ -78,3 +79,17 @@ def send_mail(once: bool, interval: float, batch: int) -> None:
         if once:
             return
         time.sleep(interval)
+
+
+@click.command("housekeeping")
+def housekeeping() -> None:
+    """Run the time-based rules (R-LIFE-1/2, expired links); idempotent, for cron every few minutes."""
+    from .services import housekeeping as housekeeping_service
+
+    counts = housekeeping_service.run()
+    if counts is None:
+        click.echo("Un autre passage de housekeeping est en cours : rien n'a été fait.")
+        return
+    click.echo(f"Comptes inactivés (fin de la dernière convention) : {counts['inactivated']}")
+    click.echo(f"Comptes supprimés (inactifs depuis 6 mois) : {counts['deleted_accounts']}")
+    click.echo(f"Liens de mot de passe expirés supprimés : {counts['deleted_tokens']}")

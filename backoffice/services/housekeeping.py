@@ -1,0 +1,178 @@
+"""`flask housekeeping`: the time-based rules, idempotent and safe to run every few minutes.
+
+- R-LIFE-1: when a structure's last convention has ended *and* no history access remains
+  (`access.structure_has_any_access` is False: no request still awaiting the caisse, and the
+  30-day grace period after the end or the last resolution is over, R-ORG-4/5), every active
+  account of the structure (managers and technicians) is inactivated; the alt id rotates, so open
+  sessions die. While a technician may still read the history, the accounts stay active.
+- R-LIFE-2 / R-RGPD-2: accounts inactivated 6 calendar months ago or more are deleted (the date is
+  computed by hand: same day of the month six months later, clamped to the month's last day, in
+  UTC). Requests keep `requester_name` (their foreign key is SET NULL); set-password tokens and
+  newsletter subscriptions go with the account (ON DELETE CASCADE).
+- Set-password tokens expired more than 7 days ago are deleted.
+
+Each rule runs in its own transaction and writes one audit row per account, with the system as
+actor. On PostgreSQL the whole run holds an advisory lock, so two machines never run it at once.
+"""
+import calendar
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, func, select, text
+
+from ..extensions import db
+from ..models import Convention, PartnerAccount, PasswordToken
+from . import access, audit
+from .accounts import _deactivate
+from .clock import now, today
+
+# pg_try_advisory_lock key: "EP-HK" — any constant shared by every machine of the deployment.
+ADVISORY_LOCK_KEY = 0x45502D484B
+DELETE_AFTER_MONTHS = 6
+TOKEN_GRACE = timedelta(days=7)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Same day and time `months` later; the 31st becomes the last day of a shorter month."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+@contextmanager
+def _exclusive_run():
+    """Yield False when another run holds the lock (PostgreSQL); SQLite is a single machine."""
+    if db.engine.dialect.name != "postgresql":
+        yield True
+        return
+    # A connection of its own holds the session-level lock while the rules commit on others.
+    connection = db.engine.connect()
+    try:
+        acquired = connection.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+        ).scalar()
+        connection.commit()
+        if not acquired:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+            connection.commit()
+    finally:
+        connection.close()
+
+
+def run() -> dict | None:
+    """Run every rule; None when another machine is already running them."""
+    with _exclusive_run() as acquired:
+        if not acquired:
+            return None
+        return {
+            "inactivated": inactivate_ended_structures(),
+            "deleted_accounts": delete_old_inactive_accounts(),
+            "deleted_tokens": purge_expired_tokens(),
+        }
+
+
+def _structures_whose_conventions_all_ended(day: date) -> list[tuple[int, int]]:
+    """(structure id, caisse id of its last convention) for structures with active accounts."""
+    last_end = (
+        select(Convention.structure_id, func.max(Convention.end_date).label("last_end"))
+        .group_by(Convention.structure_id)
+        .subquery()
+    )
+    with_active = select(PartnerAccount.structure_id).where(PartnerAccount.active.is_(True))
+    rows = db.session.execute(
+        select(Convention.structure_id, Convention.caisse_id)
+        .join(
+            last_end,
+            (last_end.c.structure_id == Convention.structure_id)
+            & (last_end.c.last_end == Convention.end_date),
+        )
+        .where(last_end.c.last_end < day, Convention.structure_id.in_(with_active))
+        .order_by(Convention.structure_id)
+    ).all()
+    seen: dict[int, int] = {}
+    for structure_id, caisse_id in rows:
+        seen.setdefault(structure_id, caisse_id)
+    return list(seen.items())
+
+
+def inactivate_ended_structures() -> int:
+    """R-LIFE-1. A structure that never had a convention is left alone (nothing has ended)."""
+    day = today()
+    count = 0
+    try:
+        for structure_id, caisse_id in _structures_whose_conventions_all_ended(day):
+            if access.structure_has_any_access(structure_id, day):
+                continue
+            accounts = db.session.scalars(
+                select(PartnerAccount)
+                .where(PartnerAccount.structure_id == structure_id, PartnerAccount.active.is_(True))
+                .order_by(PartnerAccount.id)
+            )
+            for account in accounts:
+                _deactivate(account)
+                audit.record(
+                    f"{account.role}.auto_inactivate", actor=None, target=account, caisse_id=caisse_id,
+                    login=account.login, structure_id=structure_id,
+                    reason="Fin de la dernière convention de la structure (R-LIFE-1)",
+                )
+                count += 1
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return count
+
+
+def delete_old_inactive_accounts() -> int:
+    """R-LIFE-2: inactivated at least 6 calendar months ago (by `add_months`)."""
+    moment = now()
+    try:
+        # 181 days is the shortest 6-month span: the SQL narrows, add_months decides.
+        candidates = db.session.scalars(
+            select(PartnerAccount).where(
+                PartnerAccount.active.is_(False),
+                PartnerAccount.inactivated_at.is_not(None),
+                PartnerAccount.inactivated_at <= moment - timedelta(days=181),
+            )
+        ).all()
+        due = [a for a in candidates if add_months(a.inactivated_at, DELETE_AFTER_MONTHS) <= moment]
+        for account in due:
+            audit.record(
+                f"{account.role}.auto_delete", actor=None, target=account, caisse_id=account.last_caisse_id,
+                login=account.login, structure_id=account.structure_id,
+                inactivated_at=account.inactivated_at.isoformat(),
+                reason="Compte inactivé depuis 6 mois (R-LIFE-2)",
+            )
+        if due:
+            ids = [a.id for a in due]
+            for account in due:
+                db.session.expunge(account)
+            # The database applies the foreign keys: requests SET NULL, tokens and subscriptions CASCADE.
+            db.session.execute(
+                delete(PartnerAccount).where(PartnerAccount.id.in_(ids)),
+                execution_options={"synchronize_session": False},
+            )
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return len(due)
+
+
+def purge_expired_tokens() -> int:
+    try:
+        deleted = db.session.execute(
+            delete(PasswordToken).where(PasswordToken.expires_at < now() - TOKEN_GRACE),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return deleted or 0
