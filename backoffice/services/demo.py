@@ -140,6 +140,7 @@ def load() -> dict:
     # R-ORG-5: every request to CPAM LOT ET GARONNE is resolved; the grace period runs 30 days.
     _request(caisses["471"], lot, requester, difficulty, RequestStatus.RESOLVED, now() - timedelta(days=25),
              resolved_at=now() - timedelta(days=10))
+    _demo_news(caisses, accounts)
     db.session.commit()
     return {
         "back-office": [a[0] for a in AGENTS],
@@ -177,3 +178,66 @@ def _request(caisse, convention, requester, offer, status, deposited_at, resolve
     if resolved_at:
         db.session.add(StatusChange(request_id=request.id, status=status.value, changed_at=resolved_at))
     return request
+
+
+def _demo_news(caisses, accounts):
+    """R-HOME-1: news for CPAM GIRONDE (one still to come) and CPAM DORDOGNE, none elsewhere.
+
+    The other caisses show the "no news" landing (accounts page / deposit page). m.pichon is
+    subscribed to the newsletter.
+    """
+    from ..models import News, NewsletterSubscription
+
+    moment = now()
+    gironde, dordogne = caisses["331"].id, caisses["241"].id
+    for caisse_id, title, body, publish_at, colour in [
+        (
+            gironde,
+            "Nouvelle version d'Espace Partenaires",
+            "Espace Partenaires évolue : la page d'accueil présente désormais les actualités de votre "
+            "caisse, et vous pouvez vous abonner à la newsletter partenaires.",
+            moment - timedelta(days=2),
+            (0, 84, 166),
+        ),
+        (
+            gironde,
+            "Campagne de vaccination contre la grippe",
+            "La campagne de vaccination contre la grippe saisonnière est ouverte. Orientez les "
+            "personnes que vous accompagnez vers leur médecin ou leur pharmacien.",
+            moment - timedelta(days=12),
+            None,
+        ),
+        (
+            gironde,
+            "Permanences d'accueil de l'été",
+            "Les horaires des permanences d'accueil changent pendant l'été : ils seront publiés ici.",
+            moment + timedelta(days=5),  # not yet published: it appears on its date
+            None,
+        ),
+        (
+            dordogne,
+            "Complémentaire santé solidaire : les nouveautés",
+            "Les plafonds de ressources de la Complémentaire santé solidaire ont été revalorisés. "
+            "Contactez-nous pour toute question sur un dossier.",
+            moment - timedelta(days=4),
+            (0, 133, 88),
+        ),
+    ]:
+        news = News(caisse_id=caisse_id, title=title, body=body, publish_at=publish_at, created_at=moment)
+        if colour:
+            news.image, news.image_type = _banner_png(colour), "image/png"
+        db.session.add(news)
+    db.session.add(NewsletterSubscription(account_id=accounts["m.pichon"].id))
+
+
+def _banner_png(rgb, width=480, height=200) -> bytes:
+    """A plain-colour PNG banner built by hand (no imaging library needed for the demo)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * height, 9)) + chunk(b"IEND", b"")
