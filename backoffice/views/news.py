@@ -2,7 +2,7 @@
 from flask import abort, flash, make_response, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.model.template import EndpointLinkRowAction
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from wtforms import BooleanField, FileField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import Optional
@@ -51,7 +51,7 @@ def _thumbnail(view, context, model, name):
     if not model.image_type:
         return ""
     src = url_for(".image_view", id=model.id)
-    return Markup(f'<img src="{escape(src)}" alt="" style="max-height: 48px; max-width: 96px">')
+    return Markup('<img src="{}" alt="" style="max-height: 48px; max-width: 96px">').format(src)
 
 
 class NewsView(_CaisseFieldMixin, SecureModelView):
@@ -158,9 +158,7 @@ class NewsView(_CaisseFieldMixin, SecureModelView):
 def _sent_status(view, context, model, name):
     if model.sent_at is None:
         return Markup('<span class="badge badge-secondary">Brouillon</span>')
-    return Markup(
-        f'<span class="badge badge-success">Envoyée le {escape(format_datetime(model.sent_at))}</span>'
-    )
+    return Markup('<span class="badge badge-success">Envoyée le {}</span>').format(format_datetime(model.sent_at))
 
 
 class NewsletterView(_CaisseFieldMixin, SecureModelView):
