@@ -340,3 +340,43 @@ def test_national_admin_opens_every_view(client, world, login):
     login("admin")
     for url in ["/admin/"] + ADMIN_ONLY + NATIONAL_ONLY:
         assert client.get(url).status_code == 200, url
+
+
+# --- a structure registered by one caisse, under convention with another ----------------------------
+
+
+def test_registering_caisse_sees_a_structure_only_until_another_caisse_holds_its_convention(app, world):
+    from backoffice.models import ServiceOffer
+    from backoffice.services import structures
+
+    gironde, oise = world["gironde"], world["oise"]
+    structure = structures.create_structure(
+        {"name": "France Services Créon", "type": "France Services", "siret": "73282932000074",
+         "address": "5 rue Montesquieu", "postal_code": "33670", "city": "Créon", "member_count": 4},
+        gironde["admin"],
+    )
+    # Registered by GIRONDE, no convention yet: GIRONDE sees it (to record the convention), OISE does not.
+    assert structures.get_visible_structure(gironde["admin"], structure.id) is not None
+    assert structures.get_visible_structure(oise["admin"], structure.id) is None
+    # The national admin puts it under convention with OISE only: it is OISE's partner now.
+    offer = db.session.query(ServiceOffer).first()
+    structures.create_convention(
+        {"structure_id": structure.id, "caisse_id": oise["caisse"].id, "start_date": today(),
+         "end_date": today() + timedelta(days=365), "service_offer_ids": [offer.id]},
+        world["national"],
+    )
+    manager = PartnerAccount(
+        login="c.oise", role=PartnerRole.MANAGER.value, structure=structure, civility="Madame",
+        usage_name="CREON", first_name="Chloé", function="Responsable", phone="05.56.00.00.09", email="c@example.fr",
+    )
+    db.session.add(manager)
+    db.session.commit()
+    assert structures.get_visible_structure(gironde["admin"], structure.id) is None
+    assert structures.get_visible_structure(oise["admin"], structure.id) is not None
+    with app.test_request_context("/admin/"):
+        login_user(gironde["admin"])
+        assert admin_view(app, "managers").get_one(str(manager.id)) is None
+        assert admin_view(app, "structures").get_one(str(structure.id)) is None
+    with app.test_request_context("/admin/"):
+        login_user(oise["admin"])
+        assert admin_view(app, "managers").get_one(str(manager.id)) is not None

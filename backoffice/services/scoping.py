@@ -1,5 +1,5 @@
 """Tenant scoping (R-TEN-2): which rows a back-office user may see. Used by services and views."""
-from sqlalchemy import exists, false, or_, select, true
+from sqlalchemy import and_, exists, false, or_, select, true
 
 from ..models import Agent, Caisse, Convention, OutboxMessage, PartnerAccount, Structure
 
@@ -14,13 +14,17 @@ def caisse_filter(agent: Agent, column):
 
 
 def structure_filter(agent: Agent):
-    """Structures under convention with the agent's caisse, or registered by it."""
+    """Structures under convention with the agent's caisse, or registered by it and not yet under
+    any convention: once under convention with other caisses only, a structure is theirs."""
     if agent.is_national_admin:
         return true()
     return or_(
-        Structure.registered_by_caisse_id == agent.caisse_id,
         exists().where(
             Convention.structure_id == Structure.id, Convention.caisse_id == agent.caisse_id
+        ),
+        and_(
+            Structure.registered_by_caisse_id == agent.caisse_id,
+            ~exists().where(Convention.structure_id == Structure.id),
         ),
     )
 
