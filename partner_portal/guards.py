@@ -9,8 +9,10 @@ from backoffice.services.accounts import password_expired
 
 
 def current_partner():
+    """The logged-in PartnerAccount itself (not the current_user proxy: handing the proxy to
+    login_user would make Flask-Login's user resolve to itself, endlessly)."""
     if current_user.is_authenticated and getattr(current_user, "kind", None) == "partner":
-        return current_user
+        return current_user._get_current_object()
     return None
 
 

@@ -3,6 +3,7 @@ import html as html_lib
 import re
 from datetime import date, datetime, timezone
 
+from helpers import PASSWORD
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
@@ -17,8 +18,6 @@ from backoffice.models import (
 from backoffice.services.clock import now
 from backoffice.services.numbering import next_number
 from backoffice.services.passwords import hash_password
-
-from helpers import PASSWORD
 
 LINK_RE = re.compile(r"http://localhost/mot-de-passe/([A-Za-z0-9_\-]+)")
 
@@ -136,8 +135,8 @@ def add_request(
 
 
 def portal_login(client, login: str, password: str = PASSWORD, next_url: str | None = None):
-    url = "/connexion" + (f"?next={next_url}" if next_url else "")
-    return client.post_form(url, {"login": login, "password": password})
+    query = {"next": next_url} if next_url is not None else None
+    return client.post_form("/connexion", {"login": login, "password": password}, query_string=query)
 
 
 def enter(client, account, caisse, password: str = PASSWORD, acknowledge: bool = True):

@@ -7,10 +7,6 @@ from datetime import date
 
 import pytest
 import time_machine
-
-from backoffice.extensions import db
-from backoffice.models import AuditEntry, OutboxMessage, PartnerAccount, PartnerRole, RequestStatus
-
 from portal_helpers import (
     accept_cgu,
     add_convention,
@@ -26,6 +22,9 @@ from portal_helpers import (
     text_of,
     utc,
 )
+
+from backoffice.extensions import db
+from backoffice.models import AuditEntry, OutboxMessage, PartnerAccount, PartnerRole, RequestStatus
 
 START = date(2027, 3, 10)  # an upcoming convention starts on D
 END = date(2027, 6, 30)  # a convention ends on E

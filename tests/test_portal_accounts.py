@@ -3,10 +3,6 @@ import html as html_lib
 import re
 
 import pytest
-
-from backoffice.extensions import db
-from backoffice.models import AuditEntry, OutboxMessage, PartnerAccount, PartnerRole
-
 from helpers import PASSWORD
 from portal_helpers import (
     accept_cgu,
@@ -18,6 +14,9 @@ from portal_helpers import (
     text_of,
     token_from,
 )
+
+from backoffice.extensions import db
+from backoffice.models import AuditEntry, OutboxMessage, PartnerAccount, PartnerRole
 
 CAP_MESSAGE = "Le nombre maximum de comptes techniciens actifs est atteint pour votre structure."
 LAST_TECHNICIAN = (

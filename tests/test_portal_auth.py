@@ -1,0 +1,441 @@
+"""Portal login, passwords, CGU and sessions (R-ACC-3..6), through the routes, at their boundaries."""
+import os
+import re
+from datetime import date, timedelta
+
+import pytest
+import time_machine
+from helpers import PASSWORD
+from portal_helpers import (
+    accept_cgu,
+    count,
+    enter,
+    location,
+    make_account,
+    portal_login,
+    set_dates,
+    text_of,
+    token_from,
+    utc,
+)
+
+from backoffice.extensions import db
+from backoffice.models import AuditEntry, NewsletterSubscription, OutboxMessage, PartnerAccount
+from backoffice.services import accounts as account_service
+from backoffice.services.tokens import INVALID_LINK
+from config import ProductionConfig
+
+BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
+LOCKED = "Votre compte est temporairement verrouillé après plusieurs tentatives infructueuses."
+INACTIVE = "Ce compte est inactif. Contactez votre gestionnaire ou votre organisme."
+RESET_SENT = (
+    "Si cet identifiant correspond à un compte actif, un e-mail contenant un lien « Créer mon mot "
+    "de passe » vient de lui être envoyé."
+)
+NEW_PASSWORD = "Le printemps reviendra en 2027"
+CARD_PAGES = ("/organisme", "/organisme/avertissement", "/cgu", "/", "/comptes", "/comptes/nouveau", "/demandes", "/demandes/nouvelle")
+
+
+@pytest.fixture
+def g(world):
+    return world["gironde"]
+
+
+@pytest.fixture
+def tech(g):
+    """A GIRONDE technician with PASSWORD (set now) and the CGU accepted."""
+    return make_account(g["structure"], "t.gironde", first_name="Théo", usage_name="GIRONDIN")
+
+
+def logged_in(client) -> bool:
+    """Whether the client holds a live partner session (the caisse list is reachable)."""
+    return client.get("/organisme").status_code == 200
+
+
+def session_cookie(client) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def client_with(app, cookie_value: str):
+    other = app.test_client()
+    other.set_cookie("session", cookie_value)
+    return other
+
+
+# --- the login page ------------------------------------------------------------------------------
+
+
+def test_login_page_labels(client):
+    page = client.get("/connexion")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert re.search(r'<label for="login">Identifiant</label>', body)
+    assert re.search(r'<label for="password">Mot de passe</label>', body)
+    assert re.search(r'<button type="submit"[^>]*>Se connecter</button>', body)
+    assert re.search(r'<a href="/mot-de-passe-oublie">Mot de passe oublié \?</a>', body)
+    assert '<html lang="fr">' in body
+
+
+def test_wrong_password_and_unknown_login_get_the_same_french_message_and_are_audited(client, tech):
+    r = portal_login(client, "t.gironde", "Pas le bon mot de passe")
+    assert r.status_code == 200 and BAD_CREDENTIALS in text_of(r)
+    r2 = portal_login(client, "personne.inconnue", "Pas le bon mot de passe")
+    assert r2.status_code == 200 and BAD_CREDENTIALS in text_of(r2)
+    assert not logged_in(client)
+
+    assert location(portal_login(client, "T.Gironde ")) == "/organisme"  # case and spaces forgiven
+    failures = db.session.query(AuditEntry).filter_by(action="login.failure").order_by(AuditEntry.id).all()
+    assert [(f.target_id, f.details.get("reason"), f.details.get("login")) for f in failures] == [
+        (tech.id, "password", None),
+        (None, "unknown", "personne.inconnue"),
+    ]
+    assert failures[0].actor_label == "t.gironde"
+    success = db.session.query(AuditEntry).filter_by(action="login.success").one()
+    assert (success.actor_type, success.actor_label, success.target_id) == ("partner", "t.gironde", tech.id)
+    assert success.ip == "127.0.0.1"
+
+
+def test_lockout_after_ten_failures_lasts_ten_minutes_to_the_second(client, tech):
+    with time_machine.travel(utc(2027, 2, 1, 9, 0), tick=False) as traveller:
+        for _ in range(9):
+            assert BAD_CREDENTIALS in text_of(portal_login(client, "t.gironde", "mauvais mot de passe"))
+        # the 9th failure does not lock, and a success resets the count
+        assert location(portal_login(client, "t.gironde")) == "/organisme"
+        client.post_form("/deconnexion")
+        for _ in range(10):
+            assert BAD_CREDENTIALS in text_of(portal_login(client, "t.gironde", "mauvais mot de passe"))
+        assert count(AuditEntry, AuditEntry.action == "login.lockout") == 1
+
+        r = portal_login(client, "t.gironde")  # the right password, locked
+        assert r.status_code == 200 and LOCKED in text_of(r)
+        traveller.move_to(utc(2027, 2, 1, 9, 9, 59))
+        r = portal_login(client, "t.gironde")
+        assert r.status_code == 200 and LOCKED in text_of(r)
+        assert not logged_in(client)
+        traveller.move_to(utc(2027, 2, 1, 9, 10, 1))
+        assert location(portal_login(client, "t.gironde")) == "/organisme"
+        assert logged_in(client)
+    account = db.session.get(PartnerAccount, tech.id)
+    assert account.failed_logins == 0 and account.locked_until is None
+
+
+def test_an_inactive_account_cannot_log_in(client, g):
+    make_account(g["structure"], "t.parti", first_name="Paul", active=False)
+    r = portal_login(client, "t.parti")
+    assert r.status_code == 200 and INACTIVE in text_of(r)
+    assert not logged_in(client)
+    row = db.session.query(AuditEntry).filter_by(action="login.failure").one()
+    assert row.details["reason"] == "inactive"
+
+
+# --- forgotten password and set-password links ---------------------------------------------------
+
+
+def test_forgot_password_answers_the_same_and_mails_only_an_existing_active_account(client, g, tech):
+    make_account(g["structure"], "t.parti", first_name="Paul", active=False)
+    answers = []
+    for login in ("t.gironde", "personne.inconnue", "t.parti"):
+        r = client.post_form("/mot-de-passe-oublie", {"login": login})
+        page = client.get(location(r))
+        answers.append((r.status_code, location(r), text_of(page)))
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0][1] == "/connexion" and RESET_SENT in answers[0][2]
+
+    mails = db.session.query(OutboxMessage).all()
+    assert [m.recipient for m in mails] == ["t.gironde@example.fr"]
+    assert "t.gironde" in mails[0].body_text and "Créer mon mot de passe" in mails[0].body_text
+    token = token_from(mails[0].body_text)
+
+    # the link shows the form (a GET uses nothing), then sets the password once
+    page = client.get(f"/mot-de-passe/{token}")
+    assert page.status_code == 200 and "t.gironde" in text_of(page)
+    assert client.get(f"/mot-de-passe/{token}").status_code == 200
+    r = client.post_form(f"/mot-de-passe/{token}", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+    assert r.status_code == 200 and "Votre mot de passe est enregistré" in text_of(r)
+    again = client.post_form(f"/mot-de-passe/{token}", {"password": "Encore un autre essai 2027", "confirmation": "Encore un autre essai 2027"})
+    assert again.status_code == 410 and INVALID_LINK in text_of(again)
+    assert client.get(f"/mot-de-passe/{token}").status_code == 410
+
+    assert BAD_CREDENTIALS in text_of(portal_login(client, "t.gironde", PASSWORD))
+    assert location(portal_login(client, "t.gironde", NEW_PASSWORD)) == "/organisme"
+
+
+def test_a_newer_reset_link_replaces_the_older_one(client, tech):
+    client.post_form("/mot-de-passe-oublie", {"login": "t.gironde"})
+    client.post_form("/mot-de-passe-oublie", {"login": "t.gironde"})
+    first, second = (token_from(m.body_text) for m in db.session.query(OutboxMessage).order_by(OutboxMessage.id))
+    assert client.get(f"/mot-de-passe/{first}").status_code == 410
+    r = client.post_form(f"/mot-de-passe/{first}", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+    assert r.status_code == 410
+    assert location(portal_login(client, "t.gironde", PASSWORD)) == "/organisme"  # unchanged
+    client.post_form("/deconnexion")
+    r = client.post_form(f"/mot-de-passe/{second}", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+    assert r.status_code == 200
+
+
+def test_a_reset_link_expires_after_72_hours_to_the_second(client, app, tech):
+    assert app.config["PASSWORD_TOKEN_HOURS"] == 72
+    with time_machine.travel(utc(2027, 2, 1, 9, 0), tick=False) as traveller:
+        client.post_form("/mot-de-passe-oublie", {"login": "t.gironde"})
+        token = token_from(db.session.query(OutboxMessage).one().body_text)
+        traveller.move_to(utc(2027, 2, 4, 8, 59, 59))
+        assert client.get(f"/mot-de-passe/{token}").status_code == 200
+        traveller.move_to(utc(2027, 2, 4, 9, 0, 0))
+        r = client.get(f"/mot-de-passe/{token}")
+        assert r.status_code == 410 and INVALID_LINK in text_of(r)
+        r = client.post_form(f"/mot-de-passe/{token}", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+        assert r.status_code == 410
+        assert location(portal_login(client, "t.gironde", PASSWORD)) == "/organisme"
+
+
+# --- R-ACC-4: password expiry --------------------------------------------------------------------
+
+
+def test_an_expired_password_must_be_changed_and_the_change_keeps_this_session(app, client, g):
+    days = app.config["PASSWORD_MAX_AGE_DAYS"]
+    changed = utc(2027, 1, 15, 10, 0)
+    set_dates(g["convention"], date(2026, 1, 1), date(2030, 12, 31))
+    with time_machine.travel(changed, tick=False) as traveller:
+        account = make_account(g["structure"], "t.expire", first_name="Eva")
+        traveller.move_to(changed + timedelta(days=days) - timedelta(seconds=1))
+        enter(client, account, g["caisse"])
+        assert client.get("/demandes").status_code == 200
+        assert client.get("/organisme").status_code == 200
+
+        # two seconds later, the same session: every page leads to the change form
+        traveller.move_to(changed + timedelta(days=days) + timedelta(seconds=1))
+        for url in CARD_PAGES:
+            assert location(client.get(url)) == "/mot-de-passe/changer", url
+        assert location(client.post_form("/newsletter", {"subscribed": "y"})) == "/mot-de-passe/changer"
+        # a fresh login also lands there
+        client.post_form("/deconnexion")
+        assert location(portal_login(client, "t.expire")) == "/organisme"
+        assert location(client.get("/organisme")) == "/mot-de-passe/changer"
+        page = client.get("/mot-de-passe/changer")
+        assert page.status_code == 200
+        assert "Votre mot de passe a expiré" in text_of(page)
+
+        other = app.test_client()  # another browser of the same account
+        assert location(portal_login(other, "t.expire")) == "/organisme"
+
+        r = client.post_form("/mot-de-passe/changer", {"current": "pas le bon", "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+        assert r.status_code == 200 and "Le mot de passe actuel est incorrect." in text_of(r)
+        r = client.post_form("/mot-de-passe/changer", {"current": PASSWORD, "password": PASSWORD, "confirmation": PASSWORD})
+        assert r.status_code == 200 and "Le nouveau mot de passe doit être différent de l'actuel." in text_of(r)
+        r = client.post_form("/mot-de-passe/changer", {"current": PASSWORD, "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+        assert location(r) == "/"
+        # this session goes on; the other browser's session has ended
+        assert client.get("/organisme").status_code == 200
+        assert location(client.post_form("/organisme", {"caisse_id": g["caisse"].id})) == "/"
+        assert client.get("/demandes").status_code == 200
+        assert location(other.get("/organisme")).startswith("/connexion")
+        assert count(AuditEntry, AuditEntry.action == "password.change") == 1
+
+        client.post_form("/deconnexion")
+        assert BAD_CREDENTIALS in text_of(portal_login(client, "t.expire", PASSWORD))
+        assert location(portal_login(client, "t.expire", NEW_PASSWORD)) == "/organisme"
+        assert client.get("/organisme").status_code == 200
+
+
+# --- R-ACC-5: CGU --------------------------------------------------------------------------------
+
+
+def test_cgu_at_first_login_with_the_newsletter_opt_in(client, g):
+    manager = g["manager"]
+    assert manager.cgu_accepted_at is None
+    assert location(portal_login(client, manager.login)) == "/organisme"
+    for url in ("/organisme", "/", "/comptes", "/demandes"):
+        assert location(client.get(url)) == "/cgu", url
+    page = client.get("/cgu")
+    assert "Je souhaite recevoir la newsletter par e-mail" in text_of(page)
+
+    r = client.post_form("/cgu", {"newsletter": "y"})
+    assert r.status_code == 200
+    assert "Vous devez accepter les conditions générales d'utilisation pour continuer." in text_of(r)
+    assert count(NewsletterSubscription) == 0
+    assert db.session.get(PartnerAccount, manager.id).cgu_accepted_at is None
+
+    r = client.post_form("/cgu", {"accept": "y", "newsletter": "y"})
+    assert location(r) == "/organisme"
+    assert count(NewsletterSubscription, NewsletterSubscription.account_id == manager.id) == 1
+    assert db.session.get(PartnerAccount, manager.id).cgu_accepted_at is not None
+    audit = db.session.query(AuditEntry).filter_by(action="cgu.accept").one()
+    assert audit.target_id == manager.id and audit.details == {"newsletter": True}
+    assert client.get("/organisme").status_code == 200
+
+    # asked once: the next login goes straight to the caisse list
+    client.post_form("/deconnexion")
+    portal_login(client, manager.login)
+    assert client.get("/organisme").status_code == 200
+
+
+def test_cgu_without_the_newsletter_subscribes_nobody(client, g):
+    tech = make_account(g["structure"], "t.discret", first_name="Anne", cgu=False)
+    portal_login(client, tech.login)
+    assert location(client.get("/organisme")) == "/cgu"
+    assert location(client.post_form("/cgu", {"accept": "y"})) == "/organisme"
+    assert count(NewsletterSubscription) == 0
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+def test_a_saved_session_cookie_stops_working_after_inactivation(app, client, g, tech):
+    make_account(g["structure"], "t.collegue", first_name="Anne")  # not the last technician
+    enter(client, tech, g["caisse"])
+    assert client.get("/demandes").status_code == 200
+    saved = session_cookie(client)
+    assert client_with(app, saved).get("/demandes").status_code == 200
+
+    account_service.inactivate_account(tech, g["manager"], g["caisse"].id)
+    replay = client_with(app, saved)
+    assert location(replay.get("/demandes")).startswith("/connexion")
+    assert location(replay.get("/organisme")).startswith("/connexion")
+    assert location(client.get("/demandes")).startswith("/connexion")
+    assert location(client_with(app, saved).post_form("/newsletter", {"subscribed": "y"})).startswith("/connexion")
+
+
+def test_a_password_change_in_another_session_ends_this_one(app, client, g, tech):
+    enter(client, tech, g["caisse"])
+    saved = session_cookie(client)
+    other = app.test_client()
+    enter(other, tech, g["caisse"])
+    r = other.post_form("/mot-de-passe/changer", {"current": PASSWORD, "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+    assert location(r) == "/"
+    assert location(client.get("/demandes")).startswith("/connexion")
+    assert location(client_with(app, saved).get("/demandes")).startswith("/connexion")
+    assert other.get("/demandes").status_code == 200
+
+
+def test_a_password_set_through_a_link_ends_the_open_sessions(app, client, tech):
+    portal_login(client, tech.login)
+    saved = session_cookie(client)
+    account_service.request_password_reset(tech.login)
+    token = token_from(db.session.query(OutboxMessage).one().body_text)
+    stranger = app.test_client()
+    r = stranger.post_form(f"/mot-de-passe/{token}", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+    assert r.status_code == 200
+    assert location(client_with(app, saved).get("/organisme")).startswith("/connexion")
+
+
+def test_a_saved_session_cookie_does_not_survive_a_reactivation(app, client, g, tech):
+    make_account(g["structure"], "t.collegue", first_name="Anne")
+    manager = g["manager"]
+
+    # inactivated then reactivated through the service
+    enter(client, tech, g["caisse"])
+    saved = session_cookie(client)
+    account_service.inactivate_account(tech, manager, g["caisse"].id)
+    account_service.reactivate_account(tech, "Retour de congé", manager, g["caisse"].id)
+    assert location(client_with(app, saved).get("/demandes")).startswith("/connexion")
+
+    # a session opened while active, the flag switched off without rotation (as a raw data fix
+    # would): refused while inactive, and the reactivation rotates the identifier anyway
+    tech = db.session.get(PartnerAccount, tech.id)
+    account_service.request_password_reset(tech.login)  # the reactivation cleared the password
+    token = token_from(db.session.query(OutboxMessage).order_by(OutboxMessage.id.desc()).first().body_text)
+    fresh = app.test_client()
+    fresh.post_form(f"/mot-de-passe/{token}", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+    enter(fresh, tech, g["caisse"], password=NEW_PASSWORD)
+    saved = session_cookie(fresh)
+    tech = db.session.get(PartnerAccount, tech.id)
+    tech.active = False
+    db.session.commit()
+    assert location(client_with(app, saved).get("/demandes")).startswith("/connexion")
+    account_service.reactivate_account(tech, "Erreur de saisie", manager, g["caisse"].id)
+    assert db.session.get(PartnerAccount, tech.id).active
+    assert location(client_with(app, saved).get("/demandes")).startswith("/connexion")
+
+
+def test_idle_timeout_is_thirty_minutes(client, g):
+    manager = g["manager"]
+    accept_cgu(manager)
+    with time_machine.travel(utc(2027, 2, 1, 9, 0), tick=False) as traveller:
+        enter(client, manager, g["caisse"])
+        traveller.shift(timedelta(minutes=29))
+        assert client.get("/comptes").status_code == 200
+        traveller.shift(timedelta(minutes=29))  # 58 minutes after login, 29 after the last request
+        assert client.get("/comptes").status_code == 200
+        traveller.shift(timedelta(minutes=31))
+        r = client.get("/comptes")
+        assert location(r).startswith("/connexion")
+        assert location(client.get("/organisme")).startswith("/connexion")
+
+
+def test_idle_timeout_right_after_login(app, client, g):
+    manager = g["manager"]
+    accept_cgu(manager)
+    with time_machine.travel(utc(2027, 2, 1, 9, 0), tick=False) as traveller:
+        portal_login(client, manager.login)
+        saved = session_cookie(client)
+        traveller.shift(timedelta(minutes=31))
+        assert location(client_with(app, saved).get("/organisme")).startswith("/connexion")
+        assert location(client.get("/organisme")).startswith("/connexion")
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(app, client, g, monkeypatch):
+    accept_cgu(g["manager"])
+    r = portal_login(client, g["manager"].login)
+    cookies = [c for c in r.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert len(cookies) == 1
+    attributes = [a.strip().lower() for a in cookies[0].split(";")]
+    assert "httponly" in attributes and "samesite=lax" in attributes
+    assert any(a.startswith("expires=") for a in attributes)  # a permanent session: the idle timeout
+    assert "secure" not in attributes  # the test server speaks plain HTTP
+
+    # production sets Secure (unless told otherwise for a plain-HTTP demo)
+    assert ProductionConfig.SESSION_COOKIE_SECURE is True or "SESSION_COOKIE_SECURE" in os.environ
+    monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", True)
+    client.post_form("/deconnexion")
+    r = portal_login(client, g["manager"].login)
+    cookie = [c for c in r.headers.getlist("Set-Cookie") if c.startswith("session=")][0]
+    assert "secure" in [a.strip().lower() for a in cookie.split(";")]
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example", "//evil.example", "https://evil.example/comptes", "/\\evil.example", "/\t/evil.example", "javascript:alert(1)"],
+)
+def test_next_only_leads_to_this_site(client, g, target):
+    accept_cgu(g["manager"])
+    assert location(portal_login(client, g["manager"].login, next_url=target)) == "/organisme"
+
+
+def test_a_local_next_is_followed(client, g):
+    accept_cgu(g["manager"])
+    r = client.get("/comptes")
+    assert location(r) == "/connexion?next=/comptes"
+    assert location(portal_login(client, g["manager"].login, next_url="/comptes")) == "/comptes"
+
+
+def test_logout_is_post_only(client, g):
+    accept_cgu(g["manager"])
+    enter(client, g["manager"], g["caisse"])
+    r = client.get("/deconnexion")
+    assert r.status_code == 405
+    assert client.get("/comptes").status_code == 200  # still logged in
+    r = client.post_form("/deconnexion")
+    assert location(r) == "/connexion"
+    assert "Vous êtes déconnecté(e) d'Espace Partenaires." in text_of(client.get("/connexion"))
+    assert location(client.get("/comptes")).startswith("/connexion")
+
+
+# --- the two sides do not mix --------------------------------------------------------------------
+
+
+def test_a_back_office_session_gives_no_portal_access(client, login, g):
+    login("agent.gironde")
+    assert client.get("/admin/").status_code == 200
+    for url in ("/organisme", "/", "/comptes", "/demandes", "/cgu", "/mot-de-passe/changer"):
+        assert location(client.get(url)).startswith("/connexion"), url
+    page = client.get("/connexion")
+    assert page.status_code == 200 and "Se connecter" in text_of(page)
+
+
+def test_a_partner_session_gets_403_in_the_back_office(client, g, tech):
+    enter(client, tech, g["caisse"])
+    for url in ("/admin/", "/admin/structures/", "/admin/managers/", "/admin/audit/"):
+        assert client.get(url).status_code == 403, url
+    assert client.get("/demandes").status_code == 200
