@@ -82,7 +82,7 @@ class TestConfig(Config):
     MAIL_SERVER = None
     BASE_URL = "http://localhost"
     SERVER_NAME = None
-    RATELIMIT_ENABLED = False  # one test app enables it to check the limits
+    RATE_LIMITS_ENABLED = False  # one test app enables them to check the limits
     # argon2id still, at a test-friendly cost (production keeps the RFC 9106 profile).
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024

@@ -2,7 +2,7 @@
 no caching of authenticated pages, HSTS in production; rate limits on login and password reset."""
 import secrets
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask_login import current_user
 
 from .extensions import limiter
@@ -35,6 +35,12 @@ def content_security_policy() -> str:
             "frame-ancestors 'none'",
         ]
     )
+
+
+@limiter.request_filter
+def _limits_off() -> bool:
+    """RATE_LIMITS_ENABLED is read per app: the limiter object is shared by every app of a process."""
+    return not current_app.config.get("RATE_LIMITS_ENABLED", True)
 
 
 def register_security(app: Flask) -> None:

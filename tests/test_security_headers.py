@@ -45,7 +45,7 @@ def test_hsts_only_when_enabled(world):
 def test_login_and_reset_are_rate_limited_per_ip(app):
     class Limited(TestConfig):
         SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
-        RATELIMIT_ENABLED = True
+        RATE_LIMITS_ENABLED = True
         WTF_CSRF_ENABLED = False
 
     limited = create_app(Limited)
