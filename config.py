@@ -53,6 +53,8 @@ class Config:
     PASSWORD_TOKEN_HOURS = _int("PASSWORD_TOKEN_HOURS", 72)
     # R-ACC-4: partner passwords expire after this many days.
     PASSWORD_MAX_AGE_DAYS = _int("PASSWORD_MAX_AGE_DAYS", 365)
+    # R-RGPD-1: attachment contents are deleted this many days after upload.
+    ATTACHMENT_RETENTION_DAYS = _int("ATTACHMENT_RETENTION_DAYS", 15)
     LOGIN_MAX_FAILURES = 10
     LOGIN_LOCK_MINUTES = 10
 

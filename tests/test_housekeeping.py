@@ -2,6 +2,7 @@
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
+import time_machine
 from helpers import count
 from sqlalchemy import select, text
 
@@ -21,7 +22,10 @@ from backoffice.services import housekeeping
 from backoffice.services import structures as structure_service
 from backoffice.services.clock import PARIS, now, today
 
-NOTHING = {"inactivated": 0, "deleted_accounts": 0, "deleted_tokens": 0}
+NOTHING = {
+    "inactivated": 0, "deleted_accounts": 0, "deleted_tokens": 0,
+    "closed_exchanges": 0, "purged_files": 0, "purged_uploads": 0,
+}
 
 
 def paris_noon(day: date) -> datetime:
@@ -256,3 +260,54 @@ def test_postgresql_runs_are_exclusive(app, runner, world, ending, time_machine)
         probe.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": housekeeping.ADVISORY_LOCK_KEY})
     finally:
         probe.close()
+
+
+# --- R-RGPD-1 and R-STA-4 in the same run -----------------------------------------------------
+
+
+def _filed_with_file(world, status_after=None):
+    from backoffice.models import PartnerAccount, PartnerRole, ServiceOffer
+    from backoffice.services import access as access_service
+    from backoffice.services import requests as request_service
+    from backoffice.services import uploads
+
+    g = world["gironde"]
+    tech = PartnerAccount(
+        login="t.purge", role=PartnerRole.TECHNICIAN.value, structure=g["structure"], civility="Madame",
+        usage_name="PURGE", first_name="Test", function="Bénévole", phone="07.00.00.00.00", email="t@example.fr",
+    )
+    db.session.add(tech)
+    db.session.commit()
+    assert uploads.stage(tech, [("piece.pdf", b"%PDF-1.4\n%%EOF\n")]) == []
+    keys = [s.key for s in db.session.query(uploads.StagedUpload).all()]
+    offer = db.session.query(ServiceOffer).filter_by(code="file_review").one()
+    acc = access_service.access_for(tech, g["caisse"].id)
+    motive = request_service.motives_for(g["caisse"].id, offer)[0]
+    data = {
+        "motive_id": motive.id, "person_civility": "Madame", "person_last_name": "TUTU",
+        "person_first_name": "Joséphine", "person_birth_date": datetime(1971, 10, 10).date(),
+        "person_birth_place": "44", "person_phone": "07.00.00.00.00", "comment": "Dossier",
+    }
+    return request_service.file_request(tech, acc, offer, data, keys)
+
+
+def test_attachment_contents_purged_after_retention_but_never_while_awaiting_the_caisse(world):
+    from backoffice.models import Attachment, AttachmentContent
+    from backoffice.services import requests as request_service
+
+    request = _filed_with_file(world)
+    attachment = db.session.query(Attachment).filter_by(request_id=request.id).one()
+    uploaded = attachment.uploaded_at
+    with time_machine.travel(uploaded + timedelta(days=20), tick=False):
+        assert housekeeping.run()["purged_files"] == 0  # still "Nouveau": the caisse needs it
+    request_service.answer_request(world["gironde"]["agent"], request, "Réponse", [])
+    with time_machine.travel(uploaded + timedelta(days=15) - timedelta(seconds=1), tick=False):
+        assert housekeeping.run()["purged_files"] == 0
+    with time_machine.travel(uploaded + timedelta(days=15) + timedelta(seconds=1), tick=False):
+        counts = housekeeping.run()
+        assert counts["purged_files"] == 1
+        assert housekeeping.run()["purged_files"] == 0  # idempotent
+    db.session.expire_all()
+    kept = db.session.get(Attachment, attachment.id)
+    assert kept.filename == "piece.pdf" and kept.purged_at is not None
+    assert db.session.get(AttachmentContent, attachment.id) is None

@@ -10,6 +10,10 @@
   UTC). Requests keep `requester_name` (their foreign key is SET NULL); set-password tokens and
   newsletter subscriptions go with the account (ON DELETE CASCADE).
 - Set-password tokens expired more than 7 days ago are deleted.
+- R-STA-4: Q/R exchanges are closed on day 16 after resolution (`requests.close_expired_exchanges`).
+- R-RGPD-1: attachment contents are deleted ATTACHMENT_RETENTION_DAYS (15) after upload, never while
+  the request still awaits the caisse; the names stay for the record (`purged_at` is set).
+- Staged uploads (files kept while their form was refused) older than a day are deleted.
 
 Each rule runs in its own transaction and writes one audit row per account, with the system as
 actor. On PostgreSQL the whole run holds an advisory lock, so two machines never run it at once.
@@ -18,11 +22,12 @@ import calendar
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, select, text
+from flask import current_app
+from sqlalchemy import delete, func, select, text, update
 
 from ..extensions import db
-from ..models import Convention, PartnerAccount, PasswordToken
-from . import access, audit
+from ..models import AWAITING_CAISSE, Attachment, AttachmentContent, Convention, PartnerAccount, PasswordToken, Request
+from . import access, audit, requests, uploads
 from .accounts import _deactivate
 from .clock import now, today
 
@@ -74,6 +79,9 @@ def run() -> dict | None:
             "inactivated": inactivate_ended_structures(),
             "deleted_accounts": delete_old_inactive_accounts(),
             "deleted_tokens": purge_expired_tokens(),
+            "closed_exchanges": requests.close_expired_exchanges(),
+            "purged_files": purge_attachment_contents(),
+            "purged_uploads": uploads.purge_old(),
         }
 
 
@@ -176,3 +184,31 @@ def purge_expired_tokens() -> int:
         db.session.rollback()
         raise
     return deleted or 0
+
+
+def purge_attachment_contents() -> int:
+    """R-RGPD-1: delete the bytes of attachments past retention, unless the caisse still owes an answer."""
+    days = current_app.config.get("ATTACHMENT_RETENTION_DAYS", 15)
+    limit = now() - timedelta(days=days)
+    try:
+        due = select(Attachment.id).join(Request, Request.id == Attachment.request_id).where(
+            Attachment.purged_at.is_(None),
+            Attachment.uploaded_at <= limit,
+            Request.status.not_in(AWAITING_CAISSE),
+        )
+        ids = list(db.session.scalars(due))
+        if ids:
+            db.session.execute(
+                delete(AttachmentContent).where(AttachmentContent.attachment_id.in_(ids)),
+                execution_options={"synchronize_session": False},
+            )
+            db.session.execute(
+                update(Attachment).where(Attachment.id.in_(ids)).values(purged_at=now()),
+                execution_options={"synchronize_session": False},
+            )
+            audit.record("attachment.purge", actor=None, count=len(ids))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return len(ids)
