@@ -23,10 +23,20 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import String, delete, func, select, text, update
 
 from ..extensions import db
-from ..models import AWAITING_CAISSE, Attachment, AttachmentContent, Convention, PartnerAccount, PasswordToken, Request
+from ..models import (
+    AWAITING_CAISSE,
+    Attachment,
+    AttachmentContent,
+    AuditEntry,
+    Convention,
+    OutboxMessage,
+    PartnerAccount,
+    PasswordToken,
+    Request,
+)
 from . import access, audit, requests, uploads
 from .accounts import _deactivate
 from .clock import now, today
@@ -150,15 +160,16 @@ def delete_old_inactive_accounts() -> int:
             )
         ).all()
         due = [a for a in candidates if add_months(a.inactivated_at, DELETE_AFTER_MONTHS) <= moment]
-        for account in due:
-            audit.record(
-                f"{account.role}.auto_delete", actor=None, target=account, caisse_id=account.last_caisse_id,
-                login=account.login, structure_id=account.structure_id,
-                inactivated_at=account.inactivated_at.isoformat(),
-                reason="Compte inactivé depuis 6 mois (R-LIFE-2)",
-            )
         if due:
             ids = [a.id for a in due]
+            for account in due:
+                _erase_traces(account)
+                # The record of the deletion itself names no one (R-RGPD-2).
+                audit.record(
+                    f"{account.role}.auto_delete", actor=None, target=account, caisse_id=account.last_caisse_id,
+                    structure_id=account.structure_id, inactivated_at=account.inactivated_at.isoformat(),
+                    reason="Compte inactivé depuis 6 mois (R-LIFE-2)",
+                )
             for account in due:
                 db.session.expunge(account)
             # The database applies the foreign keys: requests SET NULL, tokens and subscriptions CASCADE.
@@ -171,6 +182,32 @@ def delete_old_inactive_accounts() -> int:
         db.session.rollback()
         raise
     return len(due)
+
+
+def _erase_traces(account: PartnerAccount) -> None:
+    """R-RGPD-2: past the deletion, only the requests keep the requester's name (and the Q/R
+    messages their author's). The audit log keeps what happened, under a neutral label; the
+    e-mails sent to the person leave the outbox."""
+    label = f"compte supprimé n°{account.id}"
+    needles = [v for v in (account.login, account.email, account.phone, account.usage_name, account.birth_name) if v]
+    entries = db.session.scalars(
+        select(AuditEntry).where(
+            ((AuditEntry.actor_type == "partner") & (AuditEntry.actor_id == account.id))
+            | ((AuditEntry.target_type == "PartnerAccount") & (AuditEntry.target_id == account.id))
+            | AuditEntry.actor_label.in_([account.login])
+            | func.cast(AuditEntry.details, String).contains(account.login)
+        )
+    )
+    for entry in entries:
+        if entry.actor_type == "partner" and entry.actor_id == account.id or entry.actor_label == account.login:
+            entry.actor_label = label
+        text_details = str(entry.details or {})
+        if any(needle in text_details for needle in needles):
+            entry.details = {"effacé": "données personnelles supprimées (R-RGPD-2)"}
+    db.session.execute(
+        delete(OutboxMessage).where(OutboxMessage.recipient == account.email),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def purge_expired_tokens() -> int:
