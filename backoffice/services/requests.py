@@ -7,12 +7,13 @@ import math
 import re
 from datetime import date, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, select, update
 
 from ..extensions import db
 from ..models import (
     Agent,
     Attachment,
+    AttachmentContent,
     CaisseMotive,
     ExchangeMessage,
     Motive,
@@ -28,6 +29,7 @@ from .clock import format_date, now, today
 from .errors import DomainError, ValidationFailed
 from .identity import _NAME_RE, PHONE_MESSAGE, PHONE_RE, capitalize_first_name, normalize_phone
 from .numbering import next_number
+from .scoping import caisse_filter
 
 COMMENT_MAX = 5000
 EXCHANGE_DAYS = 15
@@ -175,6 +177,88 @@ def time_left(request: Request):
     if request.status != RequestStatus.NEW.value:
         return None
     return request.deposited_at + HANDLING_TARGET - now()
+
+
+def overdue_condition():
+    """R-BO-5 in SQL: still "Nouveau" more than 48 hours after deposit (same boundary as time_left)."""
+    return and_(Request.status == RequestStatus.NEW.value, Request.deposited_at < now() - HANDLING_TARGET)
+
+
+def queue_order() -> list:
+    """R-BO-1: "Nouveau" first, oldest first (the most urgent on top), then the others newest first."""
+    is_new = Request.status == RequestStatus.NEW.value
+    return [
+        case((is_new, 0), else_=1),
+        case((is_new, Request.deposited_at)).asc(),
+        Request.deposited_at.desc(),
+        Request.id.desc(),
+    ]
+
+
+def status_history(request: Request) -> list[dict]:
+    """R-STA-5 for the agent screen: each status change with its date and who made it."""
+    from ..models import PartnerAccount as Account
+
+    rows = db.session.execute(
+        select(StatusChange, Agent, Account)
+        .outerjoin(Agent, Agent.id == StatusChange.agent_id)
+        .outerjoin(Account, Account.id == StatusChange.account_id)
+        .where(StatusChange.request_id == request.id)
+        .order_by(StatusChange.changed_at, StatusChange.id)
+    ).all()
+    history = []
+    for change, agent, account in rows:
+        if agent is not None:
+            who = f"{agent.full_name} (caisse)"
+        elif account is not None:
+            who = f"{account.full_name} (partenaire)"
+        elif change.status == RequestStatus.NEW.value:
+            who = f"{request.requester_name} (partenaire)"
+        else:
+            who = "Automatique"
+        history.append({"status": RequestStatus(change.status).label, "at": change.changed_at, "who": who})
+    return history
+
+
+def agent_attachment(agent: Agent, attachment_id: int) -> Attachment | None:
+    """An attachment of a request the agent may see (R-TEN-2), or None."""
+    return db.session.scalar(
+        select(Attachment)
+        .join(Request, Request.id == Attachment.request_id)
+        .where(Attachment.id == attachment_id, caisse_filter(agent, Request.caisse_id))
+    )
+
+
+def download_for_agent(agent: Agent, attachment: Attachment) -> bytes | None:
+    """The bytes of an attachment for an agent (R-BO-4), audited; None once purged (R-RGPD-1)."""
+    if attachment.purged_at is not None:
+        return None
+    content = db.session.get(AttachmentContent, attachment.id)
+    if content is None:
+        return None
+    data = content.data
+    request = db.session.get(Request, attachment.request_id)
+    audit.record(
+        "attachment.download", actor=agent, target=attachment, caisse_id=request.caisse_id,
+        number=request.number, filename=attachment.filename, side=attachment.side,
+    )
+    db.session.commit()
+    return data
+
+
+def record_queue_export(agent: Agent, export_type: str, filters: list[dict], search: str | None, rows: int, total: int | None) -> None:
+    """R-RGPD-4: an export of personal data from the work queue is written to the audit log."""
+    audit.record(
+        "request.export", actor=agent, caisse_id=agent.caisse_id, format=export_type, filters=filters,
+        search=search or "", rows=rows, total=total,
+    )
+    # The exported rows are already loaded: keep them so (no reload row by row after the commit).
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 # --- partner side -----------------------------------------------------------------------------
@@ -449,6 +533,11 @@ def _notify(request: Request, kind: str) -> None:
     outbox.enqueue(kind, requester.email, kind, caisse_id=request.caisse_id, account=requester, **_mail_context(request))
 
 
+def _as_answer(message: str) -> str:
+    """The comment messages, worded for the caisse's answer (not "Le commentaire …")."""
+    return message.replace("un commentaire", "la réponse").replace("Le commentaire", "La réponse")
+
+
 def take_request(agent: Agent, request: Request) -> None:
     """R-BO-2: atomic — of two agents at once exactly one wins; the other is told who took it."""
     won = db.session.execute(
@@ -484,7 +573,7 @@ def answer_request(agent: Agent, request: Request, answer: str, staged_keys: lis
     errors: dict[str, str] = {}
     answer = _clean_comment(answer, errors)
     if "comment" in errors:
-        errors["answer"] = errors.pop("comment").replace("un commentaire", "la réponse")
+        errors["answer"] = _as_answer(errors.pop("comment"))
     files = uploads.staged(agent, staged_keys)
     try:
         check_count(0, len(files))
@@ -512,7 +601,7 @@ def caisse_reply(agent: Agent, request: Request, body: str, staged_keys: list[st
     errors: dict[str, str] = {}
     body = _clean_comment(body, errors)
     if "comment" in errors:
-        errors["body"] = errors.pop("comment").replace("un commentaire", "la réponse")
+        errors["body"] = _as_answer(errors.pop("comment"))
     files = uploads.staged(agent, staged_keys)
     try:
         check_count(0, len(files))
