@@ -8,6 +8,7 @@ from ..models import (
     Newsletter,
     OutboxMessage,
     PartnerAccount,
+    Request,
     Structure,
 )
 from .catalog import CatalogView
@@ -15,9 +16,11 @@ from .news import NewsletterView, NewsView
 from .outbox import AuditView, OutboxView
 from .partners import ConventionView, ManagerView, StructureView
 from .registry import AgentView, CaisseView
+from .requests import RequestView
 
 
 def register_views(admin) -> None:
+    admin.add_view(RequestView(Request, name="Demandes", endpoint="requests"))
     admin.add_view(CaisseView(Caisse, name="Organismes", endpoint="caisses", category="Organismes"))
     admin.add_view(AgentView(Agent, name="Agents et administrateurs", endpoint="agents", category="Organismes"))
     admin.add_view(CatalogView(name="Catalogue des offres", endpoint="catalog", category="Organismes"))

@@ -1,0 +1,515 @@
+"""The agent work queue (R-BO-1, R-BO-5) and the request screen (R-BO-2..4), scoped to the caisse.
+
+The view parses input and renders; taking, answering, replying, downloads and export auditing are
+service calls (backoffice/services/requests.py).
+"""
+import io
+import math
+from datetime import datetime, time, timedelta
+
+from flask import abort, flash, redirect, request, send_file, url_for
+from flask_admin import expose
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
+from flask_admin.model.template import EndpointLinkRowAction
+from markupsafe import Markup
+from sqlalchemy import exists, not_, select
+
+from ..extensions import db
+from ..models import (
+    CaisseMotive,
+    Convention,
+    Motive,
+    Request,
+    RequestStatus,
+    ServiceOffer,
+    Structure,
+)
+from ..services import requests as request_service
+from ..services import uploads
+from ..services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, MAX_SIZE, human_size
+from ..services.clock import format_date, format_datetime, now, paris_to_utc
+from ..services.errors import DomainError, ValidationFailed
+from ..services.scoping import caisse_filter
+from .base import ALL_ROLES, SecureModelView, current_agent
+
+ANSWER_MAX = request_service.COMMENT_MAX
+STATUS_BADGES = {
+    RequestStatus.NEW.value: "primary",
+    RequestStatus.TAKEN.value: "info",
+    RequestStatus.RESOLVED.value: "success",
+    RequestStatus.MESSAGE_SENT.value: "warning",
+    RequestStatus.MESSAGE_RECEIVED.value: "secondary",
+    RequestStatus.CLOSED.value: "dark",
+    RequestStatus.CANCELLED.value: "light",
+}
+
+
+# --- display helpers ---------------------------------------------------------------------------
+
+
+def time_left_label(req: Request) -> str:
+    """R-BO-5 on a "Nouveau" row: "reste 12h" / "en retard de 3h" (minutes under one hour)."""
+    left = request_service.time_left(req)
+    if left is None:
+        return ""
+    seconds = left.total_seconds()
+    late = seconds < 0
+    seconds = abs(seconds)
+    if seconds >= 3600:
+        amount = f"{int(seconds // 3600)}h"
+    else:
+        amount = f"{math.ceil(seconds / 60)} min"
+    return f"en retard de {amount}" if late else f"reste {amount}"
+
+
+def person_label(req: Request) -> str:
+    if not req.person_last_name:
+        return ""
+    return f"{req.person_civility or ''} {req.person_last_name} {req.person_first_name or ''}".strip()
+
+
+def _number_link(view, context, model, name):
+    url = url_for(".process_view", id=model.id)
+    return Markup('<a href="{}" class="font-weight-bold">{}</a>').format(url, model.number)
+
+
+def _status_badge(view, context, model, name):
+    colour = STATUS_BADGES.get(model.status, "secondary")
+    return Markup('<span class="badge badge-{}">{}</span>').format(colour, model.status_label)
+
+
+def _time_left_cell(view, context, model, name):
+    label = time_left_label(model)
+    if not label:
+        return ""
+    css = "text-danger font-weight-bold" if label.startswith("en retard") else "text-muted"
+    return Markup('<span class="{}">{}</span>').format(css, label)
+
+
+def _safe_cell(value) -> str:
+    """Spreadsheet exports: a value starting like a formula is neutralised (CSV injection)."""
+    value = "" if value is None else str(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _export(getter):
+    return lambda view, context, model, name: _safe_cell(getter(model))
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+
+class StatusEqual(FilterEqual):
+    def operation(self):
+        return "est"
+
+
+class IdEqual(FilterEqual):
+    """Equality on an id column; the options are computed per request for the agent's caisse."""
+
+    def __init__(self, column, name, scoped_options):
+        super().__init__(column, name)
+        self.scoped_options = scoped_options
+
+    def clean(self, value):
+        return int(value)
+
+    def operation(self):
+        return "est"
+
+
+def _offer_options(agent):
+    return [(str(i), label) for i, label in db.session.execute(
+        select(ServiceOffer.id, ServiceOffer.label).order_by(ServiceOffer.position)
+    )]
+
+
+def _motive_options(agent):
+    query = (
+        select(Motive.id, Motive.label, ServiceOffer.label)
+        .join(ServiceOffer, ServiceOffer.id == Motive.service_offer_id)
+        .order_by(ServiceOffer.position, Motive.position)
+    )
+    if not agent.is_national_admin:
+        query = query.where(
+            exists().where(CaisseMotive.motive_id == Motive.id, CaisseMotive.caisse_id == agent.caisse_id)
+        )
+    return [(str(i), f"{label} ({offer})") for i, label, offer in db.session.execute(query)]
+
+
+def _structure_options(agent):
+    """Only the structures under convention with the agent's caisse: no other caisse's partners."""
+    query = (
+        select(Structure.id, Structure.name)
+        .where(exists().where(Convention.structure_id == Structure.id, caisse_filter(agent, Convention.caisse_id)))
+        .order_by(Structure.name)
+    )
+    return [(str(i), name) for i, name in db.session.execute(query)]
+
+
+def _paris_day_start(day) -> datetime:
+    return paris_to_utc(datetime.combine(day, time.min))
+
+
+class DepositBetween(BaseSQLAFilter):
+    """Deposit dates typed as Paris calendar days (both included), compared in UTC storage time."""
+
+    def __init__(self, column, name):
+        super().__init__(column, name, data_type="daterangepicker")
+
+    def clean(self, value):
+        start, end = [datetime.strptime(part, "%Y-%m-%d").date() for part in value.split(" to ")]
+        return start, end
+
+    def validate(self, value):
+        try:
+            start, end = self.clean(value)
+        except ValueError:
+            return False
+        return start <= end
+
+    def apply(self, query, value, alias=None):
+        start, end = value
+        column = self.get_column(alias)
+        return query.filter(column >= _paris_day_start(start), column < _paris_day_start(end + timedelta(days=1)))
+
+    def operation(self):
+        return "entre"
+
+
+class DepositFrom(BaseSQLAFilter):
+    def __init__(self, column, name):
+        super().__init__(column, name, data_type="datepicker")
+
+    def clean(self, value):
+        return datetime.strptime(value, "%Y-%m-%d").date()
+
+    def apply(self, query, value, alias=None):
+        return query.filter(self.get_column(alias) >= _paris_day_start(value))
+
+    def operation(self):
+        return "à partir du"
+
+
+class DepositUntil(DepositFrom):
+    def apply(self, query, value, alias=None):
+        return query.filter(self.get_column(alias) < _paris_day_start(value + timedelta(days=1)))
+
+    def operation(self):
+        return "jusqu'au"
+
+
+class OverdueFilter(BaseSQLAFilter):
+    """R-BO-5: "Nouveau" for more than 48 hours (Oui), or not (Non)."""
+
+    def __init__(self, column, name):
+        super().__init__(column, name, options=[("1", "Oui"), ("0", "Non")])
+
+    def apply(self, query, value, alias=None):
+        condition = request_service.overdue_condition()
+        return query.filter(condition if value == "1" else not_(condition))
+
+    def operation(self):
+        return "est"
+
+
+# --- the view ----------------------------------------------------------------------------------
+
+
+class RequestView(SecureModelView):
+    """The work queue; each row opens the request screen (take, answer, Q/R reply)."""
+
+    allowed_roles = ALL_ROLES
+    can_create = False
+    can_edit = False
+    can_delete = False
+    can_view_details = False
+    can_export = True
+    export_types = ["csv", "xlsx"]
+    export_max_rows = 5000
+    page_size = 20
+    page_size_options = (20, 50, 100)
+    named_filter_urls = True
+    list_template = "admin/request_list.html"
+
+    column_list = [
+        "number", "deposited_at", "service_offer", "motive", "structure", "person", "status", "time_left",
+    ]
+    column_labels = {
+        "number": "N° de demande",
+        "deposited_at": "Date de dépôt",
+        "service_offer": "Offre de service",
+        "motive": "Motif",
+        "structure": "Structure",
+        "person": "Personne concernée",
+        "status": "Statut",
+        "time_left": "Délai 48 h",
+        "requester_name": "Demandeur",
+        "status_changed_at": "Date statut",
+        "structure.name": "Structure",
+        "person_last_name": "Nom de la personne concernée",
+    }
+    column_select_related_list = [Request.service_offer, Request.motive, Request.structure]
+    column_sortable_list = [
+        "number",
+        "deposited_at",
+        "status",
+        ("service_offer", "service_offer.label"),
+        ("motive", "motive.label"),
+        ("structure", "structure.name"),
+        ("person", "person_last_name"),
+    ]
+    column_searchable_list = ["number", "person_last_name", "structure.name"]
+    column_formatters = {
+        "number": _number_link,
+        # Explicit: the base view's date formatter would also catch datetimes (datetime is a date).
+        "deposited_at": lambda v, c, m, n: format_datetime(m.deposited_at),
+        "service_offer": lambda v, c, m, n: m.service_offer.label,
+        "motive": lambda v, c, m, n: m.motive.label if m.motive else "",
+        "structure": lambda v, c, m, n: m.structure.name,
+        "person": lambda v, c, m, n: person_label(m),
+        "status": _status_badge,
+        "time_left": _time_left_cell,
+    }
+    column_export_list = [
+        "number", "deposited_at", "service_offer", "motive", "structure", "requester_name", "person",
+        "status", "status_changed_at", "time_left",
+    ]
+    column_formatters_export = {
+        "number": _export(lambda m: m.number),
+        "deposited_at": _export(lambda m: format_datetime(m.deposited_at)),
+        "service_offer": _export(lambda m: m.service_offer.label),
+        "motive": _export(lambda m: m.motive.label if m.motive else ""),
+        "structure": _export(lambda m: m.structure.name),
+        "requester_name": _export(lambda m: m.requester_name),
+        "person": _export(person_label),
+        "status": _export(lambda m: m.status_label),
+        "status_changed_at": _export(lambda m: format_datetime(m.status_changed_at)),
+        "time_left": _export(time_left_label),
+    }
+    column_filters = [
+        StatusEqual(Request.status, "Statut", options=[(s.value, s.label) for s in RequestStatus]),
+        IdEqual(Request.service_offer_id, "Offre de service", _offer_options),
+        IdEqual(Request.motive_id, "Motif", _motive_options),
+        IdEqual(Request.structure_id, "Structure", _structure_options),
+        DepositBetween(Request.deposited_at, "Date de dépôt"),
+        DepositFrom(Request.deposited_at, "Date de dépôt"),
+        DepositUntil(Request.deposited_at, "Date de dépôt"),
+        OverdueFilter(Request.deposited_at, "En retard (plus de 48 h)"),
+    ]
+    column_extra_row_actions = [
+        EndpointLinkRowAction("fa fa-folder-open", ".process_view", title="Traiter la demande"),
+    ]
+
+    def search_placeholder(self):
+        return "N° de demande, nom de la personne, structure"
+
+    def scope(self, query):
+        return query.filter(caisse_filter(current_agent(), Request.caisse_id))
+
+    def _apply_sorting(self, query, joins, sort_column, sort_desc):
+        """A clicked column header sorts as Flask-Admin does; otherwise the queue order of R-BO-1."""
+        if sort_column is not None:
+            query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
+            return query.order_by(Request.id.desc()), joins
+        return query.order_by(*request_service.queue_order()), joins
+
+    def _get_filter_groups(self):
+        """Filter options of the caisse's structures and motives are computed per request, per agent."""
+        groups = super()._get_filter_groups()
+        if not groups:
+            return groups
+        agent = current_agent()
+        for items in groups.values():
+            for item in items:
+                flt = self._filters[item["index"]]
+                scoped = getattr(flt, "scoped_options", None)
+                if scoped is not None:
+                    item["options"] = scoped(agent)
+        return groups
+
+    # --- export (R-RGPD-4) -----------------------------------------------------------------------
+    def get_export_name(self, export_type="csv"):
+        return f"demandes_{now():%Y-%m-%d_%H-%M-%S}.{export_type}"
+
+    def _export_data(self):
+        """Both formats pass here: the export, its filters and its row count go to the audit log."""
+        count, data = super()._export_data()
+        view_args = self._get_list_extra_args()
+        filters = [
+            {
+                "filtre": str(self._filters[idx].name),
+                "opération": str(self._filters[idx].operation()),
+                "valeur": value,
+            }
+            for idx, _name, value in (view_args.filters or [])
+        ]
+        request_service.record_queue_export(
+            current_agent(), request.view_args.get("export_type", "csv"), filters, view_args.search,
+            rows=len(data), total=count,
+        )
+        return count, data
+
+    # --- the request screen ----------------------------------------------------------------------
+    def _request_or_404(self, value) -> Request:
+        req = self.get_one(value or "")
+        if req is None:
+            abort(404)
+        return req
+
+    def _screen(self, req: Request, answer_form=None, reply_form=None, status=200):
+        attachments = request_service.partner_files(req) + request_service.caisse_files(req)
+        by_message: dict[int | None, list] = {}
+        for attachment in attachments:
+            by_message.setdefault(attachment.exchange_message_id, []).append(attachment)
+        initial_partner = [a for a in by_message.get(None, []) if a.side == "partner"]
+        answer_files = [a for a in by_message.get(None, []) if a.side == "caisse"]
+        exchange = request_service.exchange_state(req)
+        left = time_left_label(req)
+        return (
+            self.render(
+                "admin/request_screen.html",
+                req=req,
+                details=req.details or {},
+                person=person_label(req),
+                time_left=left,
+                overdue=left.startswith("en retard"),
+                history=request_service.status_history(req),
+                initial_partner=initial_partner,
+                answer_files=answer_files,
+                by_message=by_message,
+                exchange=exchange,
+                can_take=req.status == RequestStatus.NEW.value,
+                can_answer=req.status in (RequestStatus.NEW.value, RequestStatus.TAKEN.value),
+                can_reply=req.status == RequestStatus.MESSAGE_SENT.value,
+                answer_form=answer_form or _FormState(),
+                reply_form=reply_form or _FormState(),
+                saisine=bool(req.motive and req.motive.label == request_service.SAISINE_MOTIVE),
+                answer_max=ANSWER_MAX,
+                max_files=MAX_FILES,
+                accept=ACCEPT_ATTRIBUTE,
+                accepted_text=ACCEPTED_TEXT,
+                human_size=human_size,
+                format_date=format_date,
+                return_url=url_for(".index_view"),
+            ),
+            status,
+        )
+
+    @expose("/traiter/")
+    def process_view(self):
+        return self._screen(self._request_or_404(request.args.get("id")))
+
+    @expose("/prendre/", methods=("POST",))
+    def take_view(self):
+        req = self._request_or_404(request.form.get("id"))
+        try:
+            request_service.take_request(current_agent(), req)
+            flash(f"Vous avez pris en charge la demande N° {req.number}.", "success")
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        return redirect(url_for(".process_view", id=req.id))
+
+    @expose("/repondre/", methods=("POST",))
+    def answer_view(self):
+        req = self._request_or_404(request.form.get("id"))
+        state = _FormState.from_post("answer", "attachments")
+        if _answerable(req) and not state.stage(current_agent()):
+            return self._screen(req, answer_form=state, status=400)  # a file refused: nothing else lost
+        return self._finish(req, state, request_service.answer_request, "answer",
+                            "La réponse est enregistrée : la demande est résolue.")
+
+    @expose("/message/", methods=("POST",))
+    def reply_view(self):
+        req = self._request_or_404(request.form.get("id"))
+        state = _FormState.from_post("body", "reply_attachments")
+        if req.status == RequestStatus.MESSAGE_SENT.value and not state.stage(current_agent()):
+            return self._screen(req, reply_form=state, status=400)
+        return self._finish(req, state, request_service.caisse_reply, "body",
+                            "Votre réponse au message du partenaire est envoyée.")
+
+    def _finish(self, req, state, service, field, success):
+        """Call the service; refusals re-render the screen with the typed text and kept files."""
+        try:
+            service(current_agent(), req, state.text, state.keys)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            state.errors.update(exc.errors)
+            kwargs = {"answer_form": state} if field == "answer" else {"reply_form": state}
+            return self._screen(req, status=400, **kwargs)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for(".process_view", id=req.id))
+        flash(success, "success")
+        return redirect(url_for(".process_view", id=req.id))
+
+    @expose("/pj/")
+    def attachment_view(self):
+        """An attachment of a request of the agent's caisse, as a download (audited)."""
+        agent = current_agent()
+        try:
+            attachment_id = int(request.args.get("id", ""))
+        except ValueError:
+            abort(404)
+        attachment = request_service.agent_attachment(agent, attachment_id)
+        if attachment is None:
+            abort(404)
+        data = request_service.download_for_agent(agent, attachment)
+        if data is None:
+            abort(404)
+        response = send_file(
+            io.BytesIO(data),
+            mimetype=attachment.content_type,
+            as_attachment=True,
+            download_name=attachment.filename,
+            conditional=False,
+            etag=False,
+            max_age=0,
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _answerable(req: Request) -> bool:
+    return req.status in (RequestStatus.NEW.value, RequestStatus.TAKEN.value)
+
+
+class _FormState:
+    """What the agent typed and the files already accepted (staged), kept across a refusal."""
+
+    def __init__(self, text: str = "", keys=None):
+        self.text = text
+        self.keys = list(keys or [])
+        self.errors: dict[str, str] = {}
+        self.files = []
+        self.removed: set[str] = set()
+        self._uploads: list[tuple[str, bytes]] = []
+
+    @classmethod
+    def from_post(cls, text_field: str, files_field: str) -> "_FormState":
+        removed = set(request.form.getlist("remove_staged"))
+        keys = [k for k in request.form.getlist("staged") if k and k not in removed]
+        state = cls(request.form.get(text_field, ""), keys)
+        state.removed = removed
+        state._uploads = [
+            # One byte over the limit is enough for the size refusal; no more is read into memory.
+            (f.filename, f.read(MAX_SIZE + 1)) for f in request.files.getlist(files_field) if f and f.filename
+        ]
+        return state
+
+    def stage(self, agent) -> bool:
+        """Stage new files by content; True when every file was accepted (the form may proceed)."""
+        for key in self.removed:
+            uploads.discard(agent, key)
+        refusals = []
+        if self._uploads:
+            new_keys, refusals = uploads.stage_with_keys(agent, self._uploads)
+            self.keys += new_keys
+        self.files = uploads.staged(agent, self.keys)
+        self.keys = [f.key for f in self.files]
+        if refusals:
+            self.errors["attachments"] = " ".join(refusals)
+        return not refusals
