@@ -141,6 +141,7 @@ def load() -> dict:
     _request(caisses["471"], lot, requester, difficulty, RequestStatus.RESOLVED, now() - timedelta(days=25),
              resolved_at=now() - timedelta(days=10))
     _demo_news(caisses, accounts)
+    _demo_requests(caisses, structures, accounts)
     db.session.commit()
     return {
         "back-office": [a[0] for a in AGENTS],
@@ -241,3 +242,162 @@ def _banner_png(rgb, width=480, height=200) -> bytes:
     row = b"\x00" + bytes(rgb) * width
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * height, 9)) + chunk(b"IEND", b"")
+
+
+# Invented people (the manuals' examples and a few more): no real person, no health data.
+_DEMO_PEOPLE = [
+    ("Madame", "TUTU", "Joséphine", (1971, 10, 10), "44"),
+    ("Monsieur", "PRINCE", "Marius", (1958, 3, 2), "33"),
+    ("Madame", "LAFLEUR", "Rosalie", (1990, 6, 21), "2A"),
+    ("Monsieur", "CASTAGNE", "Aimé", (1984, 12, 1), "Portugal"),
+    ("Madame", "BELAIR", "Capucine", (2001, 1, 15), "33"),
+    ("Monsieur", "TOURNESOL", "Tryphon", (1949, 5, 30), "24"),
+]
+_DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def _demo_requests(caisses, structures, accounts):
+    """R-BO-1..5, R-STA-1..5: CPAM GIRONDE's queue and the main structure's history, alive.
+
+    Every offer in every status (Nouveau, Pris en charge, Résolu with a caisse file, Message envoyé,
+    Message reçu, Clôturé), one cancelled request, a Q/R exchange at 3/4 and a "Nouveau" request
+    deposited 3 days ago (overdue against the 48-hour target). Dated relative to now, numbered in
+    deposit order; each status change has its StatusChange row.
+    """
+    import hashlib
+    import secrets
+    from datetime import date
+
+    from ..models import Attachment, AttachmentContent, ExchangeMessage
+    from .requests import ACCOMPANIMENT, CANCEL_REASONS, CONSENT_TEXT, SAISINE_MOTIVE
+
+    gironde, main = caisses["331"], structures[0]
+    convention = db.session.scalar(
+        select(Convention).where(Convention.structure_id == main.id, Convention.caisse_id == gironde.id)
+    )
+    agent = db.session.scalar(select(Agent).where(Agent.username == "agent.gironde"))
+    caisse_admin = db.session.scalar(select(Agent).where(Agent.username == "admin.gironde"))
+    offers = list(db.session.scalars(select(ServiceOffer).order_by(ServiceOffer.position)))
+    requesters = [accounts["v.chausson"], accounts["m.pichon"]]
+    moment = now()
+    hours = lambda n: moment - timedelta(hours=n)  # noqa: E731
+
+    def attach(request, side, filename, at, message=None):
+        attachment = Attachment(
+            request_id=request.id, exchange_message_id=message.id if message else None, side=side,
+            filename=filename, storage_name=secrets.token_hex(16), content_type="application/pdf",
+            size=len(_DEMO_PDF), sha256=hashlib.sha256(_DEMO_PDF).hexdigest(), uploaded_at=at,
+        )
+        attachment.content = AttachmentContent(data=_DEMO_PDF)
+        db.session.add(attachment)
+
+    def change(request, status, at, by_agent=None, by_account=None):
+        request.status, request.status_changed_at = status.value, at
+        db.session.add(StatusChange(
+            request_id=request.id, status=status.value, changed_at=at,
+            agent_id=by_agent.id if by_agent else None, account_id=by_account.id if by_account else None,
+        ))
+
+    # (offer index, status, deposited hours ago, step hours, rounds of Q/R) — statuses of R-STA-1..4.
+    plan = []
+    for index in range(len(offers)):
+        plan += [
+            (index, RequestStatus.NEW, 2 + 7 * index, 0, 0),
+            (index, RequestStatus.TAKEN, 26 + 5 * index, 3, 0),
+            (index, RequestStatus.RESOLVED, 70 + 11 * index, 6, 0),
+            (index, RequestStatus.MESSAGE_SENT, 150 + 9 * index, 8, 1),
+            (index, RequestStatus.MESSAGE_RECEIVED, 200 + 7 * index, 8, 3 if index == 3 else 1),
+            (index, RequestStatus.CLOSED, 500 + 13 * index, 24, 0 if index % 2 else 4),
+        ]
+    plan.append((1, RequestStatus.NEW, 72, 0, 0))  # overdue: deposited 3 days ago, still "Nouveau"
+    plan.append((2, RequestStatus.CANCELLED, 90, 5, 0))
+    plan.sort(key=lambda item: -item[2])  # oldest first: numbers follow the deposit order
+
+    for position, (index, status, age, step, rounds) in enumerate(plan):
+        offer = offers[index]
+        requester = requesters[position % 2]
+        deposited = hours(age)
+        motives = list(offer.motives)
+        motive = motives[position % len(motives)]
+        details = {}
+        person = {}
+        if offer.code == "contact":
+            details["appointment_modes"] = ["Téléphonique / Visio", "Physique"][: 1 + position % 2]
+        if offer.code == "document":
+            details["documents"] = [motive.label]
+        if offer.code == "difficulty" and status == RequestStatus.TAKEN:
+            motive = next(m for m in motives if m.label == SAISINE_MOTIVE)
+            details.update(consent=True, consent_text=CONSENT_TEXT, accompaniment=[ACCOMPANIMENT[3]])
+        if offer.concerns_person:
+            civility, last, first, (y, m, d), place = _DEMO_PEOPLE[position % len(_DEMO_PEOPLE)]
+            person = dict(
+                person_civility=civility, person_last_name=last, person_first_name=first,
+                person_birth_date=date(y, m, d), person_birth_place=place, person_phone="06.00.00.00.00",
+            )
+        request = Request(
+            number=next_number(gironde), caisse_id=gironde.id, structure_id=main.id, convention_id=convention.id,
+            service_offer_id=offer.id, motive_id=motive.id, requester_account_id=requester.id,
+            requester_name=f"{requester.display_name} {requester.first_name}",
+            comment=f"Demande de démonstration ({offer.label.lower()}) : merci de rappeler la personne "
+            "pour faire le point sur sa situation administrative.",
+            details=details, status=RequestStatus.NEW.value, deposited_at=deposited, status_changed_at=deposited,
+            **person,
+        )
+        db.session.add(request)
+        db.session.flush()
+        db.session.add(StatusChange(
+            request_id=request.id, status=RequestStatus.NEW.value, changed_at=deposited, account_id=requester.id
+        ))
+        if offer.allows_attachments and position % 3 == 0:
+            attach(request, "partner", "justificatif.pdf", deposited)
+        if status == RequestStatus.NEW:
+            continue
+        if status == RequestStatus.CANCELLED:
+            request.cancel_reason, request.cancelled_at = CANCEL_REASONS[1], deposited + timedelta(hours=step)
+            change(request, status, request.cancelled_at, by_account=requester)
+            continue
+        taker = agent if position % 4 else caisse_admin
+        request.taken_by_agent_id, request.taken_at = taker.id, deposited + timedelta(hours=step)
+        change(request, RequestStatus.TAKEN, request.taken_at, by_agent=taker)
+        if status == RequestStatus.TAKEN:
+            continue
+        resolved = deposited + timedelta(hours=2 * step)
+        if status == RequestStatus.CLOSED and not rounds:
+            resolved = moment - timedelta(days=17)  # closed on day 16 by `flask housekeeping`
+        request.answer = "Bonjour, le dossier est traité. Vous trouverez les éléments dans la réponse. Cordialement."
+        request.resolved_at, request.resolved_by_agent_id = resolved, taker.id
+        change(request, RequestStatus.RESOLVED, resolved, by_agent=taker)
+        if offer.allows_attachments or status == RequestStatus.RESOLVED:
+            attach(request, "caisse", "reponse_caisse.pdf", resolved)
+        at = resolved
+        for turn in range(1, rounds + 1):
+            at = at + timedelta(hours=step)
+            question = ExchangeMessage(
+                request_id=request.id, side="partner", created_at=at, account_id=requester.id,
+                author_name=f"{requester.display_name} {requester.first_name}",
+                body=f"Question {turn} : pouvez-vous préciser la suite donnée au dossier ?",
+            )
+            db.session.add(question)
+            db.session.flush()
+            if turn == 1 and offer.allows_attachments:
+                attach(request, "partner", f"complement_{turn}.pdf", at, question)
+            change(request, RequestStatus.MESSAGE_SENT, at, by_account=requester)
+            if status == RequestStatus.MESSAGE_SENT and turn == rounds:
+                break
+            at = at + timedelta(hours=step)
+            db.session.add(ExchangeMessage(
+                request_id=request.id, side="caisse", created_at=at, agent_id=taker.id, author_name=gironde.name,
+                body=f"Réponse {turn} : le dossier suit son cours, nous revenons vers vous rapidement.",
+            ))
+            request.caisse_answers_in_exchange = turn
+            last = status == RequestStatus.CLOSED and turn == 4
+            change(request, RequestStatus.CLOSED if last else RequestStatus.MESSAGE_RECEIVED, at, by_agent=taker)
+            if last:
+                request.closed_at = at
+        if status == RequestStatus.CLOSED and not rounds:
+            request.closed_at = resolved + timedelta(days=16)
+            change(request, RequestStatus.CLOSED, request.closed_at)
+    db.session.flush()
