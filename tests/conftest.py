@@ -14,7 +14,7 @@ from config import TestConfig, normalize_database_url
 
 TEST_DB = os.environ.get("TEST_DB", "sqlite")
 DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-PASSWORD = "Une phrase de passe solide 2026"
+from helpers import PASSWORD  # noqa: E402  (one definition, shared with the test files)
 
 
 def pytest_report_header(config):

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from backoffice.extensions import db
 
-# The password conftest's `world` fixture gives every account (conftest.PASSWORD; not imported from
-# there because tests/browser/ has a conftest.py of its own and `conftest` would be ambiguous).
+# The password the `world` fixture gives every account (test files import it from here: `conftest`
+# would be ambiguous, tests/browser/ has a conftest.py of its own).
 PASSWORD = "Une phrase de passe solide 2026"
 TOKEN_LINK_RE = re.compile(r"http://localhost/mot-de-passe/([A-Za-z0-9_\-]+)")
 

@@ -4,7 +4,7 @@ import re
 from backoffice.extensions import db
 from backoffice.models import AuditEntry, OutboxMessage, PartnerAccount
 
-from conftest import PASSWORD
+from helpers import PASSWORD
 
 
 def portal_login(client, login, password=PASSWORD):
