@@ -91,8 +91,9 @@ class SecureModelView(RoleMixin, ModelView):
 
         self.column_type_formatters = {
             **(self.column_type_formatters or {}),
-            _dt.date: _date_formatter,
+            # datetime first: a datetime is also a date, and the first isinstance match wins.
             _dt.datetime: _datetime_formatter,
+            _dt.date: _date_formatter,
             bool: _bool_formatter,
             type(None): lambda view, value, name=None: "",
         }
