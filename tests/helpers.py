@@ -1,5 +1,6 @@
 """Small helpers shared by the test files: read pages, the outbox, set-password links."""
 import html as html_lib
+import os
 import re
 
 from sqlalchemy import func, select
@@ -9,6 +10,7 @@ from backoffice.extensions import db
 # The password the `world` fixture gives every account (test files import it from here: `conftest`
 # would be ambiguous, tests/browser/ has a conftest.py of its own).
 PASSWORD = "Une phrase de passe solide 2026"
+TEST_DB = os.environ.get("TEST_DB", "sqlite")  # the database leg, as conftest reads it
 TOKEN_LINK_RE = re.compile(r"http://localhost/mot-de-passe/([A-Za-z0-9_\-]+)")
 
 
