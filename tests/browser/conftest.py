@@ -43,9 +43,16 @@ def live_server(app):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
-    app.config["BASE_URL"] = base
     yield base
     server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _links_point_at_the_live_server(request, app, monkeypatch):
+    """E-mail links of a browser test lead to the live server; for that test only (the session's
+    app is shared: a BASE_URL left behind broke the links every later test expects)."""
+    if "live_server" in request.fixturenames:
+        monkeypatch.setitem(app.config, "BASE_URL", request.getfixturevalue("live_server"))
 
 
 @pytest.fixture(scope="session")
