@@ -22,7 +22,12 @@ def _owner_filter(owner):
 
 def stage(owner: PartnerAccount | Agent, uploads: list[tuple[str, bytes]]) -> list[str]:
     """Check each new file by content; keep the good ones staged; return the French refusals."""
-    errors = []
+    return stage_with_keys(owner, uploads)[1]
+
+
+def stage_with_keys(owner: PartnerAccount | Agent, uploads: list[tuple[str, bytes]]) -> tuple[list[str], list[str]]:
+    """As stage(), also returning the keys of the files kept, so a re-rendered form lists them."""
+    errors, keys = [], []
     for filename, data in uploads:
         try:
             checked = attachments.check_file(filename, data)
@@ -42,8 +47,9 @@ def stage(owner: PartnerAccount | Agent, uploads: list[tuple[str, bytes]]) -> li
         else:
             staged.account_id = owner.id
         db.session.add(staged)
+        keys.append(staged.key)
     db.session.commit()
-    return errors
+    return keys, errors
 
 
 def staged(owner, keys: list[str]) -> list[StagedUpload]:
