@@ -7,3 +7,4 @@ bp = Blueprint(
 
 from . import accounts, auth, home, passwords, selection  # noqa: E402,F401  (routes register on bp)
 from . import news, newsletter  # noqa
+from . import requests  # noqa: E402,F401

@@ -1,13 +1,9 @@
-"""Home (R-HOME-1): the caisse's news and the newsletter toggle; the technician's request pages."""
+"""Home (R-HOME-1): the caisse's news and the newsletter toggle (request pages: requests.py)."""
 from flask import flash, g, redirect, render_template, url_for
-from sqlalchemy import select
-
-from backoffice.extensions import db
-from backoffice.models import Request, RequestStatus
 
 from . import bp
 from .forms import NewsletterForm
-from .guards import caisse_required, current_partner, technician_required
+from .guards import caisse_required, current_partner
 
 CAROUSEL_SIZE = 3
 FEED_SIZE = 10
@@ -49,31 +45,3 @@ def newsletter_toggle():
             "success",
         )
     return redirect(url_for("portal.home"))
-
-
-@bp.route("/demandes/nouvelle")
-@technician_required
-def deposit():
-    """One card per service offer enabled for the convention (R-REQ-5)."""
-    if not g.access.can_file_requests:
-        flash("Vous ne pouvez plus déposer de nouvelles demandes auprès de cet organisme.", "warning")
-        return redirect(url_for("portal.history"))
-    return render_template("portal/deposit.html", offers=g.access.convention.service_offers)
-
-
-@bp.route("/demandes")
-@technician_required
-def history():
-    """All requests of the structure for the selected caisse, newest first (R-HIS-1)."""
-    account = current_partner()
-    requests = db.session.scalars(
-        select(Request)
-        .where(
-            Request.structure_id == account.structure_id,
-            Request.caisse_id == g.access.caisse.id,
-            Request.status != RequestStatus.CANCELLED.value,
-        )
-        .order_by(Request.deposited_at.desc())
-        .limit(50)
-    ).all()
-    return render_template("portal/history.html", requests=requests)

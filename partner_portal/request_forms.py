@@ -1,0 +1,175 @@
+"""Forms of the request pages (R-REQ-*, R-STA-2/3, R-HIS-2) and the parsing they share.
+
+The forms only carry the CSRF token and the typed values: every rule is checked by the service
+layer, so the server refuses the same things whether or not JavaScript ran.
+"""
+from datetime import date, datetime
+
+from flask import request
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+
+from backoffice.models import CIVILITIES
+from backoffice.services import requests as request_service
+from backoffice.services import uploads
+from backoffice.services.attachments import MAX_SIZE, clean_filename
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
+
+
+def parse_date(value: str | None) -> date | None:
+    """A date typed as JJ/MM/AAAA or sent by <input type=date> (AAAA-MM-JJ); None if neither."""
+    value = (value or "").strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def parse_int(value) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _choices(values):
+    return [(v, v) for v in values]
+
+
+class RequestForm(FlaskForm):
+    """The five deposit forms in one: the template shows the fields of the chosen offer."""
+
+    motive_id = SelectField("Motif de la demande", choices=[], validate_choice=False)
+    documents = SelectMultipleField("Documents", choices=[], validate_choice=False)
+    appointment_modes = SelectMultipleField(
+        "Modalités de rendez vous", choices=_choices(request_service.APPOINTMENT_MODES), validate_choice=False
+    )
+    person_civility = RadioField("Civilité", choices=_choices(CIVILITIES), validate_choice=False)
+    person_last_name = StringField("Nom")
+    person_first_name = StringField("Prénom")
+    person_birth_date = StringField("Date de naissance")
+    person_birth_place = StringField("Lieu de naissance")
+    person_phone = TelField("Téléphone")
+    consent = BooleanField("Consentement de l'assuré")
+    accompaniment = SelectMultipleField(
+        "Accompagnement santé sollicité dans le cadre de",
+        choices=_choices(request_service.ACCOMPANIMENT),
+        validate_choice=False,
+    )
+    care = SelectMultipleField(
+        "Quels soins ne sont pas réalisés ?", choices=_choices(request_service.CARE), validate_choice=False
+    )
+    duration = RadioField(
+        "Depuis quand dure le renoncement ?", choices=_choices(request_service.DURATION), validate_choice=False
+    )
+    causes = SelectMultipleField(
+        "Quelles en sont les causes ?", choices=_choices(request_service.CAUSES), validate_choice=False
+    )
+    comment = TextAreaField("Commentaires")
+    files = MultipleFileField("Pièces jointes")
+
+    def service_data(self) -> dict:
+        """Plain values for requests.file_request (ids as integers, the birth date as a date)."""
+        return {
+            "motive_id": parse_int(self.motive_id.data),
+            "documents": [i for i in (parse_int(v) for v in self.documents.data or []) if i is not None],
+            "appointment_modes": list(self.appointment_modes.data or []),
+            "person_civility": self.person_civility.data or "",
+            "person_last_name": self.person_last_name.data or "",
+            "person_first_name": self.person_first_name.data or "",
+            "person_birth_date": parse_date(self.person_birth_date.data),
+            "person_birth_place": self.person_birth_place.data or "",
+            "person_phone": self.person_phone.data or "",
+            "consent": bool(self.consent.data),
+            "accompaniment": list(self.accompaniment.data or []),
+            "care": list(self.care.data or []),
+            "duration": self.duration.data or "",
+            "causes": list(self.causes.data or []),
+            "comment": self.comment.data or "",
+        }
+
+    def normalise_birth_date(self) -> None:
+        """Re-render a typed JJ/MM/AAAA as the ISO value an <input type=date> can show."""
+        parsed = parse_date(self.person_birth_date.data)
+        if parsed is not None:
+            self.person_birth_date.data = parsed.isoformat()
+
+
+class CompleteForm(FlaskForm):
+    """'Compléter la demande' (R-STA-2)."""
+
+    comment = TextAreaField("Commentaires")
+    files = MultipleFileField("Pièces jointes")
+
+
+class MessageForm(FlaskForm):
+    """'Poursuivre l'échange' (R-STA-3)."""
+
+    body = TextAreaField("Votre message")
+    files = MultipleFileField("Pièces jointes")
+
+
+class CancelForm(FlaskForm):
+    """'Annuler la demande' (R-STA-2): a reason and the confirmation toggle."""
+
+    reason = SelectField(
+        "Sélectionner le motif de l'annulation",
+        choices=[("", "Sélectionner un motif")] + _choices(request_service.CANCEL_REASONS),
+        validate_choice=False,
+    )
+    confirm = BooleanField("Je confirme l'annulation")
+
+
+def show_errors(form, errors: dict) -> list[str]:
+    """Put each service message under its field; return those that belong to no field."""
+    loose = []
+    for name, message in errors.items():
+        if name in form and name != "files":
+            form[name].errors = list(form[name].errors or []) + [message]
+        else:
+            loose.append(message)
+    return loose
+
+
+def collect_files(owner, limit: int):
+    """The files of a posted form: those kept from an earlier try (hidden `staged` keys, minus the
+    one whose 'Supprimer' was pressed) plus the new ones, each checked by content and staged, so
+    a refused file or a refused form never loses the accepted ones (R-REQ-3).
+
+    Returns (staged files, French refusals, whether a 'Supprimer' was pressed).
+    """
+    discard = request.form.get("discard", "")
+    keys = [k for k in request.form.getlist("staged") if k and k != discard]
+    if discard:
+        uploads.discard(owner, discard)
+    kept = uploads.staged(owner, keys)
+    keys = [s.key for s in kept]
+    errors = []
+    for item in request.files.getlist("files"):
+        if not item or not item.filename:
+            continue
+        if len(keys) >= limit:
+            errors.append(
+                f"Le fichier « {clean_filename(item.filename)} » n'a pas été ajouté : "
+                f"{limit} pièce{'s' if limit > 1 else ''} jointe{'s' if limit > 1 else ''} maximum."
+                if limit
+                else f"Le fichier « {clean_filename(item.filename)} » n'a pas été ajouté : "
+                "le nombre maximum de pièces jointes est atteint."
+            )
+            continue
+        new_keys, refusals = uploads.stage_with_keys(owner, [(item.filename, item.read(MAX_SIZE + 1))])
+        keys.extend(new_keys)
+        errors.extend(refusals)
+    return uploads.staged(owner, keys), errors, bool(discard)
