@@ -89,6 +89,8 @@ def app(database_url):
 def _wipe():
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     if db.engine.dialect.name == "postgresql":
+        # A leaked connection (e.g. an unclosed streamed response) fails loudly instead of hanging.
+        db.session.execute(text("SET LOCAL lock_timeout = '30s'"))
         db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     else:
         for table in tables:
