@@ -481,7 +481,7 @@ def partner_message(account: PartnerAccount, request: Request, body: str, staged
     errors: dict[str, str] = {}
     body = _clean_comment(body, errors)
     if "comment" in errors:
-        errors["body"] = errors.pop("comment").replace("un commentaire", "votre message")
+        errors["body"] = errors.pop("comment").replace("un commentaire", "votre message").replace("Le commentaire", "Le message")
     files = uploads.staged(account, staged_keys)
     try:
         check_count(state["files"], len(files), EXCHANGE_MAX_FILES)
