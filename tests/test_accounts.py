@@ -3,6 +3,7 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from helpers import PASSWORD, count, field_errors, input_value, page_text, selected_option, token_from
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -20,7 +21,6 @@ from backoffice.services.auth import authenticate_partner, load_user
 from backoffice.services.clock import today
 from backoffice.services.errors import DomainError, ValidationFailed
 from backoffice.services.identity import NAME_MESSAGE, PHONE_MESSAGE, base_login, clean_identity
-from helpers import PASSWORD, count, field_errors, input_value, page_text, selected_option, token_from
 
 VALID = {
     "civility": "Madame",

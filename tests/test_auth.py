@@ -3,13 +3,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import time_machine
+from helpers import PASSWORD, count, page_text
 
 from backoffice.extensions import db
 from backoffice.models import Agent, AuditEntry, PartnerAccount, PasswordToken
 from backoffice.services import tokens
 from backoffice.services.auth import BAD_CREDENTIALS, INACTIVE, LOCKED
 from backoffice.services.passwords import hash_password, verify_password
-from helpers import PASSWORD, count, page_text
 
 
 def _post_login(client, username, password, url="/admin/connexion"):

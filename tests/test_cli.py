@@ -1,5 +1,6 @@
 """`flask demo` and `flask create-admin`."""
 import pytest
+from helpers import page_text
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
@@ -16,7 +17,6 @@ from backoffice.models import (
 )
 from backoffice.services.auth import authenticate_partner
 from backoffice.services.clock import now
-from helpers import page_text
 
 DEMO_PASSWORD = "Demo-Espace-2026"
 CAISSES = {"331": "CPAM GIRONDE", "601": "CPAM OISE", "401": "CPAM LANDES", "241": "CPAM DORDOGNE", "471": "CPAM LOT ET GARONNE"}
@@ -133,7 +133,10 @@ def test_demo_without_if_empty_refuses_a_database_with_data(runner, demo):
 # --- flask create-admin ----------------------------------------------------------------------------------
 
 
-def _create_admin(runner, username="direction", password="Une phrase solide pour la cheffe"):
+ADMIN_PASSWORD = "Une phrase solide pour la cheffe"
+
+
+def _create_admin(runner, username="direction", password=ADMIN_PASSWORD):
     return runner.invoke(args=[
         "create-admin", "--username", username, "--email", "cheffe@example.fr",
         "--first-name", "Camille", "--last-name", "Dupuis", "--password", password,

@@ -4,6 +4,7 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 import time_machine
+from helpers import count, field_errors, page_text
 from sqlalchemy import select
 
 from backoffice.extensions import db
@@ -21,7 +22,6 @@ from backoffice.models import (
 from backoffice.services import catalog, structures
 from backoffice.services.clock import PARIS, today
 from backoffice.services.errors import DomainError, ValidationFailed
-from helpers import count, field_errors, page_text
 
 START = date(2027, 3, 10)
 END = date(2027, 9, 30)
@@ -165,7 +165,7 @@ def test_state_column_of_the_list_follows_the_date(client, world, login):
         with time_machine.travel(moment, tick=False):
             login("admin.gironde")
             page = client.get("/admin/conventions/").get_data(as_text=True)
-            row = re.search(rf'<tr>(?:(?!</tr>)[\s\S])*?Alpha(?:(?!</tr>)[\s\S])*</tr>', page).group(0)
+            row = re.search(r'<tr>(?:(?!</tr>)[\s\S])*?Alpha(?:(?!</tr>)[\s\S])*</tr>', page).group(0)
             assert f">{label}</span>" in row, (moment, label)
     assert convention.id
 

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import time_machine
+from helpers import count, page_text, token_from
 from sqlalchemy import select, text
 
 from backoffice.extensions import db
@@ -12,7 +13,6 @@ from backoffice.models import Agent, AuditEntry, OutboxMessage, PartnerAccount, 
 from backoffice.services import accounts, tokens
 from backoffice.services.auth import authenticate_partner
 from backoffice.services.passwords import verify_password
-from helpers import count, page_text, token_from
 
 GOOD = "une phrase de passe assez longue"
 LONGEST = ("Un soir d'été, la Garonne brillait sous le pont de pierre. " * 3)[:128]
@@ -65,7 +65,7 @@ def test_only_the_sha256_of_the_token_is_stored(world, new_manager):
     assert row.token_hash == hashlib.sha256(raw.encode("utf-8")).hexdigest()
     columns = [c.name for c in PasswordToken.__table__.columns]
     for values in db.session.execute(text("SELECT * FROM password_token")):
-        for column, value in zip(columns, values):
+        for column, value in zip(columns, values, strict=True):
             assert raw not in str(value), column
     assert count(AuditEntry, AuditEntry.details.cast(db.String).contains(raw)) == 0
 
@@ -263,8 +263,9 @@ def test_a_new_agent_sets_its_password_and_logs_in_to_the_back_office(client, wo
 
 
 def test_a_reactivated_partner_logs_in_only_with_the_new_password(app, client, world):
-    from backoffice.services.errors import DomainError
     from helpers import PASSWORD
+
+    from backoffice.services.errors import DomainError
 
     manager = world["gironde"]["manager"]
     with app.test_request_context():
