@@ -79,7 +79,7 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
-    SECRET_KEY = "test-secret"
+    SECRET_KEY = "test-secret"  # noqa: S105 (tests only)
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     MAIL_SERVER = None
     BASE_URL = "http://localhost"

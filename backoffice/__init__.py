@@ -19,7 +19,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
-    if app.config.get("REQUIRE_SECRET_KEY") and app.config["SECRET_KEY"] == "dev-only-change-me":
+    if app.config.get("REQUIRE_SECRET_KEY") and app.config["SECRET_KEY"] == "dev-only-change-me":  # noqa: S105 (the known dev value is refused)
         raise RuntimeError("SECRET_KEY must be set in production (FLASK_ENV_NAME=production).")
     _ensure_instance_dir(app)
     register_extensions(app)

@@ -5,6 +5,13 @@ bp = Blueprint(
     "portal", __name__, template_folder="templates", static_folder="static", static_url_path="/portal-static"
 )
 
-from . import accounts, auth, home, passwords, selection  # noqa: E402,F401  (routes register on bp)
-from . import news, newsletter  # noqa
-from . import requests  # noqa: E402,F401
+from . import (  # noqa: E402,F401  (routes register on bp)  # noqa
+    accounts,
+    auth,
+    home,
+    news,
+    newsletter,
+    passwords,
+    requests,  # noqa: E402,F401
+    selection,
+)

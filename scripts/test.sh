@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export PG_SERVER_URL="${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}"
 
+echo "=== Static checks: ruff (with bandit's S rules) and dependency pins ==="
+.venv/bin/ruff check .
+static_status=$?
+"$PY" scripts/check_pins.py || static_status=1
+
 echo "=== Test leg 1/2: SQLite ==="
 TEST_DB=sqlite "$PY" -m pytest "$@"
 sqlite_status=$?
@@ -35,4 +40,4 @@ else
   fi
 fi
 
-[ "$sqlite_status" -eq 0 ] && [ "$pg_status" -eq 0 ]
+[ "$static_status" -eq 0 ] && [ "$sqlite_status" -eq 0 ] && [ "$pg_status" -eq 0 ]

@@ -17,7 +17,6 @@ from backoffice.models import (
     News,
     Newsletter,
     OutboxMessage,
-    PartnerRole,
     RequestStatus,
 )
 from backoffice.services.clock import now

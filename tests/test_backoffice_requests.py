@@ -10,8 +10,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 import time_machine
-from helpers import PASSWORD, TEST_DB
-from helpers import admin_view, page_text
+from helpers import PASSWORD, TEST_DB, admin_view, page_text
 from sqlalchemy import event, select
 
 from backoffice.extensions import db

@@ -332,7 +332,9 @@ def test_after_deletion_no_table_holds_the_persons_data_but_the_requests_name(wo
     request = _filed_with_file(world)
     request.requester_account_id, request.requester_name = person_id, "QUINTAVALLE Zéphirine"
     db.session.commit()
-    with pytest.raises(Exception):
+    from backoffice.services.errors import DomainError
+
+    with pytest.raises(DomainError):
         auth.authenticate_partner(login, "mauvais mot de passe")  # a failed login is audited
     account_service.inactivate_account(person, g["manager"], g["caisse"].id)
     inactivated = person.inactivated_at
@@ -345,7 +347,7 @@ def test_after_deletion_no_table_holds_the_persons_data_but_the_requests_name(wo
         for table in db.metadata.sorted_tables:
             columns = [c for c in table.columns if isinstance(c.type, (String, Text, JSON))]
             for row in connection.execute(select(*columns)) if columns else []:
-                for column, value in zip(columns, row):
+                for column, value in zip(columns, row, strict=True):
                     if value is not None and any(n in str(value) for n in needles):
                         if (table.name, column.name) not in allowed:
                             found.append((table.name, column.name, str(value)[:80]))

@@ -1,10 +1,10 @@
 """The manager's first visit end to end: login, CGU, caisse choice, a technician created and e-mailed."""
 import re
 
+from helpers import PASSWORD
+
 from backoffice.extensions import db
 from backoffice.models import AuditEntry, OutboxMessage, PartnerAccount
-
-from helpers import PASSWORD
 
 
 def portal_login(client, login, password=PASSWORD):

@@ -130,7 +130,7 @@ def accesses(account: PartnerAccount, day: date | None = None) -> list[CaisseAcc
     for convention in conventions:
         by_caisse.setdefault(convention.caisse_id, []).append(convention)
     result = []
-    for caisse_id, items in by_caisse.items():
+    for items in by_caisse.values():
         access = _situation(account.structure_id, items[0].caisse, items, day)
         if access is None:
             continue

@@ -22,7 +22,7 @@ from .clock import now, today
 from .numbering import next_number
 from .passwords import hash_password
 
-DEMO_PASSWORD = "Demo-Espace-2026"
+DEMO_PASSWORD = "Demo-Espace-2026"  # noqa: S105 (the documented demo password)
 
 CAISSES = [
     ("CPAM GIRONDE", "331"),

@@ -3,8 +3,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
-from flask import current_app, has_app_context
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 
 from .errors import DomainError
 

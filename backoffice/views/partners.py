@@ -3,7 +3,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.model.template import EndpointLinkRowAction
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import and_, or_
 from wtforms import DateField, SelectField, TextAreaField
 from wtforms.validators import Optional
@@ -106,7 +106,7 @@ def _state_badge(view, context, model, name):
         ConventionState.ENDING: "warning",
         ConventionState.ENDED: "secondary",
     }[state]
-    return Markup(f'<span class="badge badge-{colour}">{escape(state.label)}</span>')
+    return Markup('<span class="badge badge-{}">{}</span>').format(colour, state.label)
 
 
 class ConventionView(SecureModelView):

@@ -7,7 +7,6 @@ from backoffice.extensions import db
 from backoffice.models import OutboxMessage
 from backoffice.services.clock import today
 
-
 NEW_PASSWORD = "Une autre phrase de passe 2026"
 
 
