@@ -12,12 +12,15 @@ from .caisses import Caisse
 
 class OutboxStatus(str, enum.Enum):
     PENDING = "pending"
+    SENDING = "sending"  # leased to a worker until next_attempt_at
     SENT = "sent"
     FAILED = "failed"
 
     @property
     def label(self) -> str:
-        return {"pending": "En attente", "sent": "Envoyé", "failed": "Échec"}[self.value]
+        return {"pending": "En attente", "sending": "En cours d'envoi", "sent": "Envoyé", "failed": "Échec"}[
+            self.value
+        ]
 
 
 class OutboxMessage(db.Model):

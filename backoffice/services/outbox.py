@@ -3,6 +3,7 @@
 No web request talks to SMTP: `flask send-mail` (a worker, or `--once` from cron) delivers.
 """
 import logging
+import secrets
 import smtplib
 import socket
 from contextlib import nullcontext
@@ -19,6 +20,8 @@ from .clock import now
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
+# How long a worker may hold messages before another one takes them over.
+LEASE = timedelta(minutes=5)
 
 
 def enqueue(
@@ -61,19 +64,40 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _claim_batch(limit: int) -> list[OutboxMessage]:
-    """Lock due messages; on PostgreSQL other workers skip the locked rows (no double send)."""
-    query = (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.status == OutboxStatus.PENDING.value,
-            OutboxMessage.next_attempt_at <= now(),
-        )
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
-    )
+    """Lease due messages to this worker, then commit: the lease, not a held transaction, keeps other
+    workers off them (PostgreSQL skips rows another worker is claiming; everywhere the guarded
+    UPDATE only takes rows still due). A worker that dies leaves its lease to expire; the
+    messages are then due again."""
+    moment = now()
+    due = (
+        (OutboxMessage.status == OutboxStatus.PENDING.value) | (OutboxMessage.status == OutboxStatus.SENDING.value)
+    ) & (OutboxMessage.next_attempt_at <= moment)
+    query = select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return list(db.session.scalars(query))
+    ids = list(db.session.scalars(query))
+    if not ids:
+        db.session.commit()
+        return []
+    lease = moment + LEASE + timedelta(microseconds=secrets.randbelow(1_000_000))
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), due)
+        .values(status=OutboxStatus.SENDING.value, next_attempt_at=lease)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.status == OutboxStatus.SENDING.value,
+                OutboxMessage.next_attempt_at == lease,
+            )
+            .order_by(OutboxMessage.id)
+        )
+    )
 
 
 def _to_mail_message(message: OutboxMessage) -> Message:
@@ -105,7 +129,6 @@ def send_pending(limit: int = 50) -> dict:
         return stats
     batch = _claim_batch(limit)
     if not batch:
-        db.session.commit()
         return stats
     max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
     previous_timeout = socket.getdefaulttimeout()
@@ -131,6 +154,7 @@ def send_pending(limit: int = 50) -> dict:
                     message.attempts += 1
                     message.last_error = None
                     stats["sent"] += 1
+                db.session.commit()  # each delivery is recorded at once
         finally:
             try:
                 connection.__exit__(None, None, None)
@@ -149,6 +173,7 @@ def _record_failure(message: OutboxMessage, exc: Exception, max_attempts: int, s
         message.status = OutboxStatus.FAILED.value
         stats["failed"] += 1
     else:
+        message.status = OutboxStatus.PENDING.value
         message.next_attempt_at = now() + backoff(message.attempts)
         stats["retried"] += 1
     log.warning("outbox message %s not sent (attempt %s): %s", message.id, message.attempts, exc)
