@@ -133,7 +133,9 @@ def outbox_for(email, kind=None) -> list[OutboxMessage]:
 
 
 def pdf_of(size: int) -> bytes:
-    return PDF + b"%" * (size - len(PDF))
+    """A PDF of exactly `size` bytes: comment padding before the final %%EOF (which must stay last)."""
+    head, tail = PDF[: -len(b"%%EOF\n")], b"%%EOF\n"
+    return head + b"%" * (size - len(PDF)) + tail
 
 
 def files(*items):
@@ -563,7 +565,7 @@ def test_qr_exchange_reply_mails_and_the_4th_answer_closes(app, client, login, w
 
 
 def test_attachment_download_headers_audit_and_purge(app, client, login, world, tech):
-    keys = _stage_for(tech, [("Relevé <b>été</b>.pdf", PDF)])
+    keys = _stage_for(tech, [("Relevé <b>été.pdf", PDF)])
     req = file_request(tech, world, keys=keys)
     [attachment] = requests.partner_files(req)
     login("agent.gironde")

@@ -29,7 +29,11 @@ from backoffice.services.clock import now
 from backoffice.services.numbering import next_number
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = (  # a real 1×1 PNG: signature, IHDR, IDAT, IEND
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+    b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84"
+    b"\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 200
 MB5 = 5 * 1024 * 1024
 MULTIPART = {"content_type": "multipart/form-data"}
@@ -413,7 +417,7 @@ def test_nine_files_are_refused_eight_kept_and_filed(portal, g):
 
 
 def test_five_megabytes_accepted_one_byte_more_refused(portal, g):
-    exact = PDF + b"0" * (MB5 - len(PDF))
+    exact = PDF[: -len(b"%%EOF\n")] + b"%" * (MB5 - len(PDF)) + b"%%EOF\n"
     over = exact + b"0"
     data = person(motive_id=str(motive(g, "file_review").id), files=files((over, "gros.pdf")))
     response = post(portal, "/demandes/nouvelle/file_review", data)

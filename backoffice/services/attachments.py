@@ -35,6 +35,12 @@ EXTENSIONS = {
     "tif": "tiff", "tiff": "tiff", "png": "png", "jpg": "jpeg", "jpeg": "jpeg",
 }
 _ZIP_MAX_TOTAL = 100 * 1024 * 1024  # uncompressed
+# Markup that makes a file a polyglot (a browser or viewer could run it as a page or an image script).
+_ACTIVE_CONTENT = (b"<script", b"<html", b"<svg", b"<iframe", b"<object", b"<embed", b"javascript:", b"<?php")
+# The standard antivirus test file (EICAR): refused even without an antivirus daemon.
+_EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+# Characters that disguise a name (bidirectional overrides) or address a path.
+_BAD_NAME_CHARS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069/\\\x00")
 _ZIP_MAX_RATIO = 200
 _ZIP_MAX_ENTRIES = 5000
 
@@ -130,15 +136,37 @@ def _check_csv(filename: str, data: bytes) -> None:
         except UnicodeDecodeError:
             raise _refuse(filename, "son contenu ne correspond pas à un fichier texte CSV.") from None
     head = text.lstrip("\ufeff \t\r\n")[:512].lower()
+    if head.startswith("#!"):
+        raise _refuse(filename, "un script n'est pas un fichier CSV.")
     if head.startswith("<") or "<script" in head or "<html" in head or "<svg" in head:
         raise _refuse(filename, "son contenu ne correspond pas à un fichier texte CSV.")
     if _sniff(data) is not None:
         raise _refuse(filename, "son contenu ne correspond pas à un fichier texte CSV.")
 
 
+def _check_name(filename: str, shown: str) -> None:
+    raw = filename or ""
+    if any(c in _BAD_NAME_CHARS for c in raw) or ".." in raw or any(unicodedata.category(c) == "Cc" for c in raw):
+        raise _refuse(shown, "son nom contient des caractères non autorisés (chemin, caractères invisibles).")
+
+
+def _check_structure(shown: str, kind: str, data: bytes) -> None:
+    """Beyond the magic bytes: the file ends as its format ends, and carries no active content."""
+    lowered = data.lower()
+    if any(marker in lowered for marker in _ACTIVE_CONTENT):
+        raise _refuse(shown, "il contient du code actif (page web ou script) : il n'est pas accepté.")
+    if kind == "png" and not data.rstrip(b"\x00").endswith(b"IEND\xaeB`\x82"):
+        raise _refuse(shown, "le fichier PNG est incomplet ou contient des données cachées.")
+    if kind == "jpeg" and not data.rstrip(b"\x00\r\n").endswith(b"\xff\xd9"):
+        raise _refuse(shown, "le fichier JPEG est incomplet ou contient des données cachées.")
+    if kind == "pdf" and b"%%EOF" not in data[-1024:]:
+        raise _refuse(shown, "le fichier PDF est incomplet ou contient des données cachées.")
+
+
 def check_file(filename: str, data: bytes) -> CheckedFile:
     """Validate one upload; raise DomainError with a French message naming the file."""
     shown = clean_filename(filename)
+    _check_name(filename, shown)
     extension = shown.rsplit(".", 1)[-1].lower() if "." in shown else ""
     kind = EXTENSIONS.get(extension)
     if kind is None:
@@ -148,6 +176,8 @@ def check_file(filename: str, data: bytes) -> CheckedFile:
         raise _refuse(shown, "le fichier est vide.")
     if size > MAX_SIZE:
         raise _refuse(shown, "la taille d'une pièce jointe est limitée à 5 Mo.")
+    if _EICAR in data:
+        raise _refuse(shown, "il est détecté comme un virus (fichier de test antivirus EICAR).")
     sniffed = _sniff(data)
     if kind in ("pdf", "png", "jpeg", "tiff"):
         if sniffed != kind:
@@ -165,6 +195,8 @@ def check_file(filename: str, data: bytes) -> CheckedFile:
         _check_ooxml(shown, data, kind)
     elif kind == "csv":
         _check_csv(shown, data)
+    if kind in ("pdf", "png", "jpeg", "tiff", "doc", "xls"):
+        _check_structure(shown, kind, data)
     return CheckedFile(
         filename=shown,
         kind=kind,
