@@ -64,7 +64,12 @@ class SilentServer:
     def close(self):
         for conn in self.connections:
             conn.close()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+        except OSError:
+            pass
         self.sock.close()
+        self.thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -133,12 +138,15 @@ def test_outages_then_recovery_deliver_every_message_exactly_once(app, world, sm
         _drain(app)
         assert _statuses()[OutboxStatus.PENDING.value] == QUEUED
         # 2. it accepts connections but never answers: the timeout frees the workers
-        silent = SilentServer(smtp)
+        hanging_port = free_port()
+        app.config["MAIL_PORT"] = hanging_port
+        silent = SilentServer(hanging_port)
         try:
             traveller.shift(timedelta(hours=1, minutes=1))
             _drain(app)
         finally:
             silent.close()
+            app.config["MAIL_PORT"] = smtp
         assert _statuses()[OutboxStatus.PENDING.value] == QUEUED
         # 3. it answers 451 to everything
         recorder = Recorder()
