@@ -38,15 +38,31 @@ def assert_no_horizontal_scroll(page) -> None:
     assert width <= viewport, f"horizontal scroll on {page.url}: {width}px content in {viewport}px"
 
 
+# Tab stops on one radio per name group (the arrow keys move inside it): the checked one, else the
+# first. While a modal dialog is open the rest of the page is inert: only the dialog is expected.
+_EXPECTED_JS = """() => {
+  const modal = document.querySelector('dialog[open]:modal');
+  const radios = new Map();
+  const candidates = Array.from((modal || document).querySelectorAll(
+      'a[href], button, input:not([type=hidden]), select, textarea, summary'))
+    .filter(el => !el.disabled && el.offsetParent !== null && !el.closest('dialog:not([open])')
+                  && !el.closest('details:not([open]) > :not(summary)'));
+  candidates.filter(el => el.type === 'radio' && el.name).forEach(el => {
+    const key = (el.form ? 'f' + Array.from(document.forms).indexOf(el.form) : 'doc') + ':' + el.name;
+    const group = radios.get(key) || [];
+    group.push(el);
+    radios.set(key, group);
+  });
+  const stops = new Set(Array.from(radios.values()).map(group => group.find(el => el.checked) || group[0]));
+  return candidates
+    .filter(el => el.type !== 'radio' || !el.name || stops.has(el))
+    .map(el => { el.dataset.kbd = el.dataset.kbd || ('k' + (window.__kbdCount = (window.__kbdCount || 0) + 1)); return el.dataset.kbd; });
+}"""
+
+
 def keyboard_reaches_every_action(page, limit: int = 250) -> None:
     """Tab through the page: every visible link, button and field must receive the focus."""
-    expected = set(
-        page.evaluate(
-            """() => Array.from(document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary'))
-                 .filter(el => !el.disabled && el.offsetParent !== null && !el.closest('dialog:not([open])') && !el.closest('details:not([open]) > :not(summary)'))
-                 .map((el, i) => { el.dataset.kbd = el.dataset.kbd || ('k' + i); return el.dataset.kbd; })"""
-        )
-    )
+    expected = set(page.evaluate(_EXPECTED_JS))
     reached = set()
     page.evaluate("document.activeElement && document.activeElement.blur()")
     for _ in range(limit):
@@ -56,8 +72,15 @@ def keyboard_reaches_every_action(page, limit: int = 250) -> None:
             if key in reached and reached >= expected:
                 break
             reached.add(key)
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # no focus ring left in screenshots
     missing = expected - reached
-    assert not missing, f"{len(missing)} element(s) not reachable by keyboard on {page.url}"
+    if missing:
+        described = page.evaluate(
+            """keys => keys.map(k => { const el = document.querySelector(`[data-kbd="${k}"]`);
+                 return el ? `<${el.tagName.toLowerCase()} ${el.name || el.id || ''}> ${(el.innerText || el.value || '').slice(0, 40)}` : k; })""",
+            sorted(missing),
+        )
+        raise AssertionError(f"{len(missing)} element(s) not reachable by keyboard on {page.url}: {described}")
 
 
 def check_page(page, where: str = "") -> None:
