@@ -191,3 +191,28 @@ def test_a_web_request_never_talks_to_smtp(client, world, login, smtp):
     finally:
         silent.close()
     assert db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "anne@example.fr")).status == "pending"
+
+
+def test_a_delivered_set_password_link_leaves_the_outbox(app, world, smtp):
+    from backoffice.models import PartnerRole
+    from backoffice.services import accounts
+
+    g = world["gironde"]
+    accounts.create_account(
+        g["structure"], PartnerRole.MANAGER,
+        {"civility": "Madame", "usage_name": "DURAND", "first_name": "Anne", "function": "Directrice",
+         "phone": "05.56.00.00.00", "email": "anne@example.fr"},
+        g["admin"], g["caisse"].id,
+    )
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=smtp)
+    controller.start()
+    try:
+        with app.app_context():
+            assert outbox.send_pending()["sent"] == 1
+    finally:
+        controller.stop()
+    db.session.expire_all()
+    message = db.session.scalar(select(OutboxMessage))
+    assert message.status == OutboxStatus.SENT.value
+    assert "/mot-de-passe/[lien envoyé]" in message.body_text and "/mot-de-passe/[lien envoyé]" in message.body_html

@@ -3,6 +3,7 @@
 No web request talks to SMTP: `flask send-mail` (a worker, or `--once` from cron) delivers.
 """
 import logging
+import re
 import secrets
 import smtplib
 import socket
@@ -56,6 +57,14 @@ def _url_context():
     if has_request_context():
         return nullcontext()
     return current_app.test_request_context("/")
+
+
+_TOKEN_LINK = re.compile(r"(/mot-de-passe/)[A-Za-z0-9_\-]{16,}")
+
+
+def redact_links(body: str) -> str:
+    """Once delivered, a set-password link leaves the outbox: nobody reading it there can use it."""
+    return _TOKEN_LINK.sub(r"\1[lien envoyé]", body or "")
 
 
 def backoff(attempts: int) -> timedelta:
@@ -150,6 +159,8 @@ def send_pending(limit: int = 50) -> dict:
                     _record_failure(message, exc, max_attempts, stats)
                 else:
                     message.status = OutboxStatus.SENT.value
+                    message.body_text = redact_links(message.body_text)
+                    message.body_html = redact_links(message.body_html)
                     message.sent_at = now()
                     message.attempts += 1
                     message.last_error = None
