@@ -8,6 +8,7 @@ import re
 from datetime import date, timedelta
 
 from sqlalchemy import and_, case, func, select, update
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import (
@@ -105,6 +106,12 @@ def caisse_files(request: Request) -> list[Attachment]:
     return [a for a in _attachments(request.id) if a.side == "caisse"]
 
 
+def request_files(request: Request) -> list[Attachment]:
+    """partner_files + caisse_files in one statement (the detail pages list both)."""
+    files = _attachments(request.id)
+    return [a for a in files if a.side == "partner"] + [a for a in files if a.side == "caisse"]
+
+
 def _attachments(request_id: int) -> list[Attachment]:
     return list(
         db.session.scalars(select(Attachment).where(Attachment.request_id == request_id).order_by(Attachment.id))
@@ -138,15 +145,29 @@ def exchange_files_count(request_id: int) -> int:
     )
 
 
-def exchange_state(request: Request) -> dict:
-    """Live counters for both sides: exchanges '2/4', days left 'J-9', files '5/8'."""
+def exchange_state(request: Request, attachments: list[Attachment] | None = None) -> dict:
+    """Live counters for both sides: exchanges '2/4', days left 'J-9', files '5/8'.
+
+    The rounds are counted on the messages read here; a page that already holds the request's
+    attachments (request_files) passes them, so the files are counted without another statement.
+    """
     deadline = exchange_deadline(request)
     days_left = None
     if deadline is not None:
         remaining = (deadline - now()).total_seconds()
         days_left = max(math.ceil(remaining / 86400), 0)
-    rounds = partner_message_count(request.id)
-    files = exchange_files_count(request.id)
+    messages = list(
+        db.session.scalars(
+            select(ExchangeMessage)
+            .where(ExchangeMessage.request_id == request.id)
+            .order_by(ExchangeMessage.created_at, ExchangeMessage.id)
+        )
+    )
+    rounds = sum(1 for m in messages if m.side == "partner")
+    if attachments is None:
+        files = exchange_files_count(request.id)
+    else:
+        files = sum(1 for a in attachments if a.side == "partner" and a.exchange_message_id is not None)
     can_write = (
         request.status in (RequestStatus.RESOLVED.value, RequestStatus.MESSAGE_RECEIVED.value)
         and deadline is not None
@@ -162,13 +183,7 @@ def exchange_state(request: Request) -> dict:
         "files_label": f"{files}/{EXCHANGE_MAX_FILES}",
         "can_write": can_write,
         "can_close": request.status == RequestStatus.MESSAGE_RECEIVED.value,
-        "messages": list(
-            db.session.scalars(
-                select(ExchangeMessage)
-                .where(ExchangeMessage.request_id == request.id)
-                .order_by(ExchangeMessage.created_at, ExchangeMessage.id)
-            )
-        ),
+        "messages": messages,
     }
 
 
@@ -320,6 +335,30 @@ def _clean_comment(comment: str | None, errors: dict) -> str:
     return comment
 
 
+def _text_and_files(owner, text: str, staged_keys: list[str], field: str, reword, already: int = 0,
+                    limit: int = MAX_FILES, files_allowed: bool = True) -> tuple[str, list]:
+    """The text (required, ≤ 5000) and the owner's staged files within the limit, or ValidationFailed.
+
+    `reword` turns the comment messages into the field's own words ("la réponse", "votre message").
+    """
+    errors: dict[str, str] = {}
+    text = _clean_comment(text, errors)
+    if "comment" in errors:
+        errors[field] = reword(errors.pop("comment"))
+    files = uploads.staged(owner, staged_keys) if files_allowed else []
+    try:
+        check_count(already, len(files), limit)
+    except DomainError as exc:
+        errors["attachments"] = exc.message
+    if errors:
+        raise ValidationFailed(errors)
+    return text, files
+
+
+def _as_message(message: str) -> str:
+    return message.replace("un commentaire", "votre message").replace("Le commentaire", "Le message")
+
+
 def _clean_saisine(data: dict, errors: dict) -> dict:
     """R-REQ-6: consent and 'Accompagnement santé sollicité dans le cadre de', then the follow-up."""
     if not data.get("consent"):
@@ -402,7 +441,9 @@ def file_request(account: PartnerAccount, access, offer: ServiceOffer, data: dic
 def _own_request(account: PartnerAccount, caisse_id: int, number: str) -> Request | None:
     """A request of the account's structure for the selected caisse (never another structure's)."""
     return db.session.scalar(
-        select(Request).where(
+        select(Request)
+        .options(joinedload(Request.service_offer), joinedload(Request.motive))
+        .where(
             Request.number == number,
             Request.structure_id == account.structure_id,
             Request.caisse_id == caisse_id,
@@ -432,16 +473,10 @@ def complete_request(account: PartnerAccount, request: Request, comment: str, st
     """R-STA-2 'Compléter la demande': a new comment and more files within the total of 8."""
     if request.status != RequestStatus.NEW.value:
         raise DomainError("La demande ne peut plus être complétée : elle a été prise en charge.")
-    errors: dict[str, str] = {}
-    comment = _clean_comment(comment, errors)
-    files = uploads.staged(account, staged_keys) if request.service_offer.allows_attachments else []
-    already = len(partner_files(request))
-    try:
-        check_count(already, len(files))
-    except DomainError as exc:
-        errors["attachments"] = exc.message
-    if errors:
-        raise ValidationFailed(errors)
+    comment, files = _text_and_files(
+        account, comment, staged_keys, "comment", reword=lambda m: m, already=len(partner_files(request)),
+        files_allowed=request.service_offer.allows_attachments,
+    )
     request.comment = comment
     uploads.attach(files, request.id, "partner")
     audit.record("request.complete", actor=account, target=request, caisse_id=request.caisse_id, files=len(files))
@@ -478,17 +513,9 @@ def partner_message(account: PartnerAccount, request: Request, body: str, staged
     state = exchange_state(request)
     if not state["can_write"]:
         raise DomainError("L'échange n'est plus possible sur cette demande.")
-    errors: dict[str, str] = {}
-    body = _clean_comment(body, errors)
-    if "comment" in errors:
-        errors["body"] = errors.pop("comment").replace("un commentaire", "votre message").replace("Le commentaire", "Le message")
-    files = uploads.staged(account, staged_keys)
-    try:
-        check_count(state["files"], len(files), EXCHANGE_MAX_FILES)
-    except DomainError as exc:
-        errors["attachments"] = exc.message
-    if errors:
-        raise ValidationFailed(errors)
+    body, files = _text_and_files(
+        account, body, staged_keys, "body", reword=_as_message, already=state["files"], limit=EXCHANGE_MAX_FILES
+    )
     message = ExchangeMessage(
         request_id=request.id, side="partner", body=body, account_id=account.id,
         author_name=f"{account.display_name} {account.first_name}",
@@ -570,17 +597,7 @@ def answer_request(agent: Agent, request: Request, answer: str, staged_keys: lis
     """R-BO-3: the answer text and optional files (same rules) → 'Résolu'; e-mail mentions 15 days."""
     if request.status not in (RequestStatus.NEW.value, RequestStatus.TAKEN.value):
         raise DomainError("Cette demande a déjà reçu une réponse.")
-    errors: dict[str, str] = {}
-    answer = _clean_comment(answer, errors)
-    if "comment" in errors:
-        errors["answer"] = _as_answer(errors.pop("comment"))
-    files = uploads.staged(agent, staged_keys)
-    try:
-        check_count(0, len(files))
-    except DomainError as exc:
-        errors["attachments"] = exc.message
-    if errors:
-        raise ValidationFailed(errors)
+    answer, files = _text_and_files(agent, answer, staged_keys, "answer", reword=_as_answer)
     if request.status == RequestStatus.NEW.value:
         request.taken_by_agent_id = request.taken_by_agent_id or agent.id
         request.taken_at = request.taken_at or now()
@@ -598,17 +615,7 @@ def caisse_reply(agent: Agent, request: Request, body: str, staged_keys: list[st
     """R-BO-4: answer the technician's message; the 4th answer closes the exchange (R-STA-4)."""
     if request.status != RequestStatus.MESSAGE_SENT.value:
         raise DomainError("Aucun message du partenaire n'attend de réponse.")
-    errors: dict[str, str] = {}
-    body = _clean_comment(body, errors)
-    if "comment" in errors:
-        errors["body"] = _as_answer(errors.pop("comment"))
-    files = uploads.staged(agent, staged_keys)
-    try:
-        check_count(0, len(files))
-    except DomainError as exc:
-        errors["attachments"] = exc.message
-    if errors:
-        raise ValidationFailed(errors)
+    body, files = _text_and_files(agent, body, staged_keys, "body", reword=_as_answer)
     message = ExchangeMessage(
         request_id=request.id, side="caisse", body=body, agent_id=agent.id, author_name=agent.caisse.name if agent.caisse else "Caisse",
     )
