@@ -7,7 +7,6 @@ from flask import request
 
 from backoffice.models import RequestStatus
 from backoffice.services import history as history_service
-from backoffice.services import requests as request_service
 
 from .request_forms import parse_date, parse_int
 
@@ -107,7 +106,8 @@ def history_context(account, access, c: history_service.Criteria) -> dict:
             rows, total = history_service.page(account.structure_id, access.caisse.id, c)
     last = max((total + c.per_page - 1) // c.per_page, 1)
     first_row = (c.page - 1) * c.per_page + 1 if total else 0
-    offers = history_service.offers(access.convention)
+    motives_by_offer = history_service.offers_with_motives(access.convention.id, access.caisse.id)
+    offers = [offer for offer, _motives in motives_by_offer]
     return {
         "rows": rows,
         "total": total,
@@ -120,7 +120,7 @@ def history_context(account, access, c: history_service.Criteria) -> dict:
         "pages": page_numbers(c.page, last),
         "requesters": history_service.requesters(account.structure_id),
         "offers": offers,
-        "motives_by_offer": [(o, request_service.motives_for(access.caisse.id, o)) for o in offers],
+        "motives_by_offer": motives_by_offer,
         "statuses": history_service.PARTNER_STATUSES,
         "sorts": history_service.SORTS,
         "orders": ORDERS,

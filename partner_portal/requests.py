@@ -145,12 +145,12 @@ def _own_or_404(number: str):
 
 def _detail(req, **extra):
     """The four blocks (R-HIS-4), the Q/R thread and, while 'Nouveau', the two actions' dialogs."""
-    files = request_service.partner_files(req) + request_service.caisse_files(req)
+    files = request_service.request_files(req)
     by_message: dict[int, list[Attachment]] = {}
     for item in files:
         if item.exchange_message_id is not None:
             by_message.setdefault(item.exchange_message_id, []).append(item)
-    state = request_service.exchange_state(req) if req.resolved_at is not None else None
+    state = request_service.exchange_state(req, files) if req.resolved_at is not None else None
     sent = [a for a in files if a.side == "partner" and a.exchange_message_id is None]
     is_new = req.status == RequestStatus.NEW.value
     context = {

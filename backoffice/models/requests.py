@@ -63,11 +63,18 @@ class Request(db.Model):
     __tablename__ = "request"
     __table_args__ = (
         CheckConstraint("length(number) = 10", name="number_10_digits"),
-        # The agent work queue (R-BO-1): a caisse's requests by status and age.
-        Index("ix_request_caisse_status_deposited", "caisse_id", "status", "deposited_at"),
-        Index("ix_request_caisse_deposited", "caisse_id", "deposited_at"),
-        # The partner history (R-HIS-1): a structure's requests for one caisse, newest first.
-        Index("ix_request_structure_caisse_deposited", "structure_id", "caisse_id", "deposited_at"),
+        # The agent work queue (R-BO-1) reads its pages in index order and stops after the page
+        # (views/requests.py): "Nouveau" oldest first — (caisse, status, deposited_at, id), which
+        # also serves the status and overdue filters — then the others newest first —
+        # (caisse, deposited_at, id) read backwards, which also serves the date filters.
+        Index("ix_request_queue_status", "caisse_id", "status", "deposited_at", "id"),
+        Index("ix_request_queue", "caisse_id", "deposited_at", "id"),
+        # The queue filtered by offer or by motive, newest first, without sorting the caisse's rows.
+        Index("ix_request_queue_offer", "caisse_id", "service_offer_id", "deposited_at", "id"),
+        Index("ix_request_queue_motive", "caisse_id", "motive_id", "deposited_at", "id"),
+        # The partner history (R-HIS-1) and the queue's structure filter: a structure's requests
+        # for one caisse, newest first.
+        Index("ix_request_structure_caisse_deposited", "structure_id", "caisse_id", "deposited_at", "id"),
         Index("ix_request_caisse_person", "caisse_id", "person_last_name"),
     )
 

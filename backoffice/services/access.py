@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import AWAITING_CAISSE, Caisse, Convention, PartnerAccount, Request, RequestStatus
@@ -120,12 +121,21 @@ def grace_end(structure_id: int, caisse_id: int, end_date: date) -> date:
     return reference + timedelta(days=GRACE_DAYS)
 
 
-def accesses(account: PartnerAccount, day: date | None = None) -> list[CaisseAccess]:
-    """Caisses the account may select, by name. Managers: upcoming or current only (R-ORG-1)."""
+def accesses(account: PartnerAccount, day: date | None = None, caisse_id: int | None = None) -> list[CaisseAccess]:
+    """Caisses the account may select, by name. Managers: upcoming or current only (R-ORG-1).
+
+    With caisse_id, only that caisse's situation is computed (every portal page checks one caisse:
+    the others' conventions, pending counts and grace periods need not be read each time).
+    """
     day = day or today()
-    conventions = list(
-        db.session.scalars(select(Convention).where(Convention.structure_id == account.structure_id))
+    query = (
+        select(Convention)
+        .options(joinedload(Convention.caisse))
+        .where(Convention.structure_id == account.structure_id)
     )
+    if caisse_id is not None:
+        query = query.where(Convention.caisse_id == caisse_id)
+    conventions = list(db.session.scalars(query))
     by_caisse: dict[int, list[Convention]] = {}
     for convention in conventions:
         by_caisse.setdefault(convention.caisse_id, []).append(convention)
@@ -143,7 +153,7 @@ def accesses(account: PartnerAccount, day: date | None = None) -> list[CaisseAcc
 def access_for(account: PartnerAccount, caisse_id: int | None, day: date | None = None) -> CaisseAccess | None:
     if caisse_id is None:
         return None
-    for access in accesses(account, day):
+    for access in accesses(account, day, caisse_id=caisse_id):
         if access.caisse.id == caisse_id:
             return access
     return None

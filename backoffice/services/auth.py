@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Agent, PartnerAccount
@@ -84,7 +85,10 @@ def load_user(user_id: str):
     model = {"agent": Agent, "partner": PartnerAccount}.get(kind)
     if model is None or not alt_id:
         return None
-    user = db.session.scalar(select(model).where(model.alt_id == alt_id))
+    # The header of every page names the agent's caisse / the partner's structure: loaded with the
+    # user in one statement rather than lazily in a second one on each request.
+    related = Agent.caisse if model is Agent else PartnerAccount.structure
+    user = db.session.scalar(select(model).options(joinedload(related)).where(model.alt_id == alt_id))
     if user is None or not user.active:
         return None
     return user

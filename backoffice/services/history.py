@@ -3,10 +3,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from ..extensions import db
-from ..models import PartnerAccount, Request, RequestStatus, ServiceOffer
+from ..models import CaisseMotive, Motive, PartnerAccount, Request, RequestStatus, ServiceOffer, convention_offer
 from .clock import PARIS
 
 PAGE_SIZES = (10, 20, 50)
@@ -71,19 +71,42 @@ def base_query(structure_id: int, caisse_id: int, c: Criteria):
 
 
 def page(structure_id: int, caisse_id: int, c: Criteria) -> tuple[list[Request], int]:
-    """One page of rows (with their offer eager-loaded) and the true total: two queries."""
+    """One page of rows (with their offer eager-loaded) and the true total, in one statement.
+
+    The total rides along each row (count(*) OVER ()). A page past the end (the criteria changed)
+    has no row to carry it: then the total is counted and c.page moves to the last page.
+    """
     query = base_query(structure_id, caisse_id, c)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     column = SORTS.get(c.sort, SORTS["deposited_at"])[1]
     ordering = column.asc() if c.order == "asc" else column.desc()
     tie = Request.id.asc() if c.order == "asc" else Request.id.desc()
-    rows = db.session.scalars(
-        query.options(joinedload(Request.service_offer))
+    listed = (
+        query.add_columns(func.count().over().label("total"))
+        .options(joinedload(Request.service_offer))
         .order_by(ordering, tie)
         .limit(c.per_page)
-        .offset((c.page - 1) * c.per_page)
+    )
+    result = db.session.execute(listed.offset((c.page - 1) * c.per_page)).all()
+    if not result and c.page > 1:
+        result = _last_page(query, (ordering, tie), c.per_page)
+        c.page = max((result[0][1] + c.per_page - 1) // c.per_page, 1) if result else 1
+    if not result:
+        return [], 0
+    return [row[0] for row in result], result[0][1]
+
+
+def _last_page(query, ordering, per_page: int) -> list:
+    """The last page's rows with the total, in one statement: each match numbered in the order."""
+    numbered = query.add_columns(
+        func.count().over().label("total"), func.row_number().over(order_by=ordering).label("rn")
+    ).subquery()
+    row = aliased(Request, numbered)
+    return db.session.execute(
+        select(row, numbered.c.total)
+        .options(joinedload(row.service_offer))
+        .where(numbered.c.rn > (numbered.c.total - 1) // per_page * per_page)
+        .order_by(numbered.c.rn)
     ).all()
-    return list(rows), total
 
 
 def requesters(structure_id: int) -> list[PartnerAccount]:
@@ -99,3 +122,29 @@ def requesters(structure_id: int) -> list[PartnerAccount]:
 
 def offers(convention) -> list[ServiceOffer]:
     return list(convention.service_offers)
+
+
+def offers_with_motives(convention_id: int, caisse_id: int) -> list[tuple[ServiceOffer, list[Motive]]]:
+    """The convention's offers, each with the motives the caisse offers, in one statement (the
+    criteria 'Offre de service' and 'Motif'); same order as convention.service_offers and
+    requests.motives_for."""
+    enabled = (
+        select(Motive)
+        .join(CaisseMotive, CaisseMotive.motive_id == Motive.id)
+        .where(CaisseMotive.caisse_id == caisse_id)
+        .subquery()
+    )
+    motive = aliased(Motive, enabled)
+    rows = db.session.execute(
+        select(ServiceOffer, motive)
+        .join(convention_offer, convention_offer.c.service_offer_id == ServiceOffer.id)
+        .outerjoin(motive, motive.service_offer_id == ServiceOffer.id)
+        .where(convention_offer.c.convention_id == convention_id)
+        .order_by(ServiceOffer.position, ServiceOffer.id, motive.position, motive.id)
+    ).all()
+    grouped: dict[int, tuple[ServiceOffer, list[Motive]]] = {}
+    for offer, item in rows:
+        entry = grouped.setdefault(offer.id, (offer, []))
+        if item is not None:
+            entry[1].append(item)
+    return list(grouped.values())

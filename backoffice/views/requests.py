@@ -6,13 +6,15 @@ service calls (backoffice/services/requests.py).
 import io
 import math
 from datetime import datetime, time, timedelta
+from urllib.parse import quote
 
-from flask import abort, flash, redirect, request, send_file, url_for
+from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.model.template import EndpointLinkRowAction
 from markupsafe import Markup
-from sqlalchemy import exists, not_, select
+from sqlalchemy import exists, func, literal, not_, null, select, union_all
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import (
@@ -68,9 +70,22 @@ def person_label(req: Request) -> str:
     return f"{req.person_civility or ''} {req.person_last_name} {req.person_first_name or ''}".strip()
 
 
+def _process_url(request_id) -> str:
+    """The request screen's URL; url_for runs once per page, not twice per row."""
+    if "ep_process_base" not in g:
+        g.ep_process_base = url_for("requests.process_view")
+    return f"{g.ep_process_base}?id={quote(str(request_id))}"
+
+
 def _number_link(view, context, model, name):
-    url = url_for(".process_view", id=model.id)
-    return Markup('<a href="{}" class="font-weight-bold">{}</a>').format(url, model.number)
+    return Markup('<a href="{}" class="font-weight-bold">{}</a>').format(_process_url(model.id), model.number)
+
+
+class ProcessRowAction(EndpointLinkRowAction):
+    """'Traiter la demande' on each row: EndpointLinkRowAction's link, built from _process_url."""
+
+    def render(self, context, row_id, row):
+        return self._resolve_symbol(context, "row_actions.link")(self, _process_url(row_id))
 
 
 def _status_badge(view, context, model, name):
@@ -119,32 +134,47 @@ class IdEqual(FilterEqual):
 
 
 def _offer_options(agent):
-    return [(str(i), label) for i, label in db.session.execute(
-        select(ServiceOffer.id, ServiceOffer.label).order_by(ServiceOffer.position)
-    )]
+    return _filter_options(agent)["offer"]
 
 
 def _motive_options(agent):
-    query = (
-        select(Motive.id, Motive.label, ServiceOffer.label)
-        .join(ServiceOffer, ServiceOffer.id == Motive.service_offer_id)
-        .order_by(ServiceOffer.position, Motive.position)
-    )
-    if not agent.is_national_admin:
-        query = query.where(
-            exists().where(CaisseMotive.motive_id == Motive.id, CaisseMotive.caisse_id == agent.caisse_id)
-        )
-    return [(str(i), f"{label} ({offer})") for i, label, offer in db.session.execute(query)]
+    return _filter_options(agent)["motive"]
 
 
 def _structure_options(agent):
     """Only the structures under convention with the agent's caisse: no other caisse's partners."""
-    query = (
-        select(Structure.id, Structure.name)
-        .where(exists().where(Convention.structure_id == Structure.id, caisse_filter(agent, Convention.caisse_id)))
-        .order_by(Structure.name)
+    return _filter_options(agent)["structure"]
+
+
+def _filter_options(agent) -> dict[str, list[tuple[str, str]]]:
+    """The three scoped option lists (offers; the caisse's motives; its structures under convention),
+    read in one statement once per request."""
+    if "ep_queue_options" in g:
+        return g.ep_queue_options
+    offers = select(
+        literal("offer").label("kind"), ServiceOffer.id, ServiceOffer.label, null().label("offer"),
+        ServiceOffer.position.label("p1"), literal(0).label("p2"),
     )
-    return [(str(i), name) for i, name in db.session.execute(query)]
+    motives = select(
+        literal("motive"), Motive.id, Motive.label, ServiceOffer.label, ServiceOffer.position, Motive.position,
+    ).join(ServiceOffer, ServiceOffer.id == Motive.service_offer_id)
+    if not agent.is_national_admin:
+        motives = motives.where(
+            exists().where(CaisseMotive.motive_id == Motive.id, CaisseMotive.caisse_id == agent.caisse_id)
+        )
+    structures = select(
+        literal("structure"), Structure.id, Structure.name, null(), literal(0), literal(0),
+    ).where(exists().where(Convention.structure_id == Structure.id, caisse_filter(agent, Convention.caisse_id)))
+    union = union_all(offers, motives, structures).subquery()
+    options: dict[str, list[tuple[str, str]]] = {"offer": [], "motive": [], "structure": []}
+    for kind, id_, label, offer in db.session.execute(
+        select(union.c.kind, union.c.id, union.c.label, union.c.offer).order_by(
+            union.c.kind, union.c.p1, union.c.p2, union.c.label, union.c.id
+        )
+    ):
+        options[kind].append((str(id_), f"{label} ({offer})" if kind == "motive" else label))
+    g.ep_queue_options = options
+    return options
 
 
 def _paris_day_start(day) -> datetime:
@@ -214,6 +244,23 @@ class OverdueFilter(BaseSQLAFilter):
 
 
 # --- the view ----------------------------------------------------------------------------------
+
+# The list counts at most this many rows: beyond, it shows "plus de 1000" (a caisse's queue holds
+# years of closed requests; counting them all on every page would grow with the table).
+COUNT_CAP = 1000
+
+
+SCREEN_RELATIONS = (
+    Request.structure, Request.caisse, Request.service_offer, Request.motive, Request.taken_by, Request.resolved_by,
+)
+
+
+class CappedCount(int):
+    """A count that stopped past COUNT_CAP: pagination uses the number, the page shows "plus de N"."""
+
+    def __str__(self) -> str:
+        return f"plus de {COUNT_CAP}"
+
 
 
 class RequestView(SecureModelView):
@@ -298,7 +345,7 @@ class RequestView(SecureModelView):
         OverdueFilter(Request.deposited_at, "En retard (plus de 48 h)"),
     ]
     column_extra_row_actions = [
-        EndpointLinkRowAction("fa fa-folder-open", ".process_view", title="Traiter la demande"),
+        ProcessRowAction("fa fa-folder-open", ".process_view", title="Traiter la demande"),
     ]
 
     def search_placeholder(self):
@@ -313,6 +360,59 @@ class RequestView(SecureModelView):
             query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
             return query.order_by(Request.id.desc()), joins
         return query.order_by(*request_service.queue_order()), joins
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """The list page: a capped count and, in the default order, the queue read page-sized.
+
+        Exports (and any other caller) keep Flask-Admin's get_list with its true count.
+        """
+        if not execute or request.endpoint != f"{self.endpoint}.index_view":
+            return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+        joins: dict = {}
+        count_joins: dict = {}
+        query = self.get_query()
+        if self._search_supported and search:
+            query, _, joins, count_joins = self._apply_search(query, None, joins, count_joins, search)
+        if filters and self._filters:
+            query, _, joins, count_joins = self._apply_filters(query, None, joins, count_joins, filters)
+        count = self._capped_count(query)
+        for relation in self._auto_joins:
+            query = query.options(joinedload(relation))
+        size = page_size if page_size is not None else self.page_size
+        offset = (page or 0) * size
+        if sort_column is not None:
+            query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
+            return count, query.limit(size).offset(offset).all()
+        return count, self._queue_page(query, offset, size)
+
+    @staticmethod
+    def _capped_count(query) -> int:
+        matches = query.with_entities(Request.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+        count = db.session.scalar(select(func.count()).select_from(matches))
+        return CappedCount(count) if count > COUNT_CAP else count
+
+    @staticmethod
+    def _queue_page(query, offset: int, size: int) -> list[Request]:
+        """R-BO-1's order (request_service.queue_order) without sorting the caisse's whole queue.
+
+        Two index-ordered reads bounded by the page — the "Nouveau" requests oldest first, the
+        others newest first — give at most 2 × (offset + size) candidate ids; one statement sorts
+        those candidates in the queue order and keeps the page (with its relations joined).
+        """
+        bound = offset + size
+        is_new = Request.status == RequestStatus.NEW.value
+        new = query.with_entities(Request.id).filter(is_new)
+        new = new.order_by(Request.deposited_at.asc(), Request.id.desc()).limit(bound).subquery()
+        others = query.with_entities(Request.id).filter(Request.status != RequestStatus.NEW.value)
+        others = others.order_by(Request.deposited_at.desc(), Request.id.desc()).limit(bound).subquery()
+        candidates = union_all(select(new.c.id), select(others.c.id)).subquery()
+        return (
+            query.filter(Request.id.in_(select(candidates.c.id)))
+            .order_by(*request_service.queue_order())
+            .offset(offset)
+            .limit(size)
+            .all()
+        )
 
     def _get_filter_groups(self):
         """Filter options of the caisse's structures and motives are computed per request, per agent."""
@@ -352,19 +452,29 @@ class RequestView(SecureModelView):
 
     # --- the request screen ----------------------------------------------------------------------
     def _request_or_404(self, value) -> Request:
-        req = self.get_one(value or "")
+        """The caisse's request (get_query is scoped) with what the screen shows, in one statement."""
+        try:
+            request_id = int(value or "")
+        except ValueError:
+            abort(404)
+        req = (
+            self.get_query()
+            .options(*(joinedload(relation) for relation in SCREEN_RELATIONS))
+            .filter(Request.id == request_id)
+            .one_or_none()
+        )
         if req is None:
             abort(404)
         return req
 
     def _screen(self, req: Request, answer_form=None, reply_form=None, status=200):
-        attachments = request_service.partner_files(req) + request_service.caisse_files(req)
+        attachments = request_service.request_files(req)
         by_message: dict[int | None, list] = {}
         for attachment in attachments:
             by_message.setdefault(attachment.exchange_message_id, []).append(attachment)
         initial_partner = [a for a in by_message.get(None, []) if a.side == "partner"]
         answer_files = [a for a in by_message.get(None, []) if a.side == "caisse"]
-        exchange = request_service.exchange_state(req)
+        exchange = request_service.exchange_state(req, attachments)
         left = time_left_label(req)
         return (
             self.render(
