@@ -55,6 +55,10 @@ class Config:
     PASSWORD_MAX_AGE_DAYS = _int("PASSWORD_MAX_AGE_DAYS", 365)
     # R-RGPD-1: attachment contents are deleted this many days after upload.
     ATTACHMENT_RETENTION_DAYS = _int("ATTACHMENT_RETENTION_DAYS", 15)
+    # Optional ClamAV daemon scanning every upload (fail closed when configured but unreachable).
+    CLAMD_SOCKET = os.environ.get("CLAMD_SOCKET") or None
+    CLAMD_HOST = os.environ.get("CLAMD_HOST") or None
+    CLAMD_PORT = _int("CLAMD_PORT", 3310)
     LOGIN_MAX_FAILURES = 10
     LOGIN_LOCK_MINUTES = 10
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import defer
 
 from ..extensions import db
 from ..models import Agent, Attachment, AttachmentContent, PartnerAccount, StagedUpload
-from . import attachments
+from . import antivirus, attachments
 from .clock import now
 from .errors import DomainError
 
@@ -31,6 +31,7 @@ def stage_with_keys(owner: PartnerAccount | Agent, uploads: list[tuple[str, byte
     for filename, data in uploads:
         try:
             checked = attachments.check_file(filename, data)
+            antivirus.check(checked.filename, checked.data)
         except DomainError as exc:
             errors.append(exc.message)
             continue
