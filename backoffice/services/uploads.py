@@ -2,7 +2,7 @@
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, insert, select
 from sqlalchemy.orm import defer
 
 from ..extensions import db
@@ -74,7 +74,11 @@ def discard(owner, key: str) -> None:
 
 
 def attach(staged_files: list[StagedUpload], request_id: int, side: str, exchange_message_id=None) -> list[Attachment]:
-    """Move staged files to a request (in the caller's transaction)."""
+    """Move staged files to a request (in the caller's transaction).
+
+    The bytes are copied inside the database (INSERT … SELECT): 8 × 5 MB never travel back
+    through the application to be sent again.
+    """
     created = []
     for item in staged_files:
         attachment = Attachment(
@@ -87,10 +91,20 @@ def attach(staged_files: list[StagedUpload], request_id: int, side: str, exchang
             size=item.size,
             sha256=item.sha256,
         )
-        attachment.content = AttachmentContent(data=item.data)
         db.session.add(attachment)
-        db.session.delete(item)
         created.append(attachment)
+    if not created:
+        return created
+    db.session.flush()
+    target = {item.id: attachment.id for item, attachment in zip(staged_files, created, strict=True)}
+    db.session.execute(
+        insert(AttachmentContent).from_select(
+            ["attachment_id", "data"],
+            select(case(target, value=StagedUpload.id), StagedUpload.data).where(StagedUpload.id.in_(list(target))),
+        )
+    )
+    for item in staged_files:
+        db.session.delete(item)
     db.session.flush()
     return created
 
