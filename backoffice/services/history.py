@@ -1,6 +1,7 @@
 """R-HIS-1..3: the partner's request history with its eight criteria, sort, order and pages."""
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from typing import NamedTuple
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased, joinedload
@@ -109,42 +110,62 @@ def _last_page(query, ordering, per_page: int) -> list:
     ).all()
 
 
-def requesters(structure_id: int) -> list[PartnerAccount]:
-    """The 'Demandeur' choices: the structure's technicians, active or not."""
-    return list(
-        db.session.scalars(
-            select(PartnerAccount)
-            .where(PartnerAccount.structure_id == structure_id, PartnerAccount.role == "technician")
-            .order_by(PartnerAccount.usage_name, PartnerAccount.birth_name, PartnerAccount.first_name)
+class Choice(NamedTuple):
+    """An option of a criterion list: what the page shows of an offer or a motive."""
+
+    id: int
+    label: str
+
+
+class Requester(NamedTuple):
+    """An option of the 'Demandeur' list (the attributes the page reads of a PartnerAccount)."""
+
+    id: int
+    display_name: str
+    first_name: str
+    active: bool
+
+
+def requesters(structure_id: int) -> list[Requester]:
+    """The 'Demandeur' choices: the structure's technicians, active or not (plain rows: a list of
+    options needs no ORM objects)."""
+    rows = db.session.execute(
+        select(
+            PartnerAccount.id,
+            func.coalesce(PartnerAccount.usage_name, PartnerAccount.birth_name, ""),
+            PartnerAccount.first_name,
+            PartnerAccount.active,
         )
+        .where(PartnerAccount.structure_id == structure_id, PartnerAccount.role == "technician")
+        .order_by(PartnerAccount.usage_name, PartnerAccount.birth_name, PartnerAccount.first_name)
     )
+    return [Requester(*row) for row in rows]
 
 
 def offers(convention) -> list[ServiceOffer]:
     return list(convention.service_offers)
 
 
-def offers_with_motives(convention_id: int, caisse_id: int) -> list[tuple[ServiceOffer, list[Motive]]]:
+def offers_with_motives(convention_id: int, caisse_id: int) -> list[tuple[Choice, list[Choice]]]:
     """The convention's offers, each with the motives the caisse offers, in one statement (the
     criteria 'Offre de service' and 'Motif'); same order as convention.service_offers and
     requests.motives_for."""
     enabled = (
-        select(Motive)
+        select(Motive.id, Motive.label, Motive.position, Motive.service_offer_id)
         .join(CaisseMotive, CaisseMotive.motive_id == Motive.id)
         .where(CaisseMotive.caisse_id == caisse_id)
         .subquery()
     )
-    motive = aliased(Motive, enabled)
     rows = db.session.execute(
-        select(ServiceOffer, motive)
+        select(ServiceOffer.id, ServiceOffer.label, enabled.c.id, enabled.c.label)
         .join(convention_offer, convention_offer.c.service_offer_id == ServiceOffer.id)
-        .outerjoin(motive, motive.service_offer_id == ServiceOffer.id)
+        .outerjoin(enabled, enabled.c.service_offer_id == ServiceOffer.id)
         .where(convention_offer.c.convention_id == convention_id)
-        .order_by(ServiceOffer.position, ServiceOffer.id, motive.position, motive.id)
-    ).all()
-    grouped: dict[int, tuple[ServiceOffer, list[Motive]]] = {}
-    for offer, item in rows:
-        entry = grouped.setdefault(offer.id, (offer, []))
-        if item is not None:
-            entry[1].append(item)
+        .order_by(ServiceOffer.position, ServiceOffer.id, enabled.c.position, enabled.c.id)
+    )
+    grouped: dict[int, tuple[Choice, list[Choice]]] = {}
+    for offer_id, offer_label, motive_id, motive_label in rows:
+        entry = grouped.setdefault(offer_id, (Choice(offer_id, offer_label), []))
+        if motive_id is not None:
+            entry[1].append(Choice(motive_id, motive_label))
     return list(grouped.values())

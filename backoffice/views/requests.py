@@ -13,7 +13,7 @@ from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.model.template import EndpointLinkRowAction
 from markupsafe import Markup
-from sqlalchemy import exists, func, literal, not_, null, select, union_all
+from sqlalchemy import any_, exists, func, literal, not_, null, select, union_all
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -162,9 +162,16 @@ def _filter_options(agent) -> dict[str, list[tuple[str, str]]]:
         motives = motives.where(
             exists().where(CaisseMotive.motive_id == Motive.id, CaisseMotive.caisse_id == agent.caisse_id)
         )
+    under_convention = select(Convention.structure_id).where(caisse_filter(agent, Convention.caisse_id))
+    if db.engine.dialect.name == "postgresql" and not agent.is_national_admin:
+        # PostgreSQL's planner would hash the whole structure table for the semi-join; an array of
+        # the caisse's few structure ids makes it fetch them by primary key.
+        in_caisse = Structure.id == any_(func.array(under_convention.scalar_subquery()))
+    else:
+        in_caisse = Structure.id.in_(under_convention)
     structures = select(
         literal("structure"), Structure.id, Structure.name, null(), literal(0), literal(0),
-    ).where(exists().where(Convention.structure_id == Structure.id, caisse_filter(agent, Convention.caisse_id)))
+    ).where(in_caisse)
     union = union_all(offers, motives, structures).subquery()
     options: dict[str, list[tuple[str, str]]] = {"offer": [], "motive": [], "structure": []}
     for kind, id_, label, offer in db.session.execute(
