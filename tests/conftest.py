@@ -2,11 +2,12 @@
 import os
 import re
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from backoffice import create_app
 from backoffice.extensions import db
@@ -199,3 +200,24 @@ def login(client):
 def password():
     """The password of every account the `world` fixture creates."""
     return PASSWORD
+
+
+@pytest.fixture
+def count_queries(app):
+    """with count_queries() as statements: … — the SQL statements sent meanwhile."""
+
+    @contextmanager
+    def counter():
+        statements: list[str] = []
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counter

@@ -5,13 +5,12 @@ import io
 import json
 import re
 import threading
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 import pytest
 import time_machine
 from helpers import PASSWORD, TEST_DB, admin_view, page_text
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from backoffice.extensions import db
 from backoffice.models import (
@@ -50,27 +49,6 @@ def tech(world):
     db.session.add(account)
     db.session.commit()
     return account
-
-
-@pytest.fixture
-def count_queries(app):
-    """count_queries() as a context manager: the list of SQL statements run inside it."""
-
-    @contextmanager
-    def counter():
-        statements: list[str] = []
-
-        def before(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
-
-        engine = db.engine
-        event.listen(engine, "before_cursor_execute", before)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", before)
-
-    return counter
 
 
 def agent_client(app, username):

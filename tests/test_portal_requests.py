@@ -4,13 +4,12 @@ Everything goes through the portal's forms, as a browser without JavaScript woul
 """
 import io
 import re
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import time_machine
 from portal_helpers import add_convention, count, enter, location, make_account, set_dates, text_of
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from backoffice.extensions import db
 from backoffice.models import (
@@ -62,27 +61,6 @@ def portal(client, g, tech):
     """The client, logged in as the technician with CPAM GIRONDE selected."""
     enter(client, tech, g["caisse"])
     return client
-
-
-@pytest.fixture
-def count_queries(app):
-    """with count_queries() as statements: … — the SQL statements sent meanwhile."""
-
-    @contextmanager
-    def counter():
-        statements: list[str] = []
-
-        def before(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
-
-        engine = db.engine
-        event.listen(engine, "before_cursor_execute", before)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", before)
-
-    return counter
 
 
 def offer(code: str) -> ServiceOffer:

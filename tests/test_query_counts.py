@@ -5,12 +5,11 @@ Each page is read twice after a warm-up: with few rows at the smallest page size
 more rows at the largest page size. Not timed: the timings live in bench/ (bench/RESULTS.md).
 """
 import re
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
 from portal_helpers import enter, make_account
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from backoffice.extensions import db
 from backoffice.models import (
@@ -31,27 +30,6 @@ from backoffice.services.clock import now, today
 
 MAX_STATEMENTS = 6  # the issue's target, whatever the page size
 STATUSES = [s.value for s in RequestStatus if s is not RequestStatus.CANCELLED]
-
-
-@pytest.fixture
-def count_queries(app):
-    """with count_queries() as statements: … — the SQL statements sent meanwhile."""
-
-    @contextmanager
-    def counter():
-        statements: list[str] = []
-
-        def before(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
-
-        engine = db.engine
-        event.listen(engine, "before_cursor_execute", before)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", before)
-
-    return counter
 
 
 ROW_MARKERS = {"/admin/": re.compile(r"<tr[ >]"), "/demandes": re.compile(r'href="/demandes/\d{10}"')}
