@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -121,6 +121,13 @@ def grace_end(structure_id: int, caisse_id: int, end_date: date) -> date:
     return reference + timedelta(days=GRACE_DAYS)
 
 
+# Every portal page reads them: built once, run with bound parameters.
+_CONVENTIONS = (
+    select(Convention).options(joinedload(Convention.caisse)).where(Convention.structure_id == bindparam("structure_id"))
+)
+_CONVENTIONS_WITH = _CONVENTIONS.where(Convention.caisse_id == bindparam("caisse_id"))
+
+
 def accesses(account: PartnerAccount, day: date | None = None, caisse_id: int | None = None) -> list[CaisseAccess]:
     """Caisses the account may select, by name. Managers: upcoming or current only (R-ORG-1).
 
@@ -128,14 +135,12 @@ def accesses(account: PartnerAccount, day: date | None = None, caisse_id: int | 
     the others' conventions, pending counts and grace periods need not be read each time).
     """
     day = day or today()
-    query = (
-        select(Convention)
-        .options(joinedload(Convention.caisse))
-        .where(Convention.structure_id == account.structure_id)
-    )
-    if caisse_id is not None:
-        query = query.where(Convention.caisse_id == caisse_id)
-    conventions = list(db.session.scalars(query))
+    if caisse_id is None:
+        conventions = list(db.session.scalars(_CONVENTIONS, {"structure_id": account.structure_id}))
+    else:
+        conventions = list(
+            db.session.scalars(_CONVENTIONS_WITH, {"structure_id": account.structure_id, "caisse_id": caisse_id})
+        )
     by_caisse: dict[int, list[Convention]] = {}
     for convention in conventions:
         by_caisse.setdefault(convention.caisse_id, []).append(convention)

@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -79,16 +79,23 @@ def authenticate_partner(login: str, password: str) -> PartnerAccount:
     return _check(account, password or "", login, None)
 
 
+# Run on every request: built once. The header of every page names the agent's caisse / the
+# partner's structure, loaded with the user in one statement rather than lazily in a second one.
+_USER_BY_ALT_ID = {
+    "agent": select(Agent).options(joinedload(Agent.caisse)).where(Agent.alt_id == bindparam("alt_id")),
+    "partner": select(PartnerAccount)
+    .options(joinedload(PartnerAccount.structure))
+    .where(PartnerAccount.alt_id == bindparam("alt_id")),
+}
+
+
 def load_user(user_id: str):
     """Flask-Login loader: 'agent:<alt_id>' or 'partner:<alt_id>'; inactive accounts are refused."""
     kind, _, alt_id = (user_id or "").partition(":")
     model = {"agent": Agent, "partner": PartnerAccount}.get(kind)
     if model is None or not alt_id:
         return None
-    # The header of every page names the agent's caisse / the partner's structure: loaded with the
-    # user in one statement rather than lazily in a second one on each request.
-    related = Agent.caisse if model is Agent else PartnerAccount.structure
-    user = db.session.scalar(select(model).options(joinedload(related)).where(model.alt_id == alt_id))
+    user = db.session.scalar(_USER_BY_ALT_ID[kind], {"alt_id": alt_id})
     if user is None or not user.active:
         return None
     return user

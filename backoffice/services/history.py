@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import NamedTuple
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from ..extensions import db
@@ -126,20 +126,37 @@ class Requester(NamedTuple):
     active: bool
 
 
+# The two option lists have a fixed shape: their statements are built once (bound parameters), not
+# on every page; building a statement costs about as much as running it.
+_REQUESTERS = (
+    select(
+        PartnerAccount.id,
+        func.coalesce(PartnerAccount.usage_name, PartnerAccount.birth_name, ""),
+        PartnerAccount.first_name,
+        PartnerAccount.active,
+    )
+    .where(PartnerAccount.structure_id == bindparam("structure_id"), PartnerAccount.role == "technician")
+    .order_by(PartnerAccount.usage_name, PartnerAccount.birth_name, PartnerAccount.first_name)
+)
+_ENABLED_MOTIVES = (
+    select(Motive.id, Motive.label, Motive.position, Motive.service_offer_id)
+    .join(CaisseMotive, CaisseMotive.motive_id == Motive.id)
+    .where(CaisseMotive.caisse_id == bindparam("caisse_id"))
+    .subquery()
+)
+_OFFERS_WITH_MOTIVES = (
+    select(ServiceOffer.id, ServiceOffer.label, _ENABLED_MOTIVES.c.id, _ENABLED_MOTIVES.c.label)
+    .join(convention_offer, convention_offer.c.service_offer_id == ServiceOffer.id)
+    .outerjoin(_ENABLED_MOTIVES, _ENABLED_MOTIVES.c.service_offer_id == ServiceOffer.id)
+    .where(convention_offer.c.convention_id == bindparam("convention_id"))
+    .order_by(ServiceOffer.position, ServiceOffer.id, _ENABLED_MOTIVES.c.position, _ENABLED_MOTIVES.c.id)
+)
+
+
 def requesters(structure_id: int) -> list[Requester]:
     """The 'Demandeur' choices: the structure's technicians, active or not (plain rows: a list of
     options needs no ORM objects)."""
-    rows = db.session.execute(
-        select(
-            PartnerAccount.id,
-            func.coalesce(PartnerAccount.usage_name, PartnerAccount.birth_name, ""),
-            PartnerAccount.first_name,
-            PartnerAccount.active,
-        )
-        .where(PartnerAccount.structure_id == structure_id, PartnerAccount.role == "technician")
-        .order_by(PartnerAccount.usage_name, PartnerAccount.birth_name, PartnerAccount.first_name)
-    )
-    return [Requester(*row) for row in rows]
+    return [Requester(*row) for row in db.session.execute(_REQUESTERS, {"structure_id": structure_id})]
 
 
 def offers(convention) -> list[ServiceOffer]:
@@ -150,19 +167,7 @@ def offers_with_motives(convention_id: int, caisse_id: int) -> list[tuple[Choice
     """The convention's offers, each with the motives the caisse offers, in one statement (the
     criteria 'Offre de service' and 'Motif'); same order as convention.service_offers and
     requests.motives_for."""
-    enabled = (
-        select(Motive.id, Motive.label, Motive.position, Motive.service_offer_id)
-        .join(CaisseMotive, CaisseMotive.motive_id == Motive.id)
-        .where(CaisseMotive.caisse_id == caisse_id)
-        .subquery()
-    )
-    rows = db.session.execute(
-        select(ServiceOffer.id, ServiceOffer.label, enabled.c.id, enabled.c.label)
-        .join(convention_offer, convention_offer.c.service_offer_id == ServiceOffer.id)
-        .outerjoin(enabled, enabled.c.service_offer_id == ServiceOffer.id)
-        .where(convention_offer.c.convention_id == convention_id)
-        .order_by(ServiceOffer.position, ServiceOffer.id, enabled.c.position, enabled.c.id)
-    )
+    rows = db.session.execute(_OFFERS_WITH_MOTIVES, {"convention_id": convention_id, "caisse_id": caisse_id})
     grouped: dict[int, tuple[Choice, list[Choice]]] = {}
     for offer_id, offer_label, motive_id, motive_label in rows:
         entry = grouped.setdefault(offer_id, (Choice(offer_id, offer_label), []))
