@@ -35,7 +35,7 @@ def test_caisse_admin_registers_a_partner_and_the_manager_creates_a_technician(p
     page.fill("#city", "Bordeaux")
     page.fill("#member_count", "12")
     page.click("input[type=submit][value='Enregistrer'], button:has-text('Enregistrer')")
-    assert page.locator("text=Le SIRET comporte exactement 14 chiffres.").is_visible()
+    page.locator("text=Le SIRET comporte exactement 14 chiffres.").first.wait_for(state="visible")
     assert page.input_value("#name") == "Association Les Amis de Victor"
     steps.shot(page, "structure-erreur")
     page.fill("#siret", "41234567800012")
@@ -50,7 +50,7 @@ def test_caisse_admin_registers_a_partner_and_the_manager_creates_a_technician(p
     page.select_option("#service_offers", index=[0, 1, 2, 3, 4], force=True)
     page.click("input[type=submit][value='Enregistrer'], button:has-text('Enregistrer')")
     page.wait_for_url(re.compile(r"/admin/conventions/"))
-    assert page.locator("text=Association Les Amis de Victor").first.is_visible()
+    page.locator("text=Association Les Amis de Victor").first.wait_for(state="visible")
     steps.shot(page, "convention-creee")
 
     page.goto("/admin/managers/new/")
@@ -63,7 +63,7 @@ def test_caisse_admin_registers_a_partner_and_the_manager_creates_a_technician(p
     page.fill("#email", "martine.lapierre@example.fr")
     page.click("input[type=submit][value='Enregistrer'], button:has-text('Enregistrer')")
     page.wait_for_url(re.compile(r"/admin/managers/"))
-    assert page.locator("text=m.lapierre").first.is_visible()
+    page.locator("text=m.lapierre").first.wait_for(state="visible")
     steps.shot(page, "gestionnaire-cree")
     page.click("button:has-text('Se déconnecter')")
 
@@ -73,7 +73,7 @@ def test_caisse_admin_registers_a_partner_and_the_manager_creates_a_technician(p
     page.fill("#password", NEW_PASSWORD)
     page.fill("#confirmation", NEW_PASSWORD)
     page.click("#contenu button[type=submit]")
-    assert page.locator("text=Votre mot de passe est enregistré").is_visible()
+    page.locator("text=Votre mot de passe est enregistré").first.wait_for(state="visible")
     steps.shot(page, "mot-de-passe-enregistre")
     page.goto("/connexion")
     check_page(page, "connexion")
@@ -103,16 +103,16 @@ def test_caisse_admin_registers_a_partner_and_the_manager_creates_a_technician(p
     assert page.input_value("#phone") == "07.00.00.00.00"
     page.fill("#email", "victor.chausson@example.fr")
     page.click("button:has-text('VALIDER')")
-    assert page.locator("text=Compte technicien partenaire créé avec succès.").is_visible()
+    page.locator("text=Compte technicien partenaire créé avec succès.").first.wait_for(state="visible")
     check_page(page, "liste des comptes")
     steps.shot(page, "technicien-cree")
 
     # inactivating the only technician is refused; the confirmation is a modal dialog with JS
     page.click("a.ep-toggle")
-    assert page.locator("dialog[open] >> text=Êtes-vous sûr de vouloir inactiver ce compte ?").is_visible()
+    page.locator("dialog[open] >> text=Êtes-vous sûr de vouloir inactiver ce compte ?").first.wait_for(state="visible")
     steps.shot(page, "confirmation-inactivation")
     page.click("dialog[open] >> button:has-text('OUI')")
-    assert page.locator("text=technicien actif").first.is_visible()
+    page.locator("text=technicien actif").first.wait_for(state="visible")
 
     # --- the technician activates the account ---
     page.click("summary")
@@ -121,5 +121,5 @@ def test_caisse_admin_registers_a_partner_and_the_manager_creates_a_technician(p
     page.fill("#password", NEW_PASSWORD + " bis")
     page.fill("#confirmation", NEW_PASSWORD + " bis")
     page.click("#contenu button[type=submit]")
-    assert page.locator("text=Votre mot de passe est enregistré").is_visible()
+    page.locator("text=Votre mot de passe est enregistré").first.wait_for(state="visible")
     assert not page.console_errors, page.console_errors
