@@ -522,6 +522,8 @@ def main(argv=None) -> None:
     parser.add_argument("--output", default=str(BENCH / "RESULTS.md"))
     args = parser.parse_args(argv)
     args.command_line = "bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    # Stopped with SIGTERM, the run still stops its gunicorn servers (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     databases = []
