@@ -18,6 +18,7 @@ from wtforms import (
     TextAreaField,
 )
 
+from backoffice.extensions import db
 from backoffice.models import CIVILITIES
 from backoffice.services import requests as request_service
 from backoffice.services import uploads
@@ -169,7 +170,8 @@ def collect_files(owner, limit: int):
                 "le nombre maximum de pièces jointes est atteint."
             )
             continue
-        new_keys, refusals = uploads.stage_with_keys(owner, [(item.filename, item.read(MAX_SIZE + 1))])
+        new_keys, refusals = uploads.stage_with_keys(owner, [(item.filename, item.read(MAX_SIZE + 1))], commit=False)
         keys.extend(new_keys)
         errors.extend(refusals)
+    db.session.commit()  # the accepted files are kept, whatever happens to the form: one commit for all
     return uploads.staged(owner, keys), errors, bool(discard)

@@ -25,8 +25,13 @@ def stage(owner: PartnerAccount | Agent, uploads: list[tuple[str, bytes]]) -> li
     return stage_with_keys(owner, uploads)[1]
 
 
-def stage_with_keys(owner: PartnerAccount | Agent, uploads: list[tuple[str, bytes]]) -> tuple[list[str], list[str]]:
-    """As stage(), also returning the keys of the files kept, so a re-rendered form lists them."""
+def stage_with_keys(
+    owner: PartnerAccount | Agent, uploads: list[tuple[str, bytes]], commit: bool = True
+) -> tuple[list[str], list[str]]:
+    """As stage(), also returning the keys of the files kept, so a re-rendered form lists them.
+
+    commit=False leaves the commit to the caller (one commit for a form's files, not one per file).
+    """
     errors, keys = [], []
     for filename, data in uploads:
         try:
@@ -49,7 +54,10 @@ def stage_with_keys(owner: PartnerAccount | Agent, uploads: list[tuple[str, byte
             staged.account_id = owner.id
         db.session.add(staged)
         keys.append(staged.key)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return keys, errors
 
 
