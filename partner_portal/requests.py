@@ -225,6 +225,22 @@ def request_file(number: str, attachment_id: int):
 # --- while 'Nouveau' (R-STA-2) ----------------------------------------------------------------
 
 
+def _run_on_detail(form, number: str, success: str, action):
+    """Run a service call of the detail page: (redirect, []) when done or refused as a whole,
+    (None, messages not shown on a field) when the form must be shown again."""
+    try:
+        action()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return None, show_errors(form, exc.errors)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(success, "success")
+    return redirect(url_for("portal.request_detail", number=number)), []
+
+
 @bp.route("/demandes/<number>/completer", methods=["GET", "POST"])
 @technician_required
 def request_complete(number: str):
@@ -242,18 +258,12 @@ def request_complete(number: str):
         if req.service_offer.allows_attachments:
             staged, upload_errors, discarded = collect_files(account, limit)
         if not upload_errors and not discarded:
-            try:
-                request_service.complete_request(account, req, form.comment.data or "", [s.key for s in staged])
-            except ValidationFailed as exc:
-                db.session.rollback()
-                loose = show_errors(form, exc.errors)
-            except DomainError as exc:
-                db.session.rollback()
-                flash(exc.message, "error")
-                return redirect(url_for("portal.request_detail", number=number))
-            else:
-                flash("La demande a bien été prise en compte.", "success")
-                return redirect(url_for("portal.request_detail", number=number))
+            done, loose = _run_on_detail(
+                form, number, "La demande a bien été prise en compte.",
+                lambda: request_service.complete_request(account, req, form.comment.data or "", [s.key for s in staged]),
+            )
+            if done:
+                return done
     return render_template(
         "portal/request_complete.html",
         req=req,
@@ -310,18 +320,12 @@ def request_message(number: str):
     if form.validate():
         staged, upload_errors, discarded = collect_files(account, limit)
         if not upload_errors and not discarded:
-            try:
-                request_service.partner_message(account, req, form.body.data or "", [s.key for s in staged])
-            except ValidationFailed as exc:
-                db.session.rollback()
-                loose = show_errors(form, exc.errors)
-            except DomainError as exc:
-                db.session.rollback()
-                flash(exc.message, "error")
-                return redirect(url_for("portal.request_detail", number=number))
-            else:
-                flash("Votre message a bien été envoyé à l'organisme.", "success")
-                return redirect(url_for("portal.request_detail", number=number))
+            done, loose = _run_on_detail(
+                form, number, "Votre message a bien été envoyé à l'organisme.",
+                lambda: request_service.partner_message(account, req, form.body.data or "", [s.key for s in staged]),
+            )
+            if done:
+                return done
     return _detail(
         req, message_form=form, message_errors=upload_errors + loose, message_staged=staged,
         message_limit=limit,
