@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 from portal_helpers import enter, make_account
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backoffice.extensions import db
 from backoffice.models import (
@@ -158,6 +158,39 @@ def test_work_queue_pages_follow_the_queue_order(client, login, world):
         body = client.get(f"/admin/requests/?page={page}&page_size={size}").get_data(as_text=True)
         listed = re.findall(r'class="font-weight-bold">(\d{10})</a>', body)
         assert listed == whole[page * size:(page + 1) * size], (page, size)
+
+
+def test_work_queue_count_is_true_or_shown_as_more_than_the_cap(client, login, world, count_queries, monkeypatch):
+    """The queue counts at most COUNT_CAP + 1 matches: up to the cap the count shown is exact, past
+    it the page says "plus de N"; a filter with no match or a page past the end still answers,
+    with the true count, in the same number of statements."""
+    from backoffice.views import requests as queue_view
+
+    monkeypatch.setattr(queue_view, "COUNT_CAP", 10)
+    g = world["gironde"]
+    add_requests(g["caisse"], g["structure"], 14)
+    add_requests(world["oise"]["caisse"], world["oise"]["structure"], 5)  # another caisse's rows
+    login("agent.gironde")
+    listed = lambda body: re.findall(r'class="font-weight-bold">(\d{10})</a>', body)  # noqa: E731
+
+    body = client.get("/admin/requests/").get_data(as_text=True)
+    assert "Liste (plus de 10)" in body and len(listed(body)) == 14
+    closed = db.session.scalar(select(func.count()).select_from(Request).where(
+        Request.caisse_id == g["caisse"].id, Request.status == RequestStatus.CLOSED.value))
+    assert 0 < closed <= 10
+    body = client.get("/admin/requests/?flt0_statut_est=closed").get_data(as_text=True)
+    assert f"Liste ({closed})" in body and len(listed(body)) == closed
+    body = client.get("/admin/requests/?search=AUCUNEPERSONNE").get_data(as_text=True)
+    assert listed(body) == [] and "Liste (" not in body
+    # Past the last page, in the queue order or sorted by a column: no row carries the count, which
+    # is then read on its own.
+    body = client.get("/admin/requests/?page=3&page_size=20").get_data(as_text=True)
+    assert listed(body) == [] and "Liste (plus de 10)" in body
+    base = statements(client, count_queries, "/admin/requests/?sort=0")
+    past = statements(client, count_queries, "/admin/requests/?sort=0&page=3&page_size=20")
+    body = client.get("/admin/requests/?sort=0&page=3&page_size=20").get_data(as_text=True)
+    assert listed(body) == [] and "Liste (plus de 10)" in body
+    assert len(past) <= MAX_STATEMENTS and len(base) <= MAX_STATEMENTS
 
 
 # --- the partner history -----------------------------------------------------------------------

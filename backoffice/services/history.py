@@ -4,7 +4,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.orm import aliased, joinedload
 
 from ..extensions import db
 from ..models import CaisseMotive, Motive, PartnerAccount, Request, RequestStatus, ServiceOffer, convention_offer
@@ -45,66 +44,97 @@ def _utc_bound(day: date, end: bool) -> datetime:
     return local.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def base_query(structure_id: int, caisse_id: int, c: Criteria):
-    query = select(Request).where(
+def conditions(structure_id: int, caisse_id: int, c: Criteria) -> list:
+    """The WHERE clauses of the history: the structure's requests for the caisse, but cancelled
+    ones, narrowed by the criteria."""
+    where = [
         Request.structure_id == structure_id,
         Request.caisse_id == caisse_id,
         Request.status != RequestStatus.CANCELLED.value,
-    )
+    ]
     if c.number:
-        query = query.where(Request.number.startswith(c.number))
+        where.append(Request.number.startswith(c.number))
     if c.requester_id:
-        query = query.where(Request.requester_account_id == c.requester_id)
+        where.append(Request.requester_account_id == c.requester_id)
     if c.person:
         pattern = f"%{c.person.upper()}%"
-        query = query.where(or_(Request.person_last_name.like(pattern), func.upper(Request.person_first_name).like(pattern)))
+        where.append(or_(Request.person_last_name.like(pattern), func.upper(Request.person_first_name).like(pattern)))
     if c.offer_id:
-        query = query.where(Request.service_offer_id == c.offer_id)
+        where.append(Request.service_offer_id == c.offer_id)
     if c.status:
-        query = query.where(Request.status == c.status)
+        where.append(Request.status == c.status)
     if c.motive_id:
-        query = query.where(Request.motive_id == c.motive_id)
+        where.append(Request.motive_id == c.motive_id)
     if c.date_from:
-        query = query.where(Request.deposited_at >= _utc_bound(c.date_from, end=False))
+        where.append(Request.deposited_at >= _utc_bound(c.date_from, end=False))
     if c.date_to:
-        query = query.where(Request.deposited_at < _utc_bound(c.date_to, end=True))
-    return query
+        where.append(Request.deposited_at < _utc_bound(c.date_to, end=True))
+    return where
 
 
-def page(structure_id: int, caisse_id: int, c: Criteria) -> tuple[list[Request], int]:
-    """One page of rows (with their offer eager-loaded) and the true total, in one statement.
+class HistoryRow(NamedTuple):
+    """A request as its history card shows it: the columns the card prints, not the whole request
+    (its comment and form details stay in the database until the detail page)."""
+
+    number: str
+    status: str
+    deposited_at: datetime
+    requester_name: str
+    person_civility: str | None
+    person_last_name: str | None
+    person_first_name: str | None
+    offer_label: str
+
+    @property
+    def status_label(self) -> str:
+        return RequestStatus(self.status).label
+
+
+_CARD_COLUMNS = (
+    Request.number, Request.status, Request.deposited_at, Request.requester_name, Request.person_civility,
+    Request.person_last_name, Request.person_first_name, ServiceOffer.label,
+)
+
+
+def page(structure_id: int, caisse_id: int, c: Criteria) -> tuple[list[HistoryRow], int]:
+    """One page of cards and the true total, in one statement.
 
     The total rides along each row (count(*) OVER ()). A page past the end (the criteria changed)
     has no row to carry it: then the total is counted and c.page moves to the last page.
     """
-    query = base_query(structure_id, caisse_id, c)
+    where = conditions(structure_id, caisse_id, c)
     column = SORTS.get(c.sort, SORTS["deposited_at"])[1]
     ordering = column.asc() if c.order == "asc" else column.desc()
     tie = Request.id.asc() if c.order == "asc" else Request.id.desc()
     listed = (
-        query.add_columns(func.count().over().label("total"))
-        .options(joinedload(Request.service_offer))
+        select(*_CARD_COLUMNS, func.count().over().label("total"))
+        .join(ServiceOffer, ServiceOffer.id == Request.service_offer_id)
+        .where(*where)
         .order_by(ordering, tie)
         .limit(c.per_page)
+        .offset((c.page - 1) * c.per_page)
     )
-    result = db.session.execute(listed.offset((c.page - 1) * c.per_page)).all()
+    result = db.session.execute(listed).all()
     if not result and c.page > 1:
-        result = _last_page(query, (ordering, tie), c.per_page)
-        c.page = max((result[0][1] + c.per_page - 1) // c.per_page, 1) if result else 1
+        result = _last_page(where, (ordering, tie), c.per_page)
+        c.page = max((result[0][-1] + c.per_page - 1) // c.per_page, 1) if result else 1
     if not result:
         return [], 0
-    return [row[0] for row in result], result[0][1]
+    return [HistoryRow(*row[:-1]) for row in result], result[0][-1]
 
 
-def _last_page(query, ordering, per_page: int) -> list:
-    """The last page's rows with the total, in one statement: each match numbered in the order."""
-    numbered = query.add_columns(
-        func.count().over().label("total"), func.row_number().over(order_by=ordering).label("rn")
-    ).subquery()
-    row = aliased(Request, numbered)
+def _last_page(where, ordering, per_page: int) -> list:
+    """The last page's cards with the total, in one statement: each match numbered in the order."""
+    numbered = (
+        select(*_CARD_COLUMNS, func.row_number().over(order_by=ordering).label("rn"),
+               func.count().over().label("total"))
+        .join(ServiceOffer, ServiceOffer.id == Request.service_offer_id)
+        .where(*where)
+        .subquery()
+    )
+    columns = list(numbered.c)
     return db.session.execute(
-        select(row, numbered.c.total)
-        .options(joinedload(row.service_offer))
+        select(*columns[:-2], numbered.c.total)
         .where(numbered.c.rn > (numbered.c.total - 1) // per_page * per_page)
         .order_by(numbered.c.rn)
     ).all()

@@ -1,5 +1,7 @@
 """Secure Flask-Admin building blocks: role checks, CSRF forms, tenant-scoped queries."""
-from flask import abort, flash, redirect, request, url_for
+from urllib.parse import urlencode
+
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
@@ -33,10 +35,24 @@ def current_agent():
     return None
 
 
+# Flask-Admin asks for the URL of each of its static files on every page (about twenty url_for
+# calls); those URLs never change for a given script root, so each is built once per process.
+_STATIC_URLS: dict[tuple, str] = {}
+
+
 class RoleMixin:
     """Anonymous → login page; a partner account or the wrong role → 403."""
 
     allowed_roles: set[str] = ALL_ROLES
+
+    def get_url(self, endpoint: str, **kwargs) -> str:
+        if not endpoint.endswith(".static"):
+            return url_for(endpoint, **kwargs)
+        key = (request.script_root, endpoint, tuple(sorted(kwargs.items())))
+        url = _STATIC_URLS.get(key)
+        if url is None:
+            url = _STATIC_URLS[key] = url_for(endpoint, **kwargs)
+        return url
 
     def is_accessible(self) -> bool:
         agent = current_agent()
@@ -98,6 +114,24 @@ class SecureModelView(RoleMixin, ModelView):
             type(None): lambda view, value, name=None: "",
         }
         super().__init__(model, session or db, **kwargs)
+
+    def _get_list_url(self, view_args) -> str:
+        """Flask-Admin's list URL (page, sort, search, page size, filters), built from the list's
+        base URL, resolved once per request, rather than with one url_for per link (a list page
+        has a link per sortable column, per page and per page size)."""
+        if "ep_list_base" not in g or g.ep_list_base[0] is not self:
+            g.ep_list_base = (self, url_for(f"{self.endpoint}.index_view"))
+        params = {
+            "page": view_args.page or None,
+            "sort": view_args.sort,
+            "desc": 1 if view_args.sort_desc else None,
+            "search": view_args.search,
+            **view_args.extra_args,
+            "page_size": self.get_safe_page_size(view_args.page_size),
+            **self._get_filters(view_args.filters),
+        }
+        query = urlencode([(k, v) for k, v in params.items() if v is not None], safe="!$'()*,/:;?@")
+        return f"{g.ep_list_base[1]}?{query}" if query else g.ep_list_base[1]
 
     # --- scoping --------------------------------------------------------------------------------
     def scope(self, query):

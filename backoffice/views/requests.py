@@ -14,7 +14,7 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.model.template import EndpointLinkRowAction
 from markupsafe import Markup
 from sqlalchemy import any_, bindparam, exists, func, literal, not_, null, select, union_all
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from ..extensions import db
 from ..models import (
@@ -281,6 +281,53 @@ SCREEN_RELATIONS = (
 )
 
 
+class QueueRow:
+    """One queue row as the list shows it: read as plain columns (no ORM entity), formatted once.
+
+    The cells are those of `column_formatters` (the export keeps them); the lean row template
+    (admin/request_list.html) prints these attributes instead of calling a macro per cell.
+    """
+
+    __slots__ = ("id", "number", "deposited", "offer", "motive", "structure", "person", "status_label", "badge",
+                 "time_left", "late", "url")
+
+    def __init__(self, row):
+        self.id = row.id
+        self.number = row.number
+        self.deposited = format_datetime(row.deposited_at)
+        self.offer = row.offer
+        self.motive = row.motive or ""
+        self.structure = row.structure
+        self.person = person_label(row)
+        status = RequestStatus(row.status)
+        self.status_label = status.label
+        self.badge = STATUS_BADGES.get(row.status, "secondary")
+        self.time_left = time_left_label(row)
+        self.late = self.time_left.startswith("en retard")
+        self.url = _process_url(row.id)
+
+
+_QUEUE_OFFER = aliased(ServiceOffer)
+_QUEUE_MOTIVE = aliased(Motive)
+_QUEUE_STRUCTURE = aliased(Structure)
+
+
+def _queue_rows_statement():
+    """The columns a queue row shows, its three labels joined (aliases: a search or a sort may
+    already have joined the tables themselves)."""
+    return (
+        select(
+            Request.id, Request.number, Request.deposited_at, Request.status, Request.person_civility,
+            Request.person_last_name, Request.person_first_name,
+            _QUEUE_OFFER.label.label("offer"), _QUEUE_MOTIVE.label.label("motive"),
+            _QUEUE_STRUCTURE.name.label("structure"),
+        )
+        .join(_QUEUE_OFFER, _QUEUE_OFFER.id == Request.service_offer_id)
+        .outerjoin(_QUEUE_MOTIVE, _QUEUE_MOTIVE.id == Request.motive_id)
+        .join(_QUEUE_STRUCTURE, _QUEUE_STRUCTURE.id == Request.structure_id)
+    )
+
+
 class CappedCount(int):
     """A count that stopped past COUNT_CAP: pagination uses the number, the page shows "plus de N"."""
 
@@ -388,9 +435,10 @@ class RequestView(SecureModelView):
         return query.order_by(*request_service.queue_order()), joins
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        """The list page: a capped count and, in the default order, the queue read page-sized.
+        """The list page: a capped count and the page's rows as QueueRow (plain columns), read in the
+        queue order of R-BO-1 without sorting the caisse's whole queue, or in a clicked column's order.
 
-        Exports (and any other caller) keep Flask-Admin's get_list with its true count.
+        Exports (and any other caller) keep Flask-Admin's get_list with its true count and entities.
         """
         if not execute or request.endpoint != f"{self.endpoint}.index_view":
             return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
@@ -401,29 +449,37 @@ class RequestView(SecureModelView):
             query, _, joins, count_joins = self._apply_search(query, None, joins, count_joins, search)
         if filters and self._filters:
             query, _, joins, count_joins = self._apply_filters(query, None, joins, count_joins, filters)
-        count = self._capped_count(query)
-        for relation in self._auto_joins:
-            query = query.options(joinedload(relation))
         size = page_size if page_size is not None else self.page_size
         offset = (page or 0) * size
+        total = self._capped_count_column(query)
         if sort_column is not None:
             query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
-            return count, query.limit(size).offset(offset).all()
-        return count, self._queue_page(query, offset, size)
+            ranked = query.with_entities(Request.id, total).limit(size).offset(offset).all()
+            rank = {row.id: position for position, row in enumerate(ranked)}
+            statement = _queue_rows_statement().where(Request.id.in_(rank))
+            rows = sorted(db.session.execute(statement), key=lambda row: rank[row.id])
+            count = ranked[0].total if ranked else None
+        else:
+            rows = db.session.execute(self._queue_page(query, offset, size).add_columns(total)).all()
+            count = rows[0].total if rows else None
+        if count is None:  # no row to carry the count (nothing matches, or a page past the end)
+            count = db.session.scalar(select(total))
+        return CappedCount(count) if count > COUNT_CAP else count, [QueueRow(row) for row in rows]
 
     @staticmethod
-    def _capped_count(query) -> int:
+    def _capped_count_column(query):
+        """How many requests match, counted up to COUNT_CAP + 1 (index-only, bounded whatever the
+        table's size): a scalar column that rides along the page's rows, not a statement of its own."""
         matches = query.with_entities(Request.id).order_by(None).limit(COUNT_CAP + 1).subquery()
-        count = db.session.scalar(select(func.count()).select_from(matches))
-        return CappedCount(count) if count > COUNT_CAP else count
+        return select(func.count()).select_from(matches).scalar_subquery().label("total")
 
     @staticmethod
-    def _queue_page(query, offset: int, size: int) -> list[Request]:
+    def _queue_page(query, offset: int, size: int):
         """R-BO-1's order (request_service.queue_order) without sorting the caisse's whole queue.
 
         Two index-ordered reads bounded by the page — the "Nouveau" requests oldest first, the
         others newest first — give at most 2 × (offset + size) candidate ids; one statement sorts
-        those candidates in the queue order and keeps the page (with its relations joined).
+        those candidates in the queue order and keeps the page (with its labels joined).
         """
         bound = offset + size
         is_new = Request.status == RequestStatus.NEW.value
@@ -433,11 +489,11 @@ class RequestView(SecureModelView):
         others = others.order_by(Request.deposited_at.desc(), Request.id.desc()).limit(bound).subquery()
         candidates = union_all(select(new.c.id), select(others.c.id)).subquery()
         return (
-            query.filter(Request.id.in_(select(candidates.c.id)))
+            _queue_rows_statement()
+            .where(Request.id.in_(select(candidates.c.id)))
             .order_by(*request_service.queue_order())
             .offset(offset)
             .limit(size)
-            .all()
         )
 
     def _get_filter_groups(self):
