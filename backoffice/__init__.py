@@ -9,7 +9,7 @@ from config import Config
 
 from .extensions import babel, csrf, db, login_manager, mail, migrate
 from .security import csp_nonce, register_security
-from .services import clock
+from .services import clock, queue_options  # noqa: F401 (queue_options: its flush listener renews caisse stamps)
 
 
 def create_app(config: type | dict | None = None) -> Flask:

@@ -106,7 +106,8 @@ def history_context(account, access, c: history_service.Criteria) -> dict:
             rows, total = history_service.page(account.structure_id, access.caisse.id, c)
     last = max((total + c.per_page - 1) // c.per_page, 1)
     first_row = (c.page - 1) * c.per_page + 1 if total else 0
-    motives_by_offer = history_service.offers_with_motives(access.convention.id, access.caisse.id)
+    options = history_service.criteria_options(account.structure_id, access.convention.id, access.caisse.id)
+    motives_by_offer = options.offers_with_motives
     offers = [offer for offer, _motives in motives_by_offer]
     return {
         "rows": rows,
@@ -118,7 +119,7 @@ def history_context(account, access, c: history_service.Criteria) -> dict:
         "last_row": min(c.page * c.per_page, total),
         "last_page": last,
         "pages": page_numbers(c.page, last),
-        "requesters": history_service.requesters(account.structure_id),
+        "requesters": options.requesters,
         "offers": offers,
         "motives_by_offer": motives_by_offer,
         "statuses": history_service.PARTNER_STATUSES,

@@ -25,7 +25,7 @@ from backoffice.models import (
     ServiceOffer,
     StagedUpload,
 )
-from backoffice.services import access, requests, structures
+from backoffice.services import access, catalog, requests, structures
 from backoffice.services.attachments import MAX_SIZE
 from backoffice.services.clock import now, to_paris, today
 from backoffice.services.errors import DomainError
@@ -235,6 +235,65 @@ def test_each_filter(app, client, login, world, tech):
     groups = json.loads(re.search(r'id="filter-groups-data" class="d-none">(.*?)</div>', page).group(1))
     assert sorted(label for _v, label in groups["Structure"][0]["options"]) == ["Association Gironde", "CCAS de Mérignac"]
     assert any(label.startswith("Saisine mission accompagnement santé") for _v, label in groups["Motif"][0]["options"])
+
+
+def test_filter_options_follow_every_change_of_what_they_list(app, client, login, world, count_queries):
+    """The queue's filter options are kept per worker under the caisse's options stamp
+    (services/queue_options): a second page reads them from memory, and every change of what they
+    list — a new convention, a structure renamed, the caisse's motives, the catalogue, a convention
+    moved to another caisse — shows on the very next page; another caisse's changes keep the cache."""
+    g, o = world["gironde"], world["oise"]
+    national = db.session.scalar(select(Agent).where(Agent.caisse_id.is_(None)))
+
+    def options():
+        page = client.get(QUEUE).get_data(as_text=True)
+        groups = json.loads(re.search(r'id="filter-groups-data" class="d-none">(.*?)</div>', page).group(1))
+        return {name: sorted(label for _v, label in groups[name][0]["options"]) for name in ("Structure", "Motif",
+                                                                                        "Offre de service")}
+
+    login("agent.gironde")
+    assert options()["Structure"] == ["Association Gironde"]
+    with count_queries() as cached:
+        options()
+    assert not any("structure.name" in statement for statement in cached), "the options were read again"
+
+    mérignac = structures.create_structure(
+        {"name": "CCAS de Mérignac", "type": "CCAS", "siret": "26600005800013", "address": "1 place",
+         "postal_code": "33700", "city": "Mérignac", "member_count": 30}, g["admin"])
+    assert options()["Structure"] == ["Association Gironde"]  # no convention yet: not the caisse's
+    convention = structures.create_convention(
+        {"structure_id": mérignac.id, "start_date": today(), "end_date": today() + timedelta(days=300),
+         "service_offer_ids": [o_.id for o_ in db.session.query(ServiceOffer)]}, g["admin"])
+    assert options()["Structure"] == ["Association Gironde", "CCAS de Mérignac"]
+
+    data = {k: getattr(mérignac, k) for k in ("type", "siret", "address", "postal_code", "city", "member_count")}
+    structures.update_structure(mérignac, {**data, "name": "CCAS de Mérignac-Centre"}, g["admin"])
+    assert options()["Structure"] == ["Association Gironde", "CCAS de Mérignac-Centre"]
+
+    # Another caisse's change keeps GIRONDE's stamp (and its cache entry).
+    stamp = db.session.get(type(g["caisse"]), g["caisse"].id).options_stamp
+    structures.create_structure(
+        {"name": "Association Oise Bis", "type": "Association", "siret": "73282932000074", "address": "2 rue",
+         "postal_code": "60000", "city": "Beauvais", "member_count": 10}, o["admin"])
+    oise_structure = o["structure"]
+    db.session.expire_all()
+    assert db.session.get(type(g["caisse"]), g["caisse"].id).options_stamp == stamp
+    assert oise_structure.name not in options()["Structure"]
+
+    offer_ = offer("contact")
+    catalog.set_caisse_catalog(g["caisse"].id, {offer_.id}, {offer_.motives[0].id}, g["admin"])
+    assert options()["Motif"] == [f"{offer_.motives[0].label} ({offer_.label})"]
+
+    offer_.label = "Contact renommé"
+    db.session.commit()
+    assert "Contact renommé" in options()["Offre de service"]
+
+    # The national admin moves the convention to OISE: it leaves GIRONDE's options.
+    data = {"caisse_id": o["caisse"].id, "start_date": convention.start_date, "end_date": convention.end_date,
+            "manager_cap": convention.manager_cap, "technician_cap": convention.technician_cap,
+            "service_offer_ids": [o_.id for o_ in convention.service_offers]}
+    structures.update_convention(convention, data, national)
+    assert options()["Structure"] == ["Association Gironde"]
 
 
 def test_search_number_person_structure(app, client, login, world, tech):

@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import Boolean, Integer, String, bindparam, func, literal, null, or_, select, union_all
 
 from ..extensions import db
 from ..models import CaisseMotive, Motive, PartnerAccount, Request, RequestStatus, ServiceOffer, convention_offer
@@ -156,51 +156,62 @@ class Requester(NamedTuple):
     active: bool
 
 
-# The two option lists have a fixed shape: their statements are built once (bound parameters), not
-# on every page; building a statement costs about as much as running it.
-_REQUESTERS = (
-    select(
-        PartnerAccount.id,
-        func.coalesce(PartnerAccount.usage_name, PartnerAccount.birth_name, ""),
-        PartnerAccount.first_name,
-        PartnerAccount.active,
-    )
-    .where(PartnerAccount.structure_id == bindparam("structure_id"), PartnerAccount.role == "technician")
-    .order_by(PartnerAccount.usage_name, PartnerAccount.birth_name, PartnerAccount.first_name)
-)
+# The option lists of the criteria 'Demandeur', 'Offre de service' and 'Motif' have a fixed shape:
+# one statement, built once (bound parameters) rather than on every page, reads the three: building
+# a statement costs about as much as running it, and each statement is a round trip.
 _ENABLED_MOTIVES = (
     select(Motive.id, Motive.label, Motive.position, Motive.service_offer_id)
     .join(CaisseMotive, CaisseMotive.motive_id == Motive.id)
     .where(CaisseMotive.caisse_id == bindparam("caisse_id"))
     .subquery()
 )
-_OFFERS_WITH_MOTIVES = (
-    select(ServiceOffer.id, ServiceOffer.label, _ENABLED_MOTIVES.c.id, _ENABLED_MOTIVES.c.label)
+_NO_TEXT = null().cast(String)
+_NO_INT = null().cast(Integer)
+_OPTIONS = union_all(
+    select(
+        literal(0).label("kind"), PartnerAccount.id, func.coalesce(PartnerAccount.usage_name, PartnerAccount.birth_name,
+                                                                   "").label("label"),
+        PartnerAccount.first_name.label("first_name"), PartnerAccount.active.label("active"),
+        _NO_INT.label("motive_id"), _NO_TEXT.label("motive_label"),
+        PartnerAccount.usage_name.label("t1"), PartnerAccount.birth_name.label("t2"), PartnerAccount.first_name.label("t3"),
+        _NO_INT.label("i1"), _NO_INT.label("i2"), _NO_INT.label("i3"), _NO_INT.label("i4"),
+    ).where(PartnerAccount.structure_id == bindparam("structure_id"), PartnerAccount.role == "technician"),
+    select(
+        literal(1), ServiceOffer.id, ServiceOffer.label, _NO_TEXT, null().cast(Boolean),
+        _ENABLED_MOTIVES.c.id, _ENABLED_MOTIVES.c.label, _NO_TEXT, _NO_TEXT, _NO_TEXT,
+        ServiceOffer.position, ServiceOffer.id, _ENABLED_MOTIVES.c.position, _ENABLED_MOTIVES.c.id,
+    )
     .join(convention_offer, convention_offer.c.service_offer_id == ServiceOffer.id)
     .outerjoin(_ENABLED_MOTIVES, _ENABLED_MOTIVES.c.service_offer_id == ServiceOffer.id)
-    .where(convention_offer.c.convention_id == bindparam("convention_id"))
-    .order_by(ServiceOffer.position, ServiceOffer.id, _ENABLED_MOTIVES.c.position, _ENABLED_MOTIVES.c.id)
-)
+    .where(convention_offer.c.convention_id == bindparam("convention_id")),
+).subquery()
+_OPTIONS_STATEMENT = select(
+    _OPTIONS.c.kind, _OPTIONS.c.id, _OPTIONS.c.label, _OPTIONS.c.first_name, _OPTIONS.c.active,
+    _OPTIONS.c.motive_id, _OPTIONS.c.motive_label,
+).order_by(*(_OPTIONS.c[name] for name in ("kind", "t1", "t2", "t3", "i1", "i2", "i3", "i4")))
 
 
-def requesters(structure_id: int) -> list[Requester]:
-    """The 'Demandeur' choices: the structure's technicians, active or not (plain rows: a list of
-    options needs no ORM objects)."""
-    return [Requester(*row) for row in db.session.execute(_REQUESTERS, {"structure_id": structure_id})]
+class CriteriaOptions(NamedTuple):
+    """The choices of the lists: the structure's technicians, active or not ('Demandeur'); the
+    convention's offers, each with the motives the caisse offers ('Offre de service', 'Motif'), in
+    the order of convention.service_offers and requests.motives_for."""
+
+    requesters: list[Requester]
+    offers_with_motives: list[tuple[Choice, list[Choice]]]
 
 
-def offers(convention) -> list[ServiceOffer]:
-    return list(convention.service_offers)
-
-
-def offers_with_motives(convention_id: int, caisse_id: int) -> list[tuple[Choice, list[Choice]]]:
-    """The convention's offers, each with the motives the caisse offers, in one statement (the
-    criteria 'Offre de service' and 'Motif'); same order as convention.service_offers and
-    requests.motives_for."""
-    rows = db.session.execute(_OFFERS_WITH_MOTIVES, {"convention_id": convention_id, "caisse_id": caisse_id})
+def criteria_options(structure_id: int, convention_id: int, caisse_id: int) -> CriteriaOptions:
+    """The three option lists in one statement, as plain rows (a list of options needs no ORM objects)."""
+    rows = db.session.execute(
+        _OPTIONS_STATEMENT, {"structure_id": structure_id, "convention_id": convention_id, "caisse_id": caisse_id}
+    )
+    requesters: list[Requester] = []
     grouped: dict[int, tuple[Choice, list[Choice]]] = {}
-    for offer_id, offer_label, motive_id, motive_label in rows:
-        entry = grouped.setdefault(offer_id, (Choice(offer_id, offer_label), []))
+    for kind, id_, label, first_name, active, motive_id, motive_label in rows:
+        if kind == 0:
+            requesters.append(Requester(id_, label, first_name, bool(active)))
+            continue
+        entry = grouped.setdefault(id_, (Choice(id_, label), []))
         if motive_id is not None:
             entry[1].append(Choice(motive_id, motive_label))
-    return list(grouped.values())
+    return CriteriaOptions(requesters, list(grouped.values()))

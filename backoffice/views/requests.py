@@ -13,21 +13,19 @@ from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.model.template import EndpointLinkRowAction
 from markupsafe import Markup
-from sqlalchemy import any_, bindparam, exists, func, literal, not_, null, select, union_all
+from sqlalchemy import func, not_, select, union_all
 from sqlalchemy.orm import aliased, joinedload
 
 from ..extensions import db
 from ..models import (
-    CaisseMotive,
-    Convention,
     Motive,
     Request,
     RequestStatus,
     ServiceOffer,
     Structure,
 )
+from ..services import queue_options, uploads
 from ..services import requests as request_service
-from ..services import uploads
 from ..services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, MAX_SIZE, human_size
 from ..services.clock import format_date, format_datetime, now, paris_to_utc
 from ..services.errors import DomainError, ValidationFailed
@@ -148,59 +146,10 @@ def _structure_options(agent):
 
 def _filter_options(agent) -> dict[str, list[tuple[str, str]]]:
     """The three scoped option lists (offers; the caisse's motives; its structures under convention),
-    read in one statement once per request."""
-    if "ep_queue_options" in g:
-        return g.ep_queue_options
-    if agent.is_national_admin:
-        rows = db.session.execute(_options_statement(None))
-    else:
-        rows = db.session.execute(_options_statement(db.engine.dialect.name), {"caisse_id": agent.caisse_id})
-    options: dict[str, list[tuple[str, str]]] = {"offer": [], "motive": [], "structure": []}
-    for kind, id_, label, offer in rows:
-        options[kind].append((str(id_), f"{label} ({offer})" if kind == "motive" else label))
-    g.ep_queue_options = options
-    return options
-
-
-_OPTIONS_STATEMENTS: dict = {}
-
-
-def _options_statement(dialect: str | None):
-    """The options statement, built once: for a caisse (bound :caisse_id) on this dialect, or for
-    the national admin (dialect None: every motive and every structure under convention)."""
-    if dialect in _OPTIONS_STATEMENTS:
-        return _OPTIONS_STATEMENTS[dialect]
-    offers = select(
-        literal("offer").label("kind"), ServiceOffer.id, ServiceOffer.label, null().label("offer"),
-        ServiceOffer.position.label("p1"), literal(0).label("p2"),
-    )
-    motives = select(
-        literal("motive"), Motive.id, Motive.label, ServiceOffer.label, ServiceOffer.position, Motive.position,
-    ).join(ServiceOffer, ServiceOffer.id == Motive.service_offer_id)
-    under_convention = select(Convention.structure_id)
-    if dialect is None:
-        in_caisse = Structure.id.in_(under_convention)
-    else:
-        caisse_id = bindparam("caisse_id")
-        motives = motives.where(
-            exists().where(CaisseMotive.motive_id == Motive.id, CaisseMotive.caisse_id == caisse_id)
-        )
-        under_convention = under_convention.where(Convention.caisse_id == caisse_id)
-        if dialect == "postgresql":
-            # PostgreSQL's planner would hash the whole structure table for the semi-join; an array
-            # of the caisse's few structure ids makes it fetch them by primary key.
-            in_caisse = Structure.id == any_(func.array(under_convention.scalar_subquery()))
-        else:
-            in_caisse = Structure.id.in_(under_convention)
-    structures = select(
-        literal("structure"), Structure.id, Structure.name, null(), literal(0), literal(0),
-    ).where(in_caisse)
-    union = union_all(offers, motives, structures).subquery()
-    statement = select(union.c.kind, union.c.id, union.c.label, union.c.offer).order_by(
-        union.c.kind, union.c.p1, union.c.p2, union.c.label, union.c.id
-    )
-    _OPTIONS_STATEMENTS[dialect] = statement
-    return statement
+    from services/queue_options (kept per worker under the caisse's options stamp), once per request."""
+    if "ep_queue_options" not in g:
+        g.ep_queue_options = queue_options.options_for(agent)
+    return g.ep_queue_options
 
 
 def _paris_day_start(day) -> datetime:

@@ -1,0 +1,130 @@
+"""The options of the work queue's filters (offer, motive, structure) for an agent's caisse.
+
+They are read on every queue page, change rarely, and cost as much as the rest of the page's
+queries: each worker keeps them under (caisse id, caisse options stamp). The stamp is a column of
+the caisse, loaded with the agent on every request (services/auth.load_user), and any flush that
+changes what the options list — a convention (its offers, its caisse), a caisse's motives, a
+structure's name, an offer or a motive of the catalogue — gives the caisses concerned a new stamp
+in the same transaction. A page therefore never shows options older than the data it reads; a
+cache entry whose stamp is gone is simply never asked for again.
+"""
+import secrets
+from itertools import chain
+
+from sqlalchemy import any_, bindparam, event, exists, func, literal, null, select, union_all, update
+from sqlalchemy.orm import Session, attributes
+
+from ..extensions import db
+from ..models import CaisseMotive, Convention, Motive, ServiceOffer, Structure
+from ..models.caisses import Caisse
+
+Options = dict[str, list[tuple[str, str]]]
+MAX_ENTRIES = 1024  # a national deployment has about 100 caisses; stale stamps are dropped past this
+
+_cache: dict[tuple[int, str], Options] = {}
+_statements: dict = {}
+
+
+def options_for(agent) -> Options:
+    """{"offer": [...], "motive": [...], "structure": [...]} as (value, label) pairs, scoped to the
+    agent's caisse (the national admin: every motive and every structure under convention)."""
+    if agent.is_national_admin or agent.caisse is None:
+        return _read(None, None)
+    key = (agent.caisse_id, agent.caisse.options_stamp)
+    options = _cache.get(key)
+    if options is None:
+        options = _read(db.engine.dialect.name, agent.caisse_id)
+        if len(_cache) >= MAX_ENTRIES:
+            _cache.clear()
+        _cache[key] = options
+    return options
+
+
+def _read(dialect: str | None, caisse_id: int | None) -> Options:
+    params = {} if caisse_id is None else {"caisse_id": caisse_id}
+    options: Options = {"offer": [], "motive": [], "structure": []}
+    for kind, id_, label, offer in db.session.execute(_statement(dialect), params):
+        options[kind].append((str(id_), f"{label} ({offer})" if kind == "motive" else label))
+    return options
+
+
+def _statement(dialect: str | None):
+    """The three lists in one statement, built once: for a caisse (bound :caisse_id) on this
+    dialect, or for the national admin (dialect None)."""
+    if dialect in _statements:
+        return _statements[dialect]
+    offers = select(
+        literal("offer").label("kind"), ServiceOffer.id, ServiceOffer.label, null().label("offer"),
+        ServiceOffer.position.label("p1"), literal(0).label("p2"),
+    )
+    motives = select(
+        literal("motive"), Motive.id, Motive.label, ServiceOffer.label, ServiceOffer.position, Motive.position,
+    ).join(ServiceOffer, ServiceOffer.id == Motive.service_offer_id)
+    under_convention = select(Convention.structure_id)
+    if dialect is None:
+        in_caisse = Structure.id.in_(under_convention)
+    else:
+        caisse_id = bindparam("caisse_id")
+        motives = motives.where(
+            exists().where(CaisseMotive.motive_id == Motive.id, CaisseMotive.caisse_id == caisse_id)
+        )
+        under_convention = under_convention.where(Convention.caisse_id == caisse_id)
+        if dialect == "postgresql":
+            # PostgreSQL's planner would hash the whole structure table for the semi-join; an array
+            # of the caisse's few structure ids makes it fetch them by primary key.
+            in_caisse = Structure.id == any_(func.array(under_convention.scalar_subquery()))
+        else:
+            in_caisse = Structure.id.in_(under_convention)
+    structures = select(
+        literal("structure"), Structure.id, Structure.name, null(), literal(0), literal(0),
+    ).where(in_caisse)
+    union = union_all(offers, motives, structures).subquery()
+    statement = select(union.c.kind, union.c.id, union.c.label, union.c.offer).order_by(
+        union.c.kind, union.c.p1, union.c.p2, union.c.label, union.c.id
+    )
+    _statements[dialect] = statement
+    return statement
+
+
+# --- the stamps --------------------------------------------------------------------------------
+
+
+def renew_stamps(session: Session, caisse_ids=None, structure_ids=None, every_caisse: bool = False) -> None:
+    """Give the caisses concerned a new options stamp, in the session's transaction."""
+    stamp = secrets.token_hex(16)
+    connection = session.connection()
+    if every_caisse:
+        connection.execute(update(Caisse).values(options_stamp=stamp))
+        return
+    if caisse_ids:
+        connection.execute(update(Caisse).where(Caisse.id.in_(sorted(caisse_ids))).values(options_stamp=stamp))
+    if structure_ids:
+        linked = select(Convention.caisse_id).where(Convention.structure_id.in_(sorted(structure_ids)))
+        connection.execute(update(Caisse).where(Caisse.id.in_(linked)).values(options_stamp=stamp))
+
+
+@event.listens_for(Session, "before_flush")
+def _renew_on_flush(session: Session, _context, _instances) -> None:
+    caisse_ids: set[int] = set()
+    structure_ids: set[int] = set()
+    every_caisse = False
+    for obj in chain(session.new, session.dirty, session.deleted):
+        if isinstance(obj, (ServiceOffer, Motive)):
+            every_caisse = True
+        elif isinstance(obj, Convention):
+            caisse_ids.update(_values(obj, "caisse_id"))
+            if obj.caisse_id is None and obj.caisse is not None:
+                caisse_ids.add(obj.caisse.id)
+        elif isinstance(obj, CaisseMotive):
+            caisse_ids.update(_values(obj, "caisse_id"))
+        elif isinstance(obj, Structure) and obj.id is not None and attributes.get_history(obj, "name").has_changes():
+            structure_ids.add(obj.id)
+    caisse_ids.discard(None)
+    if every_caisse or caisse_ids or structure_ids:
+        renew_stamps(session, caisse_ids, structure_ids, every_caisse)
+
+
+def _values(obj, name: str) -> set:
+    """The attribute's current value and, when it changed in this flush, its former one."""
+    history = attributes.get_history(obj, name)
+    return {*history.added, *history.unchanged, *history.deleted} or {getattr(obj, name)}
