@@ -7,7 +7,7 @@ from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import DDL, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -21,6 +21,28 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def same_database(dialect_name: str):
+    """Alembic's include_object for a database of this dialect: schema objects that the models
+    create on another database only (`.ddl_if(dialect=…)`, the PostgreSQL search indexes) are left
+    out of the comparison, as create_all leaves them out."""
+
+    def include(obj, _name, _type, _reflected, _compare_to) -> bool:
+        condition = getattr(obj, "_ddl_if", None)
+        return condition is None or condition.dialect in (None, dialect_name)
+
+    return include
+
+
+# The search indexes (models/requests.py, models/partners.py) use trigrams next to a plain column:
+# two extensions of PostgreSQL's contrib, "trusted" (a database owner may create them). The
+# migrations create them too; this is for metadata.create_all (the tests).
+for _extension in ("pg_trgm", "btree_gin"):
+    event.listen(
+        Base.metadata, "before_create",
+        DDL(f"CREATE EXTENSION IF NOT EXISTS {_extension}").execute_if(dialect="postgresql"),
+    )
 
 
 db = SQLAlchemy(model_class=Base)

@@ -93,6 +93,11 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if conf_args.get("include_object") is None:
+            # Autogenerate compares with what the models create on this database (ddl_if).
+            from backoffice.extensions import same_database
+
+            conf_args["include_object"] = same_database(connection.dialect.name)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

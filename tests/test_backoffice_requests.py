@@ -304,6 +304,24 @@ def test_search_number_person_structure(app, client, login, world, tech):
     assert queue_numbers(client.get(QUEUE + "?search=prince")) == [first.number]
     assert set(queue_numbers(client.get(QUEUE + "?search=Gironde"))) == {first.number, second.number}
     assert queue_numbers(client.get(QUEUE + "?search=inconnu")) == []
+    # Any case; words combine (each must match somewhere); "^" starts with, "=" equals.
+    assert set(queue_numbers(client.get(QUEUE + "?search=gironde"))) == {first.number, second.number}
+    assert queue_numbers(client.get(QUEUE + "?search=PRINCE+gironde")) == [first.number]
+    assert queue_numbers(client.get(QUEUE + "?search=prince+inconnu")) == []
+    assert queue_numbers(client.get(QUEUE + "?search=%5Eprin")) == [first.number]
+    assert queue_numbers(client.get(QUEUE + "?search=%5Erince")) == []
+    assert queue_numbers(client.get(QUEUE + f"?search=%3D{second.number}")) == [second.number]
+    # Another caisse's request whose person or structure matches stays out of GIRONDE's queue.
+    oise_tech = PartnerAccount(
+        login="o.tech", role=PartnerRole.TECHNICIAN.value, structure=world["oise"]["structure"], civility="Madame",
+        usage_name="OISE", first_name="Odile", function="Bénévole", phone="07.00.00.00.01", email="odile@example.fr",
+    )
+    db.session.add(oise_tech)
+    db.session.commit()
+    elsewhere = file_request(oise_tech, world, caisse="oise", person_last_name="prince")
+    assert queue_numbers(client.get(QUEUE + "?search=prince")) == [first.number]
+    assert queue_numbers(client.get(QUEUE + "?search=Oise")) == []
+    assert queue_numbers(client.get(QUEUE + f"?search={elsewhere.number}")) == []
 
 
 def test_time_left_and_overdue_at_the_48_hour_boundary(app, client, login, world, tech):

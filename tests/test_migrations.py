@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, make_url, text
 
 from backoffice import create_app
-from backoffice.extensions import db
+from backoffice.extensions import db, same_database
 from config import TestConfig
 
 
@@ -29,7 +29,8 @@ def _flask_db(app, *args: str):
 
 def _differences(app) -> list:
     with app.app_context(), db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={
+            "compare_type": True, "include_object": same_database(connection.dialect.name)})
         return compare_metadata(context, db.metadata)
 
 

@@ -34,7 +34,13 @@ class Structure(db.Model):
     """R-CONV-1: a partner structure (association, CCAS, PASS…)."""
 
     __tablename__ = "structure"
-    __table_args__ = (CheckConstraint("member_count >= 1", name="member_count_positive"),)
+    __table_args__ = (
+        CheckConstraint("member_count >= 1", name="member_count_positive"),
+        # The queue's search by structure name ("contient"), on PostgreSQL.
+        Index(
+            "ix_structure_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), index=True)

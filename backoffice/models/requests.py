@@ -76,6 +76,13 @@ class Request(db.Model):
         # for one caisse, newest first.
         Index("ix_request_structure_caisse_deposited", "structure_id", "caisse_id", "deposited_at", "id"),
         Index("ix_request_caisse_person", "caisse_id", "person_last_name"),
+        # The queue's search ("contient": number, person's name) within the caisse, on PostgreSQL:
+        # trigrams of both columns next to the caisse (btree_gin), so a search reads the posting
+        # lists of its caisse and its trigrams, not every row of the caisse (SQLite scans).
+        Index(
+            "ix_request_search", "caisse_id", "number", "person_last_name", postgresql_using="gin",
+            postgresql_ops={"number": "gin_trgm_ops", "person_last_name": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
