@@ -11,8 +11,11 @@ from backoffice.services.accounts import password_expired
 def current_partner():
     """The logged-in PartnerAccount itself (not the current_user proxy: handing the proxy to
     login_user would make Flask-Login's user resolve to itself, endlessly)."""
-    if current_user.is_authenticated and getattr(current_user, "kind", None) == "partner":
-        return current_user._get_current_object()
+    user = g.get("_login_user")  # the user Flask-Login loaded for this request, if it did
+    if user is None:
+        user = current_user._get_current_object()
+    if getattr(user, "kind", None) == "partner" and user.is_authenticated:
+        return user
     return None
 
 

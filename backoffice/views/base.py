@@ -30,8 +30,14 @@ class AdminSecureForm(SecureForm):
 
 
 def current_agent():
-    if current_user.is_authenticated and getattr(current_user, "kind", None) == "agent":
-        return current_user
+    """The logged-in Agent, or None. Called for every menu entry of every page: it reads the user
+    Flask-Login keeps for the request (g._login_user, loaded once) rather than going through the
+    current_user proxy each time."""
+    user = g.get("_login_user")
+    if user is None:
+        user = current_user._get_current_object()
+    if getattr(user, "kind", None) == "agent" and user.is_authenticated:
+        return user
     return None
 
 
