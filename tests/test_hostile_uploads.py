@@ -8,6 +8,8 @@ import random
 import zipfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from portal_helpers import enter, make_account
 
 from backoffice.extensions import db
@@ -131,3 +133,23 @@ def test_a_good_file_is_stored_under_a_generated_name_and_served_only_as_a_downl
     attachment = db.session.query(Attachment).one()
     assert attachment.filename == "photo.png" and attachment.storage_name != "photo.png"
     assert len(attachment.storage_name) == 32 and "." not in attachment.storage_name
+
+
+# The one-pass active content search agrees with the plain definition (each marker searched in the
+# lowered bytes), whatever the case, the position and the bytes around.
+_MARKERS = (b"<script", b"<html", b"<svg", b"<iframe", b"<object", b"<embed", b"javascript:", b"<?php")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=st.binary(max_size=200),
+    marker=st.sampled_from(_MARKERS + (b"<scrip", b"<sv", b"javascript", b"<<", b"<")),
+    flips=st.lists(st.booleans(), min_size=11, max_size=11),
+    after=st.binary(max_size=200),
+)
+def test_active_content_search_matches_the_plain_definition(before, marker, flips, after):
+    from backoffice.services.attachments import _has_active_content
+
+    mixed = bytes(c ^ 0x20 if flip and chr(c).isalpha() else c for c, flip in zip(marker, flips[:len(marker)], strict=True))
+    data = before + mixed + after
+    assert _has_active_content(data) == any(m in data.lower() for m in _MARKERS)
