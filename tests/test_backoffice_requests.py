@@ -1,6 +1,7 @@
 """The agent side of requests (R-BO-1..5, R-STA-3/4, SPEC §7): the work queue, the request screen,
 attachments, e-mails, export and its audit, query counts, and concurrency on PostgreSQL."""
 import csv
+import html
 import io
 import json
 import re
@@ -294,6 +295,29 @@ def test_filter_options_follow_every_change_of_what_they_list(app, client, login
             "service_offer_ids": [o_.id for o_ in convention.service_offers]}
     structures.update_convention(convention, data, national)
     assert options()["Structure"] == ["Association Gironde"]
+
+
+def test_queue_rows_show_current_labels(app, client, login, world, tech):
+    """A row's offer, motive and structure labels come by id from the caisse's cached choices: a
+    renamed structure shows at once, and a motive the caisse stopped offering keeps its label."""
+    g = world["gironde"]
+    req = file_request(tech, world, code="file_review")
+    login("agent.gironde")
+
+    def cells():
+        page = client.get(QUEUE).get_data(as_text=True)
+        return {name: html.unescape(re.search(rf'<td class="col-{name}">(.*?)</td>', page).group(1))
+                for name in ("service_offer", "motive", "structure")}
+
+    assert cells() == {"service_offer": req.service_offer.label, "motive": req.motive.label,
+                       "structure": "Association Gironde"}
+    structure = g["structure"]
+    data = {k: getattr(structure, k) for k in ("type", "siret", "address", "postal_code", "city", "member_count")}
+    structures.update_structure(structure, {**data, "name": "Association Gironde Solidaire"}, g["admin"])
+    assert cells()["structure"] == "Association Gironde Solidaire"
+    other = offer("contact")
+    catalog.set_caisse_catalog(g["caisse"].id, {other.id}, {other.motives[0].id}, g["admin"])
+    assert cells()["motive"] == req.motive.label
 
 
 def test_search_number_person_structure(app, client, login, world, tech):

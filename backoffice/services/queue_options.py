@@ -10,6 +10,7 @@ cache entry whose stamp is gone is simply never asked for again.
 """
 import secrets
 from itertools import chain
+from typing import NamedTuple
 
 from sqlalchemy import any_, bindparam, event, exists, func, literal, null, select, union_all, update
 from sqlalchemy.orm import Session, attributes
@@ -19,15 +20,25 @@ from ..models import CaisseMotive, Convention, Motive, ServiceOffer, Structure
 from ..models.caisses import Caisse
 
 Options = dict[str, list[tuple[str, str]]]
+
+
+class QueueChoices(NamedTuple):
+    """The filters' options, and the labels a queue row shows by id: every offer and every motive
+    of the catalogue (a request keeps a motive the caisse no longer offers), the structures under
+    convention with the caisse (a request is always filed under one)."""
+
+    options: Options
+    labels: dict[str, dict[int, str]]
 MAX_ENTRIES = 1024  # a national deployment has about 100 caisses; stale stamps are dropped past this
 
-_cache: dict[tuple[int, str], Options] = {}
+_cache: dict[tuple[int, str], QueueChoices] = {}
 _statements: dict = {}
 
 
-def options_for(agent) -> Options:
-    """{"offer": [...], "motive": [...], "structure": [...]} as (value, label) pairs, scoped to the
-    agent's caisse (the national admin: every motive and every structure under convention)."""
+def options_for(agent) -> QueueChoices:
+    """options: {"offer": [...], "motive": [...], "structure": [...]} as (value, label) pairs, scoped
+    to the agent's caisse (the national admin: every motive and every structure under convention);
+    labels: {"offer": {id: label}, "motive": {id: label}, "structure": {id: name}}."""
     if agent.is_national_admin or agent.caisse is None:
         return _read(None, None)
     key = (agent.caisse_id, agent.caisse.options_stamp)
@@ -40,12 +51,17 @@ def options_for(agent) -> Options:
     return options
 
 
-def _read(dialect: str | None, caisse_id: int | None) -> Options:
+def _read(dialect: str | None, caisse_id: int | None) -> QueueChoices:
     params = {} if caisse_id is None else {"caisse_id": caisse_id}
     options: Options = {"offer": [], "motive": [], "structure": []}
+    labels: dict[str, dict[int, str]] = {"offer": {}, "motive": {}, "structure": {}}
     for kind, id_, label, offer in db.session.execute(_statement(dialect), params):
+        if kind == "label":  # a motive of the catalogue, offered by the caisse or not
+            labels["motive"][id_] = label
+            continue
+        labels[kind][id_] = label
         options[kind].append((str(id_), f"{label} ({offer})" if kind == "motive" else label))
-    return options
+    return QueueChoices(options, labels)
 
 
 def _statement(dialect: str | None):
@@ -78,7 +94,8 @@ def _statement(dialect: str | None):
     structures = select(
         literal("structure"), Structure.id, Structure.name, null(), literal(0), literal(0),
     ).where(in_caisse)
-    union = union_all(offers, motives, structures).subquery()
+    every_motive = select(literal("label"), Motive.id, Motive.label, null(), literal(0), literal(0))
+    union = union_all(offers, motives, structures, every_motive).subquery()
     statement = select(union.c.kind, union.c.id, union.c.label, union.c.offer).order_by(
         union.c.kind, union.c.p1, union.c.p2, union.c.label, union.c.id
     )

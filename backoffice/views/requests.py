@@ -15,14 +15,12 @@ from flask_admin.contrib.sqla.tools import parse_like_term
 from flask_admin.model.template import EndpointLinkRowAction
 from markupsafe import Markup
 from sqlalchemy import any_, func, not_, or_, select, union_all
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import (
-    Motive,
     Request,
     RequestStatus,
-    ServiceOffer,
     Structure,
 )
 from ..services import queue_options, uploads
@@ -145,12 +143,17 @@ def _structure_options(agent):
     return _filter_options(agent)["structure"]
 
 
+def _filter_choices(agent) -> queue_options.QueueChoices:
+    """The filters' options and the rows' labels (services/queue_options: kept per worker under the
+    caisse's options stamp), once per request."""
+    if "ep_queue_choices" not in g:
+        g.ep_queue_choices = queue_options.options_for(agent)
+    return g.ep_queue_choices
+
+
 def _filter_options(agent) -> dict[str, list[tuple[str, str]]]:
-    """The three scoped option lists (offers; the caisse's motives; its structures under convention),
-    from services/queue_options (kept per worker under the caisse's options stamp), once per request."""
-    if "ep_queue_options" not in g:
-        g.ep_queue_options = queue_options.options_for(agent)
-    return g.ep_queue_options
+    """The three scoped option lists: offers; the caisse's motives; its structures under convention."""
+    return _filter_choices(agent).options
 
 
 def _paris_day_start(day) -> datetime:
@@ -235,19 +238,21 @@ class QueueRow:
     """One queue row as the list shows it: read as plain columns (no ORM entity), formatted once.
 
     The cells are those of `column_formatters` (the export keeps them); the lean row template
-    (admin/request_list.html) prints these attributes instead of calling a macro per cell.
+    (admin/request_list.html) prints these attributes instead of calling a macro per cell. The
+    offer, motive and structure labels come by id from the queue's choices (services/queue_options),
+    which the filters read anyway: the page's statement joins no other table.
     """
 
     __slots__ = ("id", "number", "deposited", "offer", "motive", "structure", "person", "status_label", "badge",
                  "time_left", "late", "url")
 
-    def __init__(self, row):
+    def __init__(self, row, labels: dict[str, dict[int, str]]):
         self.id = row.id
         self.number = row.number
         self.deposited = format_datetime(row.deposited_at)
-        self.offer = row.offer
-        self.motive = row.motive or ""
-        self.structure = row.structure
+        self.offer = labels["offer"].get(row.service_offer_id, "")
+        self.motive = labels["motive"].get(row.motive_id, "") if row.motive_id else ""
+        self.structure = labels["structure"].get(row.structure_id, "")
         self.person = person_label(row)
         status = RequestStatus(row.status)
         self.status_label = status.label
@@ -257,25 +262,20 @@ class QueueRow:
         self.url = _process_url(row.id)
 
 
-_QUEUE_OFFER = aliased(ServiceOffer)
-_QUEUE_MOTIVE = aliased(Motive)
-_QUEUE_STRUCTURE = aliased(Structure)
+_QUEUE_COLUMNS = (
+    Request.id, Request.number, Request.deposited_at, Request.status, Request.person_civility,
+    Request.person_last_name, Request.person_first_name, Request.service_offer_id, Request.motive_id,
+    Request.structure_id,
+)
 
 
-def _queue_rows_statement():
-    """The columns a queue row shows, its three labels joined (aliases: a search or a sort may
-    already have joined the tables themselves)."""
-    return (
-        select(
-            Request.id, Request.number, Request.deposited_at, Request.status, Request.person_civility,
-            Request.person_last_name, Request.person_first_name,
-            _QUEUE_OFFER.label.label("offer"), _QUEUE_MOTIVE.label.label("motive"),
-            _QUEUE_STRUCTURE.name.label("structure"),
-        )
-        .join(_QUEUE_OFFER, _QUEUE_OFFER.id == Request.service_offer_id)
-        .outerjoin(_QUEUE_MOTIVE, _QUEUE_MOTIVE.id == Request.motive_id)
-        .join(_QUEUE_STRUCTURE, _QUEUE_STRUCTURE.id == Request.structure_id)
-    )
+def _queue_rows(rows, agent) -> list[QueueRow]:
+    labels = _filter_choices(agent).labels
+    missing = {row.structure_id for row in rows} - labels["structure"].keys()
+    if missing:  # not expected (a request is filed under a convention of its caisse): read them
+        names = db.session.execute(select(Structure.id, Structure.name).where(Structure.id.in_(missing)))
+        labels = {**labels, "structure": {**labels["structure"], **dict(names.all())}}
+    return [QueueRow(row, labels) for row in rows]
 
 
 class CappedCount(int):
@@ -426,7 +426,7 @@ class RequestView(SecureModelView):
             query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
             ranked = query.with_entities(Request.id, total).limit(size).offset(offset).all()
             rank = {row.id: position for position, row in enumerate(ranked)}
-            statement = _queue_rows_statement().where(Request.id.in_(rank))
+            statement = select(*_QUEUE_COLUMNS).where(Request.id.in_(rank))
             rows = sorted(db.session.execute(statement), key=lambda row: rank[row.id])
             count = ranked[0].total if ranked else None
         else:
@@ -434,7 +434,7 @@ class RequestView(SecureModelView):
             count = rows[0].total if rows else None
         if count is None:  # no row to carry the count (nothing matches, or a page past the end)
             count = db.session.scalar(select(total))
-        return CappedCount(count) if count > COUNT_CAP else count, [QueueRow(row) for row in rows]
+        return CappedCount(count) if count > COUNT_CAP else count, _queue_rows(rows, current_agent())
 
     @staticmethod
     def _capped_count_column(query):
@@ -449,7 +449,7 @@ class RequestView(SecureModelView):
 
         Two index-ordered reads bounded by the page — the "Nouveau" requests oldest first, the
         others newest first — give at most 2 × (offset + size) candidate ids; one statement sorts
-        those candidates in the queue order and keeps the page (with its labels joined).
+        those candidates in the queue order and keeps the page.
         """
         bound = offset + size
         is_new = Request.status == RequestStatus.NEW.value
@@ -459,7 +459,7 @@ class RequestView(SecureModelView):
         others = others.order_by(Request.deposited_at.desc(), Request.id.desc()).limit(bound).subquery()
         candidates = union_all(select(new.c.id), select(others.c.id)).subquery()
         return (
-            _queue_rows_statement()
+            select(*_QUEUE_COLUMNS)
             .where(Request.id.in_(select(candidates.c.id)))
             .order_by(*request_service.queue_order())
             .offset(offset)
