@@ -3,7 +3,7 @@
 A criterion typed wrong (a number with letters, a date that is not one) gives a French message
 and an empty list, never a 500; the technical parameters (page, sort, size) fall back silently.
 """
-from flask import request
+from flask import request, url_for
 
 from backoffice.models import RequestStatus
 from backoffice.services import history as history_service
@@ -128,4 +128,13 @@ def history_context(account, access, c: history_service.Criteria) -> dict:
         "page_sizes": history_service.PAGE_SIZES,
         "can_file": access.can_file_requests,
         "new_status": RequestStatus.NEW.value,
+        "detail_url": _detail_url(),
     }
+
+
+def _detail_url():
+    """The detail link of each card, from one url_for per page rather than one per card (a request
+    number is ten digits: it needs no quoting)."""
+    pattern = url_for("portal.request_detail", number="0000000000")
+    head, _, tail = pattern.rpartition("0000000000")
+    return lambda number: f"{head}{number}{tail}"

@@ -193,6 +193,29 @@ def test_work_queue_count_is_true_or_shown_as_more_than_the_cap(client, login, w
     assert len(past) <= MAX_STATEMENTS and len(base) <= MAX_STATEMENTS
 
 
+@pytest.mark.parametrize("cap", [1000, 10])
+def test_searched_pages_follow_the_queue_order(client, login, world, monkeypatch, cap):
+    """A search puts its matches in the queue order itself (views/requests.py, _searched_page), or
+    past COUNT_CAP matches reads the page as an unsearched one: either way each page is exactly the
+    slice of the matching requests sorted by requests.queue_order (R-BO-1)."""
+    from backoffice.views import requests as queue_view
+
+    monkeypatch.setattr(queue_view, "COUNT_CAP", cap)
+    g = world["gironde"]
+    add_requests(g["caisse"], g["structure"], 60)
+    login("agent.gironde")
+    whole = list(db.session.scalars(
+        select(Request.number).where(Request.caisse_id == g["caisse"].id, Request.person_last_name.like("PERSONNE1%"))
+        .order_by(*request_service.queue_order())
+    ))
+    assert len(whole) > 10
+    for page, size in ((0, 20), (1, 20), (0, 50), (3, 20)):
+        body = client.get(f"/admin/requests/?search=personne1&page={page}&page_size={size}").get_data(as_text=True)
+        listed = re.findall(r'class="font-weight-bold">(\d{10})</a>', body)
+        assert listed == whole[page * size:(page + 1) * size], (page, size)
+        assert (f"Liste ({len(whole)})" if len(whole) <= cap else f"Liste (plus de {cap})") in body
+
+
 # --- the partner history -----------------------------------------------------------------------
 
 

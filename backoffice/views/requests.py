@@ -429,12 +429,34 @@ class RequestView(SecureModelView):
             statement = select(*_QUEUE_COLUMNS).where(Request.id.in_(rank))
             rows = sorted(db.session.execute(statement), key=lambda row: rank[row.id])
             count = ranked[0].total if ranked else None
+        elif search:
+            count, rows = self._searched_page(query, total, offset, size)
         else:
             rows = db.session.execute(self._queue_page(query, offset, size).add_columns(total)).all()
             count = rows[0].total if rows else None
         if count is None:  # no row to carry the count (nothing matches, or a page past the end)
             count = db.session.scalar(select(total))
         return CappedCount(count) if count > COUNT_CAP else count, _queue_rows(rows, current_agent())
+
+    def _searched_page(self, query, total, offset: int, size: int):
+        """A search usually matches a few requests: they are read once (index-served on PostgreSQL,
+        at most COUNT_CAP + 1 of them), counted, put in the queue order (R-BO-1, as
+        request_service.queue_order) and the page's rows read by id — rather than searching the
+        caisse's rows once for the count and again for each half of the queue. Past COUNT_CAP
+        matches, the page is read as an unsearched one is."""
+        matches = (
+            query.with_entities(Request.id, Request.status, Request.deposited_at).order_by(None).limit(COUNT_CAP + 1).all()
+        )
+        if len(matches) > COUNT_CAP:
+            rows = db.session.execute(self._queue_page(query, offset, size).add_columns(total)).all()
+            return (rows[0].total if rows else None), rows
+        new = RequestStatus.NEW.value
+        matches.sort(key=lambda m: m.id, reverse=True)  # stable sorts, the last key first: id descending
+        matches.sort(key=lambda m: m.deposited_at, reverse=True)
+        matches.sort(key=lambda m: (m.status != new, m.deposited_at if m.status == new else datetime.min))
+        rank = {m.id: position for position, m in enumerate(matches[offset:offset + size])}
+        rows = db.session.execute(select(*_QUEUE_COLUMNS).where(Request.id.in_(rank))).all() if rank else []
+        return len(matches), sorted(rows, key=lambda row: rank[row.id])
 
     @staticmethod
     def _capped_count_column(query):
