@@ -236,6 +236,23 @@ def test_partner_history(client, world, technician, count_queries, query):
     add_requests(world["oise"]["caisse"], world["oise"]["structure"], 20)
     large = statements(client, count_queries, f"/demandes?per_page=50&{query}", rows=20)
     assert_bounded(small, large)
+    # The selected caisse's conventions come with the account (services/auth.load_user).
+    assert not [s for s in large if s.lstrip().startswith("SELECT convention.")], "\n".join(large)
+
+
+def test_prefetched_conventions_serve_one_check_of_one_transaction(world, technician):
+    """What load_user read for the access check serves that check only, within its transaction."""
+    from backoffice.services import access
+
+    g = world["gironde"]
+    caisse_id = g["caisse"].id
+    assert access.access_for(technician, caisse_id) is not None
+    access.prefetch_conventions(technician, caisse_id, [])  # as if the structure had no convention
+    assert access.access_for(technician, caisse_id) is None  # the prefetched list was used…
+    assert access.access_for(technician, caisse_id) is not None  # …once
+    access.prefetch_conventions(technician, caisse_id, [])
+    db.session.commit()
+    assert access.access_for(technician, caisse_id) is not None  # not past its transaction
 
 
 def test_partner_history_page_past_the_end(client, world, technician, count_queries):

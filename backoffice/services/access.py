@@ -6,8 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, event, func, select
+from sqlalchemy.orm import Session, joinedload
 
 from ..extensions import db
 from ..models import AWAITING_CAISSE, Caisse, Convention, PartnerAccount, Request, RequestStatus
@@ -128,6 +128,24 @@ _CONVENTIONS = (
 _CONVENTIONS_WITH = _CONVENTIONS.where(Convention.caisse_id == bindparam("caisse_id"))
 
 
+def prefetch_conventions(account: PartnerAccount, caisse_id: int, conventions: list[Convention]) -> None:
+    """The structure's conventions with this caisse, read with the account (services/auth.load_user):
+    the next access check of this caisse in this database session uses them instead of reading
+    them again — once (it takes them), so a later check reads what the database holds then."""
+    db.session.info[_prefetch_key(account, caisse_id)] = conventions
+
+
+def _prefetch_key(account: PartnerAccount, caisse_id: int) -> tuple:
+    return ("ep_conventions", account.structure_id, caisse_id)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_prefetched(session: Session, _transaction) -> None:
+    """What was read in a transaction is not reused after it (another one may have changed it)."""
+    for key in [k for k in session.info if isinstance(k, tuple) and k[:1] == ("ep_conventions",)]:
+        del session.info[key]
+
+
 def accesses(account: PartnerAccount, day: date | None = None, caisse_id: int | None = None) -> list[CaisseAccess]:
     """Caisses the account may select, by name. Managers: upcoming or current only (R-ORG-1).
 
@@ -138,9 +156,11 @@ def accesses(account: PartnerAccount, day: date | None = None, caisse_id: int | 
     if caisse_id is None:
         conventions = list(db.session.scalars(_CONVENTIONS, {"structure_id": account.structure_id}))
     else:
-        conventions = list(
-            db.session.scalars(_CONVENTIONS_WITH, {"structure_id": account.structure_id, "caisse_id": caisse_id})
-        )
+        conventions = db.session.info.pop(_prefetch_key(account, caisse_id), None)
+        if conventions is None:
+            conventions = list(
+                db.session.scalars(_CONVENTIONS_WITH, {"structure_id": account.structure_id, "caisse_id": caisse_id})
+            )
     by_caisse: dict[int, list[Convention]] = {}
     for convention in conventions:
         by_caisse.setdefault(convention.caisse_id, []).append(convention)

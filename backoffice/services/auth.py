@@ -1,14 +1,14 @@
 """Authentication with lockout (10 failures → 10 minutes), shared by the back-office and the portal."""
 from datetime import timedelta
 
-from flask import current_app
-from sqlalchemy import bindparam, select
+from flask import current_app, has_request_context, session
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import Agent, PartnerAccount
+from ..models import Agent, Convention, PartnerAccount
 from ..services.passwords import hash_password, needs_rehash, verify_password
-from . import audit
+from . import access, audit
 from .clock import now
 from .errors import DomainError
 
@@ -89,13 +89,33 @@ _USER_BY_ALT_ID = {
 }
 
 
+# A partner's pages all check the selected caisse's conventions (services/access.access_for): they
+# are read with the account, in the same statement, and handed over to that check.
+_PARTNER_WITH_CONVENTIONS = (
+    select(PartnerAccount, Convention)
+    .outerjoin(
+        Convention,
+        and_(Convention.structure_id == PartnerAccount.structure_id, Convention.caisse_id == bindparam("caisse_id")),
+    )
+    .options(joinedload(PartnerAccount.structure), joinedload(Convention.caisse))
+    .where(PartnerAccount.alt_id == bindparam("alt_id"))
+)
+
+
 def load_user(user_id: str):
     """Flask-Login loader: 'agent:<alt_id>' or 'partner:<alt_id>'; inactive accounts are refused."""
     kind, _, alt_id = (user_id or "").partition(":")
     model = {"agent": Agent, "partner": PartnerAccount}.get(kind)
     if model is None or not alt_id:
         return None
-    user = db.session.scalar(_USER_BY_ALT_ID[kind], {"alt_id": alt_id})
+    caisse_id = session.get("caisse_id") if kind == "partner" and has_request_context() else None
+    if isinstance(caisse_id, int):
+        rows = db.session.execute(_PARTNER_WITH_CONVENTIONS, {"alt_id": alt_id, "caisse_id": caisse_id}).all()
+        user = rows[0][0] if rows else None
+        if user is not None:
+            access.prefetch_conventions(user, caisse_id, [c for _a, c in rows if c is not None])
+    else:
+        user = db.session.scalar(_USER_BY_ALT_ID[kind], {"alt_id": alt_id})
     if user is None or not user.active:
         return None
     return user
