@@ -151,17 +151,27 @@ def collect_files(owner, limit: int):
 
     Returns (staged files, French refusals, whether a 'Supprimer' was pressed).
     """
+    kept, checked, errors, discarded = read_files(owner, limit)
+    return keep_files(owner, kept, checked), errors, discarded
+
+
+def read_files(owner, limit: int):
+    """As collect_files, but the new files are only checked, not staged yet: a form that goes
+    through writes them once, with the request; keep_files stages them when it comes back.
+
+    Returns (staged files kept, new files accepted, French refusals, whether a 'Supprimer' was pressed).
+    """
     discard = request.form.get("discard", "")
     keys = [k for k in request.form.getlist("staged") if k and k != discard]
     if discard:
         uploads.discard(owner, discard)
     kept = uploads.staged(owner, keys)
-    keys = [s.key for s in kept]
-    errors = []
+    taken = len(kept)
+    new, errors = [], []
     for item in request.files.getlist("files"):
         if not item or not item.filename:
             continue
-        if len(keys) >= limit:
+        if taken >= limit:
             errors.append(
                 f"Le fichier « {clean_filename(item.filename)} » n'a pas été ajouté : "
                 f"{limit} pièce{'s' if limit > 1 else ''} jointe{'s' if limit > 1 else ''} maximum."
@@ -170,8 +180,16 @@ def collect_files(owner, limit: int):
                 "le nombre maximum de pièces jointes est atteint."
             )
             continue
-        new_keys, refusals = uploads.stage_with_keys(owner, [(item.filename, item.read(MAX_SIZE + 1))], commit=False)
-        keys.extend(new_keys)
+        accepted, refusals = uploads.check_all([(item.filename, item.read(MAX_SIZE + 1))])
+        new += accepted
+        taken += len(accepted)
         errors.extend(refusals)
-    db.session.commit()  # the accepted files are kept, whatever happens to the form: one commit for all
-    return uploads.staged(owner, keys), errors, bool(discard)
+    return kept, new, errors, bool(discard)
+
+
+def keep_files(owner, kept, checked) -> list:
+    """Stage the accepted new files beside those already kept (one commit for all): the form comes
+    back with every accepted file, whatever happened to the rest (R-REQ-3)."""
+    keys = [s.key for s in kept] + uploads.stage_checked(owner, checked)
+    db.session.commit()
+    return uploads.staged(owner, keys)

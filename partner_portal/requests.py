@@ -11,7 +11,7 @@ from flask import abort, flash, g, redirect, render_template, request, send_file
 
 from backoffice.extensions import db
 from backoffice.models import Attachment, RequestStatus, ServiceOffer
-from backoffice.services import audit
+from backoffice.services import audit, uploads
 from backoffice.services import requests as request_service
 from backoffice.services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, human_size
 from backoffice.services.clock import today
@@ -26,6 +26,8 @@ from .request_forms import (
     MessageForm,
     RequestForm,
     collect_files,
+    keep_files,
+    read_files,
     show_errors,
 )
 from .request_history import criteria_from_args, history_context
@@ -82,17 +84,21 @@ def new_request(code: str):
     form.documents.choices = [(str(m.id), m.label) for m in motives]
     staged, upload_errors, loose = [], [], []
     if request.method == "POST" and form.validate():
-        discarded = False
+        discarded, new_files = False, []
         if offer.allows_attachments:
-            staged, upload_errors, discarded = collect_files(account, MAX_FILES)
-        if not upload_errors and not discarded:
+            staged, new_files, upload_errors, discarded = read_files(account, MAX_FILES)
+        if upload_errors or discarded:
+            staged = keep_files(account, staged, new_files)  # the accepted files stay with the form
+        else:
+            staged_keys = [s.key for s in staged]
             try:
                 filed = request_service.file_request(
-                    account, g.access, offer, form.service_data(), [s.key for s in staged]
+                    account, g.access, offer, form.service_data(), staged_keys, new_files
                 )
             except ValidationFailed as exc:
                 db.session.rollback()
                 loose = show_errors(form, exc.errors)
+                staged = keep_files(account, uploads.staged(account, staged_keys), new_files)
             except DomainError as exc:
                 db.session.rollback()
                 flash(exc.message, "error")

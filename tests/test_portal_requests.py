@@ -14,6 +14,7 @@ from sqlalchemy import select
 from backoffice.extensions import db
 from backoffice.models import (
     Attachment,
+    AttachmentContent,
     AuditEntry,
     PartnerRole,
     Request,
@@ -430,6 +431,23 @@ def test_an_exe_renamed_pdf_is_refused_and_nothing_else_is_lost(portal, g):
     resubmit = dict(data, files=[], staged=staged_keys(response))
     number, request, _ = file_through_form(portal, "difficulty", resubmit)
     assert [a.filename for a in rs.partner_files(request)] == ["PJ1.pdf", "PJ2.png"]
+
+
+def test_new_files_of_a_form_that_goes_through_are_written_once(portal, g, count_queries):
+    """Files are staged only when the form comes back; a form that goes through writes its new
+    files once, beside those kept from an earlier try, in the order they were given."""
+    data = person(motive_id=str(motive(g, "file_review").id))
+    first = post(portal, "/demandes/nouvelle/file_review", dict(data, person_phone="12", files=files((PDF, "a.pdf"))))
+    assert staged_names(first) == ["a.pdf"] and count(StagedUpload) == 1
+    with count_queries() as sent:
+        number, request, _ = file_through_form(
+            portal, "file_review", dict(data, staged=staged_keys(first), files=files((PNG, "b.png"), (PDF, "c.pdf"))))
+    assert not [s for s in sent if s.lstrip().upper().startswith("INSERT INTO STAGED_UPLOAD")]
+    attached = rs.partner_files(request)
+    assert [a.filename for a in attached] == ["a.pdf", "b.png", "c.pdf"]
+    contents = {a.filename: db.session.get(AttachmentContent, a.id).data for a in attached}
+    assert contents == {"a.pdf": PDF, "b.png": PNG, "c.pdf": PDF}
+    assert count(StagedUpload) == 0
 
 
 def test_a_kept_file_can_be_removed_without_javascript(portal, g, tech):

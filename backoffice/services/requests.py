@@ -377,8 +377,13 @@ def _clean_saisine(data: dict, errors: dict) -> dict:
     return details
 
 
-def file_request(account: PartnerAccount, access, offer: ServiceOffer, data: dict, staged_keys: list[str]) -> Request:
-    """File a request (R-REQ-1..6). Raises ValidationFailed with French messages per field."""
+def file_request(
+    account: PartnerAccount, access, offer: ServiceOffer, data: dict, staged_keys: list[str], new_files=()
+) -> Request:
+    """File a request (R-REQ-1..6). Raises ValidationFailed with French messages per field.
+
+    staged_keys: files kept from an earlier try; new_files: the form's new files, already checked
+    (uploads.check_all), written once with the request (the caller stages them if this refuses)."""
     if account.is_manager or not access.can_file_requests:
         raise DomainError("Vous ne pouvez pas déposer de demande auprès de cet organisme.")
     if offer.id not in {o.id for o in access.convention.service_offers}:
@@ -409,7 +414,8 @@ def file_request(account: PartnerAccount, access, offer: ServiceOffer, data: dic
         details.update(_clean_saisine(data, errors))
     comment = _clean_comment(data.get("comment"), errors)
     files = uploads.staged(account, staged_keys) if offer.allows_attachments else []
-    if len(files) > MAX_FILES:
+    new_files = list(new_files) if offer.allows_attachments else []
+    if len(files) + len(new_files) > MAX_FILES:
         errors["attachments"] = f"{MAX_FILES} pièces jointes maximum."
     if errors:
         raise ValidationFailed(errors)
@@ -432,8 +438,9 @@ def file_request(account: PartnerAccount, access, offer: ServiceOffer, data: dic
     db.session.add(request)
     db.session.flush()
     db.session.add(StatusChange(request_id=request.id, status=RequestStatus.NEW.value, account_id=account.id))
-    uploads.attach(files, request.id, "partner")
-    audit.record("request.file", actor=account, target=request, caisse_id=caisse_id, number=request.number, files=len(files))
+    uploads.attach(files, request.id, "partner", new_files=new_files)
+    audit.record("request.file", actor=account, target=request, caisse_id=caisse_id, number=request.number,
+                 files=len(files) + len(new_files))
     db.session.commit()
     return request
 

@@ -32,21 +32,38 @@ def stage_with_keys(
 
     commit=False leaves the commit to the caller (one commit for a form's files, not one per file).
     """
-    errors, keys = [], []
+    checked, errors = check_all(uploads)
+    keys = stage_checked(owner, checked)
+    if commit:
+        db.session.commit()
+    return keys, errors
+
+
+def check_all(uploads: list[tuple[str, bytes]]) -> tuple[list[attachments.CheckedFile], list[str]]:
+    """Each file checked by content and by the antivirus: (the accepted ones, French refusals)."""
+    checked, errors = [], []
     for filename, data in uploads:
         try:
-            checked = attachments.check_file(filename, data)
-            antivirus.check(checked.filename, checked.data)
+            item = attachments.check_file(filename, data)
+            antivirus.check(item.filename, item.data)
         except DomainError as exc:
             errors.append(exc.message)
             continue
+        checked.append(item)
+    return checked, errors
+
+
+def stage_checked(owner: PartnerAccount | Agent, checked: list[attachments.CheckedFile]) -> list[str]:
+    """Keep accepted files staged for the owner (flushed, in the caller's transaction): their keys."""
+    keys = []
+    for item in checked:
         staged = StagedUpload(
             key=secrets.token_hex(16),
-            filename=checked.filename,
-            content_type=checked.content_type,
-            size=checked.size,
-            sha256=checked.sha256,
-            data=checked.data,
+            filename=item.filename,
+            content_type=item.content_type,
+            size=item.size,
+            sha256=item.sha256,
+            data=item.data,
         )
         if isinstance(owner, Agent):
             staged.agent_id = owner.id
@@ -54,11 +71,8 @@ def stage_with_keys(
             staged.account_id = owner.id
         db.session.add(staged)
         keys.append(staged.key)
-    if commit:
-        db.session.commit()
-    else:
-        db.session.flush()
-    return keys, errors
+    db.session.flush()
+    return keys
 
 
 def staged(owner, keys: list[str]) -> list[StagedUpload]:
@@ -81,14 +95,18 @@ def discard(owner, key: str) -> None:
     db.session.commit()
 
 
-def attach(staged_files: list[StagedUpload], request_id: int, side: str, exchange_message_id=None) -> list[Attachment]:
-    """Move staged files to a request (in the caller's transaction).
+def attach(
+    staged_files: list[StagedUpload], request_id: int, side: str, exchange_message_id=None,
+    new_files: list[attachments.CheckedFile] = (),
+) -> list[Attachment]:
+    """Move staged files to a request, and add the form's new files (already checked), in the
+    caller's transaction.
 
-    The bytes are copied inside the database (INSERT … SELECT): 8 × 5 MB never travel back
-    through the application to be sent again.
+    Staged bytes are copied inside the database (INSERT … SELECT): they never travel back through
+    the application to be sent again. New files are written once, straight to the attachments.
     """
     created = []
-    for item in staged_files:
+    for item in [*staged_files, *new_files]:
         attachment = Attachment(
             request_id=request_id,
             exchange_message_id=exchange_message_id,
@@ -104,15 +122,19 @@ def attach(staged_files: list[StagedUpload], request_id: int, side: str, exchang
     if not created:
         return created
     db.session.flush()
-    target = {item.id: attachment.id for item, attachment in zip(staged_files, created, strict=True)}
-    db.session.execute(
-        insert(AttachmentContent).from_select(
-            ["attachment_id", "data"],
-            select(case(target, value=StagedUpload.id), StagedUpload.data).where(StagedUpload.id.in_(list(target))),
+    from_staged = created[: len(staged_files)]
+    if staged_files:
+        target = {item.id: attachment.id for item, attachment in zip(staged_files, from_staged, strict=True)}
+        db.session.execute(
+            insert(AttachmentContent).from_select(
+                ["attachment_id", "data"],
+                select(case(target, value=StagedUpload.id), StagedUpload.data).where(StagedUpload.id.in_(list(target))),
+            )
         )
-    )
-    for item in staged_files:
-        db.session.delete(item)
+        for item in staged_files:
+            db.session.delete(item)
+    for item, attachment in zip(new_files, created[len(staged_files):], strict=True):
+        db.session.add(AttachmentContent(attachment_id=attachment.id, data=item.data))
     db.session.flush()
     return created
 
