@@ -106,7 +106,7 @@ def history_context(account, access, c: history_service.Criteria) -> dict:
             rows, total = history_service.page(account.structure_id, access.caisse.id, c)
     last = max((total + c.per_page - 1) // c.per_page, 1)
     first_row = (c.page - 1) * c.per_page + 1 if total else 0
-    options = history_service.criteria_options(account.structure_id, access.convention.id, access.caisse.id)
+    options = history_service.criteria_options(account.structure_id, access.convention.id, access.caisse)
     motives_by_offer = options.offers_with_motives
     offers = [offer for offer, _motives in motives_by_offer]
     return {

@@ -255,6 +255,48 @@ def test_prefetched_conventions_serve_one_check_of_one_transaction(world, techni
     assert access.access_for(technician, caisse_id) is not None  # not past its transaction
 
 
+def test_history_criteria_lists_follow_every_change_of_what_they_list(client, world, technician, count_queries):
+    """The 'Demandeur', 'Offre de service' and 'Motif' lists are kept per worker under the caisse's
+    options stamp: a second page reads them from memory, and a technician added, renamed,
+    inactivated or deleted, or the caisse's motives changed, shows on the very next page."""
+    from backoffice.models import PartnerAccount
+    from backoffice.services import accounts, catalog, housekeeping
+
+    g = world["gironde"]
+
+    def lists():
+        page = client.get("/demandes").get_data(as_text=True)
+        requester = re.search(r'<select[^>]*name="requester".*?</select>', page, re.S).group(0)
+        motive = re.search(r'<select[^>]*name="motive".*?</select>', page, re.S).group(0)
+        return re.findall(r'<option value="\d+"[^>]*>([^<]*)</option>', requester), motive
+
+    assert lists()[0] == ["CHAUSSON Victor"]
+    with count_queries() as sent:
+        lists()
+    assert not [s for s in sent if "partner_account.first_name" in s and "UNION ALL" in s], "read again"
+
+    pichon = make_account(g["structure"], "m.pichon", first_name="Maryse", usage_name="PICHON")
+    assert lists()[0] == ["CHAUSSON Victor", "PICHON Maryse"]
+    accounts.update_account(pichon, {"civility": pichon.civility, "usage_name": "PICHON-LEBLANC", "birth_name": "",
+                                     "first_name": "Maryse", "function": pichon.function or "Bénévole",
+                                     "phone": pichon.phone or "05.56.00.00.00", "email": pichon.email},
+                            g["manager"], g["caisse"].id)
+    assert lists()[0] == ["CHAUSSON Victor", "PICHON-LEBLANC Maryse"]
+    accounts.inactivate_account(pichon, g["manager"], g["caisse"].id)
+    assert lists()[0] == ["CHAUSSON Victor", "PICHON-LEBLANC Maryse (inactif)"]
+    pichon.inactivated_at = now() - timedelta(days=200)  # R-LIFE-2: deleted after 6 months
+    db.session.commit()
+    housekeeping.run()
+    assert db.session.get(PartnerAccount, pichon.id) is None
+    assert lists()[0] == ["CHAUSSON Victor"]
+
+    offer = db.session.scalar(select(ServiceOffer).where(ServiceOffer.code == "file_review"))
+    kept = offer.motives[0]
+    catalog.set_caisse_catalog(g["caisse"].id, {offer.id}, {kept.id}, g["admin"])
+    motive_options = re.findall(r'<option value="\d+"[^>]*>([^<]*)</option>', lists()[1])
+    assert motive_options == [kept.label]
+
+
 def test_partner_history_page_past_the_end(client, world, technician, count_queries):
     """A stale link to page 9 shows the last page: still within the bound."""
     g = world["gironde"]

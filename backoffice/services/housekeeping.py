@@ -37,7 +37,7 @@ from ..models import (
     PasswordToken,
     Request,
 )
-from . import access, audit, requests, uploads
+from . import access, audit, queue_options, requests, uploads
 from .accounts import _deactivate
 from .clock import now, today
 
@@ -172,6 +172,8 @@ def delete_old_inactive_accounts() -> int:
                 )
             for account in due:
                 db.session.expunge(account)
+            # The history's 'Demandeur' lists kept under the caisses' stamps name these accounts.
+            queue_options.renew_stamps(db.session, structure_ids={account.structure_id for account in due})
             # The database applies the foreign keys: requests SET NULL, tokens and subscriptions CASCADE.
             db.session.execute(
                 delete(PartnerAccount).where(PartnerAccount.id.in_(ids)),

@@ -1,11 +1,12 @@
-"""The options of the work queue's filters (offer, motive, structure) for an agent's caisse.
+"""The options of the work queue's filters (offer, motive, structure) for an agent's caisse, and the
+caisse options stamp under which they — and the partner history's criteria lists — are kept.
 
 They are read on every queue page, change rarely, and cost as much as the rest of the page's
 queries: each worker keeps them under (caisse id, caisse options stamp). The stamp is a column of
 the caisse, loaded with the agent on every request (services/auth.load_user), and any flush that
 changes what the options list — a convention (its offers, its caisse), a caisse's motives, a
-structure's name, an offer or a motive of the catalogue — gives the caisses concerned a new stamp
-in the same transaction. A page therefore never shows options older than the data it reads; a
+structure's name, a technician's name, state or arrival, an offer or a motive of the catalogue —
+gives the caisses concerned a new stamp in the same transaction. A page therefore never shows options older than the data it reads; a
 cache entry whose stamp is gone is simply never asked for again.
 """
 import secrets
@@ -16,7 +17,7 @@ from sqlalchemy import any_, bindparam, event, exists, func, literal, null, sele
 from sqlalchemy.orm import Session, attributes
 
 from ..extensions import db
-from ..models import CaisseMotive, Convention, Motive, ServiceOffer, Structure
+from ..models import CaisseMotive, Convention, Motive, PartnerAccount, ServiceOffer, Structure
 from ..models.caisses import Caisse
 
 Options = dict[str, list[tuple[str, str]]]
@@ -120,6 +121,10 @@ def renew_stamps(session: Session, caisse_ids=None, structure_ids=None, every_ca
         connection.execute(update(Caisse).where(Caisse.id.in_(linked)).values(options_stamp=stamp))
 
 
+# What the partner history's 'Demandeur' list shows of an account (services/history.py).
+_REQUESTER_FIELDS = ("usage_name", "birth_name", "first_name", "active", "role", "structure_id")
+
+
 @event.listens_for(Session, "before_flush")
 def _renew_on_flush(session: Session, _context, _instances) -> None:
     caisse_ids: set[int] = set()
@@ -136,7 +141,14 @@ def _renew_on_flush(session: Session, _context, _instances) -> None:
             caisse_ids.update(_values(obj, "caisse_id"))
         elif isinstance(obj, Structure) and obj.id is not None and attributes.get_history(obj, "name").has_changes():
             structure_ids.add(obj.id)
+        elif isinstance(obj, PartnerAccount) and (
+            obj not in session.dirty or any(attributes.get_history(obj, f).has_changes() for f in _REQUESTER_FIELDS)
+        ):
+            structure_ids.update(_values(obj, "structure_id"))
+            if obj.structure_id is None and obj.structure is not None:
+                structure_ids.add(obj.structure.id)
     caisse_ids.discard(None)
+    structure_ids.discard(None)
     if every_caisse or caisse_ids or structure_ids:
         renew_stamps(session, caisse_ids, structure_ids, every_caisse)
 
