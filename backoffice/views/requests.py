@@ -272,7 +272,7 @@ _QUEUE_COLUMNS = (
 def _queue_rows(rows, agent) -> list[QueueRow]:
     labels = _filter_choices(agent).labels
     missing = {row.structure_id for row in rows} - labels["structure"].keys()
-    if missing:  # not expected (a request is filed under a convention of its caisse): read them
+    if missing:  # a convention moved to another caisse leaves its requests here: their names are read
         names = db.session.execute(select(Structure.id, Structure.name).where(Structure.id.in_(missing)))
         labels = {**labels, "structure": {**labels["structure"], **dict(names.all())}}
     return [QueueRow(row, labels) for row in rows]
@@ -439,24 +439,23 @@ class RequestView(SecureModelView):
         return CappedCount(count) if count > COUNT_CAP else count, _queue_rows(rows, current_agent())
 
     def _searched_page(self, query, total, offset: int, size: int):
-        """A search usually matches a few requests: they are read once (index-served on PostgreSQL,
-        at most COUNT_CAP + 1 of them), counted, put in the queue order (R-BO-1, as
-        request_service.queue_order) and the page's rows read by id — rather than searching the
-        caisse's rows once for the count and again for each half of the queue. Past COUNT_CAP
-        matches, the page is read as an unsearched one is."""
-        matches = (
-            query.with_entities(Request.id, Request.status, Request.deposited_at).order_by(None).limit(COUNT_CAP + 1).all()
-        )
-        if len(matches) > COUNT_CAP:
+        """A search usually matches a few requests: they are searched once (index-served on
+        PostgreSQL, at most COUNT_CAP + 1 of them), and one statement counts them (count(*) OVER
+        ()) and sorts them in the queue order — rather than searching the caisse's rows once for the
+        count and again for each half of the queue. Past COUNT_CAP matches the first COUNT_CAP + 1
+        found are not the queue's first ones: the page (or a page past them) is then read as an
+        unsearched one is."""
+        matches = query.with_entities(Request.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+        rows = db.session.execute(
+            select(*_QUEUE_COLUMNS, func.count().over().label("total"))
+            .where(Request.id.in_(select(matches.c.id)))
+            .order_by(*request_service.queue_order())
+            .offset(offset)
+            .limit(size)
+        ).all()
+        if (rows[0].total > COUNT_CAP) if rows else offset > 0:  # past the cap, or a page beyond those found
             rows = db.session.execute(self._queue_page(query, offset, size).add_columns(total)).all()
-            return (rows[0].total if rows else None), rows
-        new = RequestStatus.NEW.value
-        matches.sort(key=lambda m: m.id, reverse=True)  # stable sorts, the last key first: id descending
-        matches.sort(key=lambda m: m.deposited_at, reverse=True)
-        matches.sort(key=lambda m: (m.status != new, m.deposited_at if m.status == new else datetime.min))
-        rank = {m.id: position for position, m in enumerate(matches[offset:offset + size])}
-        rows = db.session.execute(select(*_QUEUE_COLUMNS).where(Request.id.in_(rank))).all() if rank else []
-        return len(matches), sorted(rows, key=lambda row: rank[row.id])
+        return (rows[0].total if rows else None), rows
 
     @staticmethod
     def _capped_count_column(query):
