@@ -7,6 +7,7 @@ from sqlalchemy import Boolean, Integer, String, bindparam, func, literal, null,
 
 from ..extensions import db
 from ..models import CaisseMotive, Motive, PartnerAccount, Request, RequestStatus, ServiceOffer, convention_offer
+from . import queue_options
 from .clock import PARIS
 
 PAGE_SIZES = (10, 20, 50)
@@ -200,23 +201,21 @@ class CriteriaOptions(NamedTuple):
     offers_with_motives: list[tuple[Choice, list[Choice]]]
 
 
-_OPTIONS_CACHE: dict[tuple, CriteriaOptions] = {}
-_OPTIONS_CACHE_MAX = 4096
-
-
 def criteria_options(structure_id: int, convention_id: int, caisse) -> CriteriaOptions:
     """The three option lists in one statement, as plain rows (a list of options needs no ORM objects).
 
-    Each worker keeps them under the caisse's options stamp (services/queue_options), which any
-    change of what they list renews: the structure's technicians (name, state, arrival), the
+    Each worker keeps them under the caisse's options stamp (services/queue_options.kept), which
+    any change of what they list renews: the structure's technicians (name, state, arrival), the
     convention's offers, the caisse's motives, the catalogue.
     """
-    key = (structure_id, convention_id, caisse.id, caisse.options_stamp)
-    cached = _OPTIONS_CACHE.get(key)
-    if cached is not None:
-        return cached
+    return queue_options.kept(
+        caisse, ("history", structure_id, convention_id), lambda: _read_options(structure_id, convention_id, caisse.id)
+    )
+
+
+def _read_options(structure_id: int, convention_id: int, caisse_id: int) -> CriteriaOptions:
     rows = db.session.execute(
-        _OPTIONS_STATEMENT, {"structure_id": structure_id, "convention_id": convention_id, "caisse_id": caisse.id}
+        _OPTIONS_STATEMENT, {"structure_id": structure_id, "convention_id": convention_id, "caisse_id": caisse_id}
     )
     requesters: list[Requester] = []
     grouped: dict[int, tuple[Choice, list[Choice]]] = {}
@@ -227,8 +226,4 @@ def criteria_options(structure_id: int, convention_id: int, caisse) -> CriteriaO
         entry = grouped.setdefault(id_, (Choice(id_, label), []))
         if motive_id is not None:
             entry[1].append(Choice(motive_id, motive_label))
-    options = CriteriaOptions(requesters, list(grouped.values()))
-    if len(_OPTIONS_CACHE) >= _OPTIONS_CACHE_MAX:
-        _OPTIONS_CACHE.clear()
-    _OPTIONS_CACHE[key] = options
-    return options
+    return CriteriaOptions(requesters, list(grouped.values()))

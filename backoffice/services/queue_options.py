@@ -10,8 +10,9 @@ gives the caisses concerned a new stamp in the same transaction. A page therefor
 cache entry whose stamp is gone is simply never asked for again.
 """
 import secrets
+from collections.abc import Callable
 from itertools import chain
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from sqlalchemy import any_, bindparam, event, exists, func, literal, null, select, union_all, update
 from sqlalchemy.orm import Session, attributes
@@ -21,19 +22,37 @@ from ..models import CaisseMotive, Convention, Motive, PartnerAccount, ServiceOf
 from ..models.caisses import Caisse
 
 Options = dict[str, list[tuple[str, str]]]
+T = TypeVar("T")
 
 
 class QueueChoices(NamedTuple):
     """The filters' options, and the labels a queue row shows by id: every offer and every motive
     of the catalogue (a request keeps a motive the caisse no longer offers), the structures under
-    convention with the caisse (a request is always filed under one)."""
+    convention with the caisse (a request is filed under one; the view reads the name of any other)."""
 
     options: Options
     labels: dict[str, dict[int, str]]
-MAX_ENTRIES = 1024  # a national deployment has about 100 caisses; stale stamps are dropped past this
 
-_cache: dict[tuple[int, str], QueueChoices] = {}
+
+# Entries of every stamped list (queue choices per caisse, history lists per structure and caisse);
+# past this many, the whole store is dropped (entries whose stamp is gone are never asked again).
+MAX_ENTRIES = 4096
+
+_kept: dict[tuple, object] = {}
 _statements: dict = {}
+
+
+def kept(caisse, key: tuple, build: Callable[[], T]) -> T:
+    """build()'s result, kept by this worker under (caisse, its options stamp, key): whatever a
+    list under the stamp shows, every change of it renews the stamp (the listener below)."""
+    full_key = (caisse.id, caisse.options_stamp, *key)
+    value = _kept.get(full_key)
+    if value is None:
+        value = build()
+        if len(_kept) >= MAX_ENTRIES:
+            _kept.clear()
+        _kept[full_key] = value
+    return value
 
 
 def options_for(agent) -> QueueChoices:
@@ -42,14 +61,7 @@ def options_for(agent) -> QueueChoices:
     labels: {"offer": {id: label}, "motive": {id: label}, "structure": {id: name}}."""
     if agent.is_national_admin or agent.caisse is None:
         return _read(None, None)
-    key = (agent.caisse_id, agent.caisse.options_stamp)
-    options = _cache.get(key)
-    if options is None:
-        options = _read(db.engine.dialect.name, agent.caisse_id)
-        if len(_cache) >= MAX_ENTRIES:
-            _cache.clear()
-        _cache[key] = options
-    return options
+    return kept(agent.caisse, ("queue",), lambda: _read(db.engine.dialect.name, agent.caisse_id))
 
 
 def _read(dialect: str | None, caisse_id: int | None) -> QueueChoices:
