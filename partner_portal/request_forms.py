@@ -152,7 +152,7 @@ def collect_files(owner, limit: int):
     Returns (staged files, French refusals, whether a 'Supprimer' was pressed).
     """
     kept, checked, errors, discarded = read_files(owner, limit)
-    return keep_files(owner, kept, checked), errors, discarded
+    return keep_files(owner, [s.key for s in kept], checked), errors, discarded
 
 
 def read_files(owner, limit: int):
@@ -187,9 +187,9 @@ def read_files(owner, limit: int):
     return kept, new, errors, bool(discard)
 
 
-def keep_files(owner, kept, checked) -> list:
+def keep_files(owner, kept_keys: list[str], checked) -> list:
     """Stage the accepted new files beside those already kept (one commit for all): the form comes
     back with every accepted file, whatever happened to the rest (R-REQ-3)."""
-    keys = [s.key for s in kept] + uploads.stage_checked(owner, checked)
+    keys = kept_keys + uploads.stage_checked(owner, checked)
     db.session.commit()
     return uploads.staged(owner, keys)

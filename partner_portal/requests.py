@@ -11,7 +11,7 @@ from flask import abort, flash, g, redirect, render_template, request, send_file
 
 from backoffice.extensions import db
 from backoffice.models import Attachment, RequestStatus, ServiceOffer
-from backoffice.services import audit, uploads
+from backoffice.services import audit
 from backoffice.services import requests as request_service
 from backoffice.services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, human_size
 from backoffice.services.clock import today
@@ -87,10 +87,10 @@ def new_request(code: str):
         discarded, new_files = False, []
         if offer.allows_attachments:
             staged, new_files, upload_errors, discarded = read_files(account, MAX_FILES)
+        staged_keys = [s.key for s in staged]
         if upload_errors or discarded:
-            staged = keep_files(account, staged, new_files)  # the accepted files stay with the form
+            staged = keep_files(account, staged_keys, new_files)  # the accepted files stay with the form
         else:
-            staged_keys = [s.key for s in staged]
             try:
                 filed = request_service.file_request(
                     account, g.access, offer, form.service_data(), staged_keys, new_files
@@ -98,7 +98,7 @@ def new_request(code: str):
             except ValidationFailed as exc:
                 db.session.rollback()
                 loose = show_errors(form, exc.errors)
-                staged = keep_files(account, uploads.staged(account, staged_keys), new_files)
+                staged = keep_files(account, staged_keys, new_files)
             except DomainError as exc:
                 db.session.rollback()
                 flash(exc.message, "error")
