@@ -25,17 +25,11 @@ def stage(owner: PartnerAccount | Agent, uploads: list[tuple[str, bytes]]) -> li
     return stage_with_keys(owner, uploads)[1]
 
 
-def stage_with_keys(
-    owner: PartnerAccount | Agent, uploads: list[tuple[str, bytes]], commit: bool = True
-) -> tuple[list[str], list[str]]:
-    """As stage(), also returning the keys of the files kept, so a re-rendered form lists them.
-
-    commit=False leaves the commit to the caller (one commit for a form's files, not one per file).
-    """
+def stage_with_keys(owner: PartnerAccount | Agent, uploads: list[tuple[str, bytes]]) -> tuple[list[str], list[str]]:
+    """As stage(), also returning the keys of the files kept, so a re-rendered form lists them."""
     checked, errors = check_all(uploads)
     keys = stage_checked(owner, checked)
-    if commit:
-        db.session.commit()
+    db.session.commit()
     return keys, errors
 
 
