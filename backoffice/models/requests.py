@@ -70,8 +70,11 @@ class Request(db.Model):
         Index("ix_request_queue_status", "caisse_id", "status", "deposited_at", "id"),
         Index("ix_request_queue", "caisse_id", "deposited_at", "id"),
         # The queue filtered by offer or by motive, newest first, without sorting the caisse's rows.
-        Index("ix_request_queue_offer", "caisse_id", "service_offer_id", "deposited_at", "id"),
-        Index("ix_request_queue_motive", "caisse_id", "motive_id", "deposited_at", "id"),
+        # The offer or motive leads: the same index serves the foreign key's checks, and no index of
+        # the offer or motive alone is there for the planner to intersect with the caisse's "Nouveau"
+        # (a posting of every caisse's requests for that motive: it grew with the whole table).
+        Index("ix_request_offer_caisse_deposited", "service_offer_id", "caisse_id", "deposited_at", "id"),
+        Index("ix_request_motive_caisse_deposited", "motive_id", "caisse_id", "deposited_at", "id"),
         # The partner history (R-HIS-1) and the queue's structure filter: a structure's requests
         # for one caisse, newest first.
         Index("ix_request_structure_caisse_deposited", "structure_id", "caisse_id", "deposited_at", "id"),
@@ -90,8 +93,8 @@ class Request(db.Model):
     caisse_id: Mapped[int] = mapped_column(ForeignKey("caisse.id"))
     structure_id: Mapped[int] = mapped_column(ForeignKey("structure.id"))
     convention_id: Mapped[int] = mapped_column(ForeignKey("convention.id"))
-    service_offer_id: Mapped[int] = mapped_column(ForeignKey("service_offer.id"), index=True)
-    motive_id: Mapped[int | None] = mapped_column(ForeignKey("motive.id"), index=True)
+    service_offer_id: Mapped[int] = mapped_column(ForeignKey("service_offer.id"))  # indexed above
+    motive_id: Mapped[int | None] = mapped_column(ForeignKey("motive.id"))  # indexed above
     requester_account_id: Mapped[int | None] = mapped_column(
         ForeignKey("partner_account.id", ondelete="SET NULL"), index=True
     )

@@ -199,14 +199,17 @@ def overdue_condition():
     return and_(Request.status == RequestStatus.NEW.value, Request.deposited_at < now() - HANDLING_TARGET)
 
 
-def queue_order() -> list:
-    """R-BO-1: "Nouveau" first, oldest first (the most urgent on top), then the others newest first."""
-    is_new = Request.status == RequestStatus.NEW.value
+def queue_order(columns=None) -> list:
+    """R-BO-1: "Nouveau" first, oldest first (the most urgent on top), then the others newest first.
+
+    `columns`: where the request's columns come from (a subquery's `.c`), the table by default."""
+    c = Request if columns is None else columns
+    is_new = c.status == RequestStatus.NEW.value
     return [
         case((is_new, 0), else_=1),
-        case((is_new, Request.deposited_at)).asc(),
-        Request.deposited_at.desc(),
-        Request.id.desc(),
+        case((is_new, c.deposited_at)).asc(),
+        c.deposited_at.desc(),
+        c.id.desc(),
     ]
 
 

@@ -440,16 +440,15 @@ class RequestView(SecureModelView):
 
     def _searched_page(self, query, total, offset: int, size: int):
         """A search usually matches a few requests: they are searched once (index-served on
-        PostgreSQL, at most COUNT_CAP + 1 of them), and one statement counts them (count(*) OVER
-        ()) and sorts them in the queue order — rather than searching the caisse's rows once for the
-        count and again for each half of the queue. Past COUNT_CAP matches the first COUNT_CAP + 1
-        found are not the queue's first ones: the page (or a page past them) is then read as an
-        unsearched one is."""
-        matches = query.with_entities(Request.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+        PostgreSQL, at most COUNT_CAP + 1 of them) with the columns the rows show, and one statement
+        counts them (count(*) OVER ()) and sorts them in the queue order — rather than searching the
+        caisse's rows once for the count and again for each half of the queue, or reading each match
+        again by its key. Past COUNT_CAP matches the first COUNT_CAP + 1 found are not the queue's
+        first ones: the page (or a page past them) is then read as an unsearched one is."""
+        matches = query.with_entities(*_QUEUE_COLUMNS).order_by(None).limit(COUNT_CAP + 1).subquery()
         rows = db.session.execute(
-            select(*_QUEUE_COLUMNS, func.count().over().label("total"))
-            .where(Request.id.in_(select(matches.c.id)))
-            .order_by(*request_service.queue_order())
+            select(*matches.c, func.count().over().label("total"))
+            .order_by(*request_service.queue_order(matches.c))
             .offset(offset)
             .limit(size)
         ).all()
