@@ -11,6 +11,8 @@ from datetime import date, datetime, timedelta
 import pytest
 import time_machine
 from helpers import PASSWORD, TEST_DB, admin_view, page_text
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from backoffice.extensions import db
@@ -346,6 +348,82 @@ def test_search_number_person_structure(app, client, login, world, tech):
     assert queue_numbers(client.get(QUEUE + "?search=prince")) == [first.number]
     assert queue_numbers(client.get(QUEUE + "?search=Oise")) == []
     assert queue_numbers(client.get(QUEUE + f"?search={elsewhere.number}")) == []
+
+
+TRICKY_NAMES = ["MARTIN", "MARTINEZ", "LEFÈVRE", "LEFEVRE", "DE LA FONTAINE", "O'BRIEN", "JEAN-PIERRE", "ÉLODIE",
+                "STRAßE", "İNCE", "\u212aLEIN", "N'DIAYE", "PICHON"]
+TRICKY_TERMS = ["martin", "ARTIN", "tinez", "fèvre", "FEVRE", "èvre", "la+font", "o'b", "brien", "ean-pi", "%tin",
+                "m_rtin", "%5Emart", "%3Dmartin", "ÉLO", "élodie", "lo", "strasse", "straße", "ince", "klein", "KLEIN",
+                "n'di", "l_op", "100%25", "%25mar", "26", "chon+pic", "association", "gironde+martin", "xyz"]
+
+
+def test_search_finds_what_ilike_finds(app, client, login, world, tech):
+    """The search answers as ILIKE on the number, the person's name and the structure's name does —
+    on PostgreSQL an agent's search is first narrowed by its caisse's trigram keys
+    (ix_request_search_keys): wildcards, accents, case folding and apostrophes must not lose a row."""
+    from urllib.parse import unquote_plus
+
+    from flask_admin.contrib.sqla.tools import parse_like_term
+    from sqlalchemy import and_, or_
+
+    from backoffice.models import Structure
+
+    g = world["gironde"]
+    for name in TRICKY_NAMES:
+        for caisse in ("gironde", "oise"):
+            account = tech if caisse == "gironde" else make_oise_technician(world)
+            file_request(account, world, caisse=caisse, person_last_name=name)
+    login("agent.gironde")
+    for term in TRICKY_TERMS:
+        words = [word for word in unquote_plus(term).split(" ") if word]
+        expected = set(db.session.scalars(
+            select(Request.number).join(Structure, Structure.id == Request.structure_id).where(
+                Request.caisse_id == g["caisse"].id,
+                and_(*(or_(Request.number.ilike(p), Request.person_last_name.ilike(p), Structure.name.ilike(p))
+                       for p in map(parse_like_term, words))),
+            )
+        ))
+        assert set(queue_numbers(client.get(QUEUE + f"?search={term}&page_size=100"))) == expected, term
+    # The terms reached both kinds of answers: some rows, and none.
+    assert queue_numbers(client.get(QUEUE + "?search=martin&page_size=100"))
+    assert queue_numbers(client.get(QUEUE + "?search=xyz")) == []
+
+
+def make_oise_technician(world):
+    account = db.session.scalar(select(PartnerAccount).where(PartnerAccount.login == "o.search"))
+    if account is None:
+        account = PartnerAccount(
+            login="o.search", role=PartnerRole.TECHNICIAN.value, structure=world["oise"]["structure"],
+            civility="Madame", usage_name="OISE", first_name="Odile", function="Bénévole", phone="07.00.00.00.02",
+            email="odile.search@example.fr",
+        )
+        db.session.add(account)
+        db.session.commit()
+    return account
+
+
+@pytest.mark.skipif(TEST_DB != "postgresql", reason="ep_search_keys is PostgreSQL's (pg_trgm): runs in the PG leg")
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.text(alphabet="aAbBeEéÉèÈçÇßİıKkK'- _%0123456789xXyYzZ", min_size=1, max_size=14),
+    start=st.integers(0, 14), length=st.integers(1, 8), upper=st.booleans(),
+)
+def test_search_keys_are_held_by_every_matching_row(app, name, start, length, upper):
+    """search_keys(caisse, pattern) ⊆ ep_search_keys(caisse, number, name) whenever the name matches
+    the pattern (ILIKE), for names and substrings of letters with and without accents, case-folding
+    oddities (ß, İ, the Kelvin sign), apostrophes, hyphens, spaces and LIKE wildcards."""
+    from sqlalchemy import ARRAY, Text, bindparam, func, literal
+
+    from backoffice.models.requests import search_keys
+
+    part = name[start:start + length] or name
+    pattern = f"%{part.upper() if upper else part.lower()}%"
+    keys = search_keys(7, pattern)
+    matches, held = db.session.execute(select(
+        literal(name).ilike(pattern),
+        func.ep_search_keys(7, "2633100001", name).op("@>")(bindparam(None, keys, type_=ARRAY(Text))),
+    )).one()
+    assert held or not matches, (name, pattern, keys)
 
 
 def test_time_left_and_overdue_at_the_48_hour_boundary(app, client, login, world, tech):

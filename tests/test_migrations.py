@@ -1,6 +1,7 @@
 """`flask db upgrade` on an empty database gives exactly the schema of the models (SQLite and PostgreSQL)."""
 import os
 import uuid
+import warnings
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -28,7 +29,10 @@ def _flask_db(app, *args: str):
 
 
 def _differences(app) -> list:
-    with app.app_context(), db.engine.connect() as connection:
+    with app.app_context(), db.engine.connect() as connection, warnings.catch_warnings():
+        # On SQLite, Alembic warns that it cannot compare the PostgreSQL-only expression index
+        # (ix_request_search_keys) before include_object leaves it out of the comparison anyway.
+        warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based index")
         context = MigrationContext.configure(connection, opts={
             "compare_type": True, "include_object": same_database(connection.dialect.name)})
         return compare_metadata(context, db.metadata)

@@ -1,8 +1,10 @@
 """Requests filed by partners (SPEC §5–6): numbering, status history, Q/R exchange, attachments."""
 import enum
+import re
 from datetime import date, datetime
 
 from sqlalchemy import (
+    DDL,
     JSON,
     CheckConstraint,
     ForeignKey,
@@ -10,6 +12,8 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -59,6 +63,34 @@ class RequestCounter(db.Model):
     last_value: Mapped[int] = mapped_column(default=0)
 
 
+# Trigram keys of a request's number and person's name within its caisse ("12:mar", "12:art"…): what
+# ix_request_search_keys indexes. pg_trgm's trigrams (show_trgm: lowercased, words of letters and
+# digits, padded with spaces), each prefixed with the caisse's id. SQL-standard body: show_trgm is
+# bound when the function is created, whatever the search_path of a later session.
+SEARCH_KEYS_FUNCTION = """
+CREATE OR REPLACE FUNCTION ep_search_keys(caisse integer, number text, name text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN ARRAY(SELECT caisse || ':' || t FROM unnest(show_trgm(number || ' ' || coalesce(name, ''))) AS t)
+"""
+SEARCH_KEYS_EXPRESSION = "ep_search_keys(caisse_id, number, person_last_name)"
+
+# For metadata.create_all (the tests); the migration creates it for the databases it upgrades.
+event.listen(db.metadata, "before_create", DDL(SEARCH_KEYS_FUNCTION).execute_if(dialect="postgresql"))
+
+_ASCII_WORDS = re.compile(r"[A-Za-z0-9]+")
+
+
+def search_keys(caisse_id: int, pattern: str) -> list[str]:
+    """Keys that every request of the caisse matching `pattern` (ILIKE) holds in ep_search_keys:
+    the trigrams of three ASCII letters or digits that follow each other in the pattern. Those three
+    characters follow each other in the matching number or name, inside one of pg_trgm's words (they
+    are letters or digits), so pg_trgm gives the row that trigram. Anything else — a LIKE wildcard, an
+    accented letter, a space — only splits the words: fewer keys, never a key the row lacks. Empty
+    when the pattern has no such trigram (then the search uses ix_request_search)."""
+    words = [word.lower() for word in _ASCII_WORDS.findall(pattern)]
+    return sorted({f"{caisse_id}:{word[i:i + 3]}" for word in words for i in range(len(word) - 2)})
+
+
 class Request(db.Model):
     __tablename__ = "request"
     __table_args__ = (
@@ -86,6 +118,12 @@ class Request(db.Model):
             "ix_request_search", "caisse_id", "number", "person_last_name", postgresql_using="gin",
             postgresql_ops={"number": "gin_trgm_ops", "person_last_name": "gin_trgm_ops"},
         ).ddl_if(dialect="postgresql"),
+        # The same search for an agent of one caisse, with keys that carry the caisse: each posting
+        # list holds that caisse's requests only, so the search's cost follows the caisse's size, not
+        # the whole table's (see search_keys below).
+        Index("ix_request_search_keys", text(SEARCH_KEYS_EXPRESSION), postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

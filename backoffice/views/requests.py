@@ -14,7 +14,7 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.contrib.sqla.tools import parse_like_term
 from flask_admin.model.template import EndpointLinkRowAction
 from markupsafe import Markup
-from sqlalchemy import any_, func, not_, or_, select, union_all
+from sqlalchemy import ARRAY, Text, and_, any_, bindparam, func, not_, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -23,6 +23,7 @@ from ..models import (
     RequestStatus,
     Structure,
 )
+from ..models.requests import search_keys
 from ..services import queue_options, uploads
 from ..services import requests as request_service
 from ..services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, MAX_SIZE, human_size
@@ -376,19 +377,34 @@ class RequestView(SecureModelView):
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         """Flask-Admin's search (each word in the number, the person's name or the structure's
-        name; "^mot" starts with, "=mot" equals), written so PostgreSQL's trigram indexes serve it:
-        the columns are not cast, and the structure names are matched on their own table, whose
-        few ids then select the caisse's requests (no join of every row of the caisse)."""
+        name; "^mot" starts with, "=mot" equals), written so PostgreSQL's indexes serve it: the
+        columns are not cast, the structure names are matched on their own table, whose few ids then
+        select the caisse's requests (no join of every row of the caisse), and for an agent of one
+        caisse the number and name are first narrowed by the caisse's own trigram keys
+        (ix_request_search_keys), whose posting lists hold that caisse's requests only."""
+        postgresql = db.engine.dialect.name == "postgresql"
+        agent = current_agent()
+        caisse_id = None if agent.is_national_admin else agent.caisse_id
         for term in search.split(" "):
             if not term:
                 continue
             pattern = parse_like_term(term)
             structures = select(Structure.id).where(Structure.name.ilike(pattern))
-            if db.engine.dialect.name == "postgresql":
+            if postgresql:
                 in_structures = Request.structure_id == any_(func.array(structures.scalar_subquery()))
             else:
                 in_structures = Request.structure_id.in_(structures)
-            condition = or_(Request.number.ilike(pattern), Request.person_last_name.ilike(pattern), in_structures)
+            in_columns = or_(Request.number.ilike(pattern), Request.person_last_name.ilike(pattern))
+            condition = or_(in_columns, in_structures)
+            keys = search_keys(caisse_id, pattern) if postgresql and caisse_id is not None else []
+            if keys:
+                # (keys ∨ structures) ∧ (columns ∨ structures) is the condition itself, as a row of the
+                # caisse matching the columns holds the keys; the first half is what the indexes
+                # answer (a BitmapOr), the second is checked on those rows only.
+                keyed = func.ep_search_keys(Request.caisse_id, Request.number, Request.person_last_name).op("@>")(
+                    bindparam(None, keys, type_=ARRAY(Text))
+                )
+                condition = and_(or_(keyed, in_structures), condition)
             query = query.filter(condition)
             if count_query is not None:
                 count_query = count_query.filter(condition)
