@@ -4,6 +4,7 @@ import re
 from datetime import date, datetime
 
 from sqlalchemy import (
+    ARRAY,
     DDL,
     JSON,
     CheckConstraint,
@@ -12,7 +13,9 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    bindparam,
     event,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -86,7 +89,9 @@ def search_keys(caisse_id: int, pattern: str) -> list[str]:
     characters follow each other in the matching number or name, inside one of pg_trgm's words (they
     are letters or digits), so pg_trgm gives the row that trigram. Anything else — a LIKE wildcard, an
     accented letter, a space — only splits the words: fewer keys, never a key the row lacks. Empty
-    when the pattern has no such trigram (then the search uses ix_request_search)."""
+    when the pattern has no such trigram (then the search uses ix_request_search). This holds where
+    the database's locale lowercases ASCII letters to ASCII letters: every locale but the Turkish and
+    Azeri ones ("I" → "ı"), which a French caisse's database does not use."""
     words = [word.lower() for word in _ASCII_WORDS.findall(pattern)]
     return sorted({f"{caisse_id}:{word[i:i + 3]}" for word in words for i in range(len(word) - 2)})
 
@@ -258,3 +263,10 @@ class StagedUpload(db.Model):
     sha256: Mapped[str] = mapped_column(String(64))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=now, index=True)
+
+
+def holds_search_keys(keys: list[str]):
+    """The condition ix_request_search_keys answers: the request holds every one of `keys`."""
+    return func.ep_search_keys(Request.caisse_id, Request.number, Request.person_last_name).op("@>")(
+        bindparam(None, keys, type_=ARRAY(Text))
+    )

@@ -14,7 +14,7 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.contrib.sqla.tools import parse_like_term
 from flask_admin.model.template import EndpointLinkRowAction
 from markupsafe import Markup
-from sqlalchemy import ARRAY, Text, and_, any_, bindparam, func, not_, or_, select, union_all
+from sqlalchemy import and_, any_, func, not_, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -23,7 +23,7 @@ from ..models import (
     RequestStatus,
     Structure,
 )
-from ..models.requests import search_keys
+from ..models.requests import holds_search_keys, search_keys
 from ..services import queue_options, uploads
 from ..services import requests as request_service
 from ..services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, MAX_SIZE, human_size
@@ -401,10 +401,7 @@ class RequestView(SecureModelView):
                 # (keys ∨ structures) ∧ (columns ∨ structures) is the condition itself, as a row of the
                 # caisse matching the columns holds the keys; the first half is what the indexes
                 # answer (a BitmapOr), the second is checked on those rows only.
-                keyed = func.ep_search_keys(Request.caisse_id, Request.number, Request.person_last_name).op("@>")(
-                    bindparam(None, keys, type_=ARRAY(Text))
-                )
-                condition = and_(or_(keyed, in_structures), condition)
+                condition = and_(or_(holds_search_keys(keys), in_structures), condition)
             query = query.filter(condition)
             if count_query is not None:
                 count_query = count_query.filter(condition)
