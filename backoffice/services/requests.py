@@ -1,13 +1,15 @@
 """Requests (SPEC §5–6): filing, completing, cancelling, taking, answering, the Q/R exchange.
 
-Each status transition is one guarded function that writes a dated StatusChange row, the audit
-entry and the e-mail in the same transaction (R-STA-5, R-RGPD-4, SPEC §7).
+Each status transition is one conditional UPDATE of the request row checked by its rowcount (see
+"transitions" below); the winner writes the dated StatusChange row, the audit entry and the e-mail
+in the same transaction (R-STA-5, R-RGPD-4, SPEC §7), the loser writes nothing.
 """
 import math
 import re
+from contextlib import contextmanager
 from datetime import date, timedelta
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -465,90 +467,7 @@ def _own_request(account: PartnerAccount, caisse_id: int, number: str) -> Reques
 get_for_partner = _own_request
 
 
-def _set_status(request: Request, status: RequestStatus, agent=None, account=None) -> None:
-    request.status = status.value
-    request.status_changed_at = now()
-    db.session.add(
-        StatusChange(
-            request_id=request.id,
-            status=status.value,
-            changed_at=request.status_changed_at,
-            agent_id=agent.id if agent else None,
-            account_id=account.id if account else None,
-        )
-    )
-
-
-def complete_request(account: PartnerAccount, request: Request, comment: str, staged_keys: list[str]) -> None:
-    """R-STA-2 'Compléter la demande': a new comment and more files within the total of 8."""
-    if request.status != RequestStatus.NEW.value:
-        raise DomainError("La demande ne peut plus être complétée : elle a été prise en charge.")
-    comment, files = _text_and_files(
-        account, comment, staged_keys, "comment", reword=lambda m: m, already=len(partner_files(request)),
-        files_allowed=request.service_offer.allows_attachments,
-    )
-    request.comment = comment
-    uploads.attach(files, request.id, "partner")
-    audit.record("request.complete", actor=account, target=request, caisse_id=request.caisse_id, files=len(files))
-    db.session.commit()
-
-
-def cancel_request(account: PartnerAccount, request: Request, reason: str, confirmed: bool) -> None:
-    """R-STA-2 'Annuler la demande': a reason and the confirmation toggle; kept for the caisse."""
-    if request.status != RequestStatus.NEW.value:
-        raise DomainError("La demande ne peut plus être annulée : elle a été prise en charge.")
-    errors = {}
-    if reason not in CANCEL_REASONS:
-        errors["reason"] = "Veuillez sélectionner le motif de l'annulation."
-    if not confirmed:
-        errors["confirm"] = "Veuillez confirmer l'annulation."
-    if errors:
-        raise ValidationFailed(errors)
-    claimed = db.session.execute(
-        update(Request)
-        .where(Request.id == request.id, Request.status == RequestStatus.NEW.value)
-        .values(status=RequestStatus.CANCELLED.value, cancel_reason=reason, cancelled_at=now(), status_changed_at=now())
-        .execution_options(synchronize_session="fetch")
-    ).rowcount
-    if claimed != 1:
-        db.session.rollback()
-        raise DomainError("La demande ne peut plus être annulée : elle a été prise en charge.")
-    db.session.add(StatusChange(request_id=request.id, status=RequestStatus.CANCELLED.value, account_id=account.id))
-    audit.record("request.cancel", actor=account, target=request, caisse_id=request.caisse_id, reason=reason)
-    db.session.commit()
-
-
-def partner_message(account: PartnerAccount, request: Request, body: str, staged_keys: list[str]) -> None:
-    """R-STA-3: the technician writes within 15 days of resolution, at most 4 times, 8 files in all."""
-    state = exchange_state(request)
-    if not state["can_write"]:
-        raise DomainError("L'échange n'est plus possible sur cette demande.")
-    body, files = _text_and_files(
-        account, body, staged_keys, "body", reword=_as_message, already=state["files"], limit=EXCHANGE_MAX_FILES
-    )
-    message = ExchangeMessage(
-        request_id=request.id, side="partner", body=body, account_id=account.id,
-        author_name=f"{account.display_name} {account.first_name}",
-    )
-    db.session.add(message)
-    db.session.flush()
-    uploads.attach(files, request.id, "partner", exchange_message_id=message.id)
-    _set_status(request, RequestStatus.MESSAGE_SENT, account=account)
-    audit.record("request.message", actor=account, target=request, caisse_id=request.caisse_id, files=len(files))
-    db.session.commit()
-
-
-def close_exchange(account: PartnerAccount, request: Request) -> None:
-    """R-STA-4: the technician closes after a caisse answer."""
-    if request.status != RequestStatus.MESSAGE_RECEIVED.value:
-        raise DomainError("L'échange ne peut être clôturé qu'après une réponse de la caisse.")
-    request.closed_at = now()
-    _set_status(request, RequestStatus.CLOSED, account=account)
-    audit.record("request.close", actor=account, target=request, caisse_id=request.caisse_id)
-    db.session.commit()
-
-
-# --- caisse side ------------------------------------------------------------------------------
+# --- caisse side: reading ---------------------------------------------------------------------
 
 
 def get_for_agent(agent: Agent, request_id: int) -> Request | None:
@@ -575,92 +494,375 @@ def _as_answer(message: str) -> str:
     return message.replace("un commentaire", "la réponse").replace("Le commentaire", "La réponse")
 
 
-def take_request(agent: Agent, request: Request) -> None:
-    """R-BO-2: atomic — of two agents at once exactly one wins; the other is told who took it."""
-    won = db.session.execute(
+# --- transitions (R-STA-1..5, R-BO-2..4) ------------------------------------------------------
+#
+# Every change of a request's state is ONE conditional UPDATE of its row, run first in its
+# transaction: WHERE id = ? AND status IN (the states it may leave) AND the owner (the partner's
+# structure, the agent's caisse) AND, where the exchange counter matters, the counter. Its rowcount
+# says who won. On PostgreSQL (READ COMMITTED) a concurrent transition of the same row waits for
+# the winner's commit, then re-checks its WHERE on the committed row and matches nothing; SQLite
+# serialises writers. Only the winner writes the children (history row, message, attachments,
+# e-mail, audit); the loser rolls back and is told why, from the request as the winner left it.
+# Counters are incremented in the UPDATE itself. The winner holds the row lock until it commits,
+# so what it counts after its UPDATE (the files already attached) is counted by statements that
+# see every earlier winner's commit: two "Compléter" at once cannot pass the 8-file total.
+
+ALREADY_ANSWERED = "Cette demande a déjà reçu une réponse."
+ALREADY_COMPLETED = (
+    "Ce complément est déjà enregistré : le commentaire est inchangé et aucune nouvelle pièce jointe "
+    "n'est ajoutée."
+)
+CANCELLED_BY_PARTNER = "Cette demande a été annulée par le partenaire."
+MAX_ROUNDS_REACHED = "Le nombre maximal d'échanges est atteint."
+NOT_IN_CAISSE = "Cette demande ne relève pas de votre caisse."
+NOT_IN_STRUCTURE = "Cette demande ne relève pas de votre structure."
+
+
+def _transition(request: Request, from_statuses, values: dict, *conditions) -> int:
+    """UPDATE request SET values WHERE id = request.id AND status IN from_statuses AND conditions.
+
+    Returns the rowcount (0 or 1). On 1 the row stays locked until the transaction ends and the
+    request's attributes are expired, so they are read again as the UPDATE left them."""
+    result = db.session.execute(
         update(Request)
-        .where(Request.id == request.id, Request.status == RequestStatus.NEW.value, Request.caisse_id == request.caisse_id)
-        .values(
-            status=RequestStatus.TAKEN.value,
-            taken_by_agent_id=agent.id,
-            taken_at=now(),
-            status_changed_at=now(),
-        )
+        .where(Request.id == request.id, Request.status.in_([s.value for s in from_statuses]), *conditions)
+        .values(**values)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if won != 1:
-        db.session.rollback()
-        db.session.refresh(request)
-        who = request.taken_by.full_name if request.taken_by else "un autre agent"
-        if request.status == RequestStatus.CANCELLED.value:
-            raise DomainError("Cette demande a été annulée par le partenaire.")
-        raise DomainError(f"Cette demande a déjà été prise en charge par {who}.")
-    db.session.add(StatusChange(request_id=request.id, status=RequestStatus.TAKEN.value, agent_id=agent.id))
+    )
+    if result.rowcount == 1:
+        db.session.expire(request)
+    return result.rowcount
+
+
+def _moved(status: RequestStatus, stamp, **values) -> dict:
+    """The values of a transition to `status` at `stamp` (R-STA-5: the status date)."""
+    return {"status": status.value, "status_changed_at": stamp, **values}
+
+
+def _record_status(request_id: int, status: RequestStatus, stamp, agent=None, account=None) -> None:
+    """R-STA-5: the history row of a transition that won, dated as the request's status date."""
+    db.session.add(
+        StatusChange(
+            request_id=request_id,
+            status=status.value,
+            changed_at=stamp,
+            agent_id=agent.id if agent else None,
+            account_id=account.id if account else None,
+        )
+    )
+
+
+def _refusal(request: Request, explain) -> DomainError:
+    """The loser's error: its transaction rolled back, the reason read from the request as it is now."""
+    db.session.rollback()
     db.session.refresh(request)
-    if not (request.motive and request.motive.label == SAISINE_MOTIVE):
-        _notify(request, "request_taken")
-    audit.record("request.take", actor=agent, target=request, caisse_id=request.caisse_id)
-    db.session.commit()
+    return DomainError(explain(request))
+
+
+@contextmanager
+def _winner():
+    """The winner's children: any refusal among them rolls back the transition too."""
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def _within(count: int, adding: int, limit: int) -> None:
+    """The file total, counted under the row lock; over it, the form is shown again with the files."""
+    try:
+        check_count(count, adding, limit)
+    except DomainError as exc:
+        raise ValidationFailed({"attachments": exc.message}) from None
+
+
+def _initial_partner_files_count(request_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Attachment).where(
+            Attachment.request_id == request_id,
+            Attachment.side == "partner",
+            Attachment.exchange_message_id.is_(None),
+        )
+    )
+
+
+# --- transitions: partner side ----------------------------------------------------------------
+
+
+def _why_not_completed(account: PartnerAccount, request: Request) -> str:
+    if request.structure_id != account.structure_id:
+        return NOT_IN_STRUCTURE
+    if request.status == RequestStatus.CANCELLED.value:
+        return "Cette demande a été annulée."
+    if request.status != RequestStatus.NEW.value:
+        return "La demande ne peut plus être complétée : elle a été prise en charge."
+    return ALREADY_COMPLETED
+
+
+def complete_request(account: PartnerAccount, request: Request, comment: str, staged_keys: list[str]) -> None:
+    """R-STA-2 'Compléter la demande': a new comment and more files within the total of 8.
+
+    The same submission twice (a double click) is refused the second time: its staged files are
+    gone with the first, or it brings nothing new."""
+    comment, files = _text_and_files(
+        account, comment, staged_keys, "comment", reword=lambda m: m, already=len(partner_files(request)),
+        files_allowed=request.service_offer.allows_attachments,
+    )
+    conditions = [Request.structure_id == account.structure_id]
+    if not files:
+        conditions.append(Request.comment != comment)
+    if not _transition(request, (RequestStatus.NEW,), {"comment": comment}, *conditions):
+        raise _refusal(request, lambda r: _why_not_completed(account, r))
+    with _winner():
+        if files:
+            # Under the row lock: the files still staged (an identical submission that won took
+            # them), and the files every earlier "Compléter" attached.
+            claimed = uploads.staged(account, [f.key for f in files])
+            if len(claimed) < len(files):
+                raise DomainError(ALREADY_COMPLETED)
+            _within(_initial_partner_files_count(request.id), len(claimed), MAX_FILES)
+            uploads.attach(claimed, request.id, "partner")
+        audit.record("request.complete", actor=account, target=request, caisse_id=request.caisse_id, files=len(files))
+        db.session.commit()
+
+
+def _why_not_cancelled(account: PartnerAccount, request: Request) -> str:
+    if request.structure_id != account.structure_id:
+        return NOT_IN_STRUCTURE
+    if request.status == RequestStatus.CANCELLED.value:
+        return "Cette demande a déjà été annulée."
+    if request.status == RequestStatus.TAKEN.value:
+        return "La demande ne peut plus être annulée : elle a été prise en charge."
+    return "La demande ne peut plus être annulée : la caisse y a déjà répondu."
+
+
+def cancel_request(account: PartnerAccount, request: Request, reason: str, confirmed: bool) -> None:
+    """R-STA-2 'Annuler la demande': a reason and the confirmation toggle; kept for the caisse."""
+    errors = {}
+    if reason not in CANCEL_REASONS:
+        errors["reason"] = "Veuillez sélectionner le motif de l'annulation."
+    if not confirmed:
+        errors["confirm"] = "Veuillez confirmer l'annulation."
+    if errors:
+        raise ValidationFailed(errors)
+    stamp = now()
+    won = _transition(
+        request, (RequestStatus.NEW,), _moved(RequestStatus.CANCELLED, stamp, cancel_reason=reason, cancelled_at=stamp),
+        Request.structure_id == account.structure_id,
+    )
+    if not won:
+        raise _refusal(request, lambda r: _why_not_cancelled(account, r))
+    with _winner():
+        _record_status(request.id, RequestStatus.CANCELLED, stamp, account=account)
+        audit.record("request.cancel", actor=account, target=request, caisse_id=request.caisse_id, reason=reason)
+        db.session.commit()
+
+
+def _why_no_message(account: PartnerAccount, request: Request) -> str:
+    if request.structure_id != account.structure_id:
+        return NOT_IN_STRUCTURE
+    if request.status == RequestStatus.MESSAGE_SENT.value:
+        return "Votre message a déjà été envoyé : la caisse n'y a pas encore répondu."
+    if request.status == RequestStatus.CLOSED.value:
+        return "L'échange est clôturé : aucun message ne peut plus être envoyé."
+    if request.status in (RequestStatus.RESOLVED.value, RequestStatus.MESSAGE_RECEIVED.value):
+        if request.caisse_answers_in_exchange >= EXCHANGE_MAX_ROUNDS:
+            return MAX_ROUNDS_REACHED
+        if request.resolved_at is not None and now() >= exchange_deadline(request):
+            return f"Le délai de {EXCHANGE_DAYS} jours pour poursuivre l'échange est dépassé."
+    return "L'échange n'est plus possible sur cette demande."
+
+
+def partner_message(account: PartnerAccount, request: Request, body: str, staged_keys: list[str]) -> None:
+    """R-STA-3: the technician writes within 15 days of resolution, at most 4 times, 8 files in all.
+
+    The 4 rounds: a message is possible while the caisse has answered fewer than 4 times (each
+    message waits for its answer: "Message envoyé" accepts no other)."""
+    body, files = _text_and_files(
+        account, body, staged_keys, "body", reword=_as_message, already=exchange_files_count(request.id),
+        limit=EXCHANGE_MAX_FILES,
+    )
+    stamp = now()
+    won = _transition(
+        request, (RequestStatus.RESOLVED, RequestStatus.MESSAGE_RECEIVED), _moved(RequestStatus.MESSAGE_SENT, stamp),
+        Request.structure_id == account.structure_id,
+        Request.caisse_answers_in_exchange < EXCHANGE_MAX_ROUNDS,
+        Request.resolved_at > stamp - timedelta(days=EXCHANGE_DAYS),
+    )
+    if not won:
+        raise _refusal(request, lambda r: _why_no_message(account, r))
+    with _winner():
+        _within(exchange_files_count(request.id), len(files), EXCHANGE_MAX_FILES)
+        message = ExchangeMessage(
+            request_id=request.id, side="partner", body=body, account_id=account.id, created_at=stamp,
+            author_name=f"{account.display_name} {account.first_name}",
+        )
+        db.session.add(message)
+        db.session.flush()
+        uploads.attach(files, request.id, "partner", exchange_message_id=message.id)
+        _record_status(request.id, RequestStatus.MESSAGE_SENT, stamp, account=account)
+        audit.record("request.message", actor=account, target=request, caisse_id=request.caisse_id, files=len(files))
+        db.session.commit()
+
+
+def close_exchange(account: PartnerAccount, request: Request) -> None:
+    """R-STA-4: the technician closes after a caisse answer."""
+    stamp = now()
+    won = _transition(
+        request, (RequestStatus.MESSAGE_RECEIVED,), _moved(RequestStatus.CLOSED, stamp, closed_at=stamp),
+        Request.structure_id == account.structure_id,
+    )
+    if not won:
+        raise _refusal(request, lambda r: (
+            NOT_IN_STRUCTURE if r.structure_id != account.structure_id
+            else "L'échange est déjà clôturé." if r.status == RequestStatus.CLOSED.value
+            else "L'échange ne peut être clôturé qu'après une réponse de la caisse."
+        ))
+    with _winner():
+        _record_status(request.id, RequestStatus.CLOSED, stamp, account=account)
+        audit.record("request.close", actor=account, target=request, caisse_id=request.caisse_id)
+        db.session.commit()
+
+
+# --- transitions: caisse side -----------------------------------------------------------------
+
+
+def _outside(agent: Agent, request: Request) -> bool:
+    return not agent.is_national_admin and request.caisse_id != agent.caisse_id
+
+
+def _why_not_taken(agent: Agent, request: Request) -> str:
+    if _outside(agent, request):
+        return NOT_IN_CAISSE
+    if request.status == RequestStatus.CANCELLED.value:
+        return CANCELLED_BY_PARTNER
+    who = request.taken_by.full_name if request.taken_by else "un autre agent"
+    return f"Cette demande a déjà été prise en charge par {who}."
+
+
+def take_request(agent: Agent, request: Request) -> None:
+    """R-BO-2: of two agents at once exactly one wins; the other is told who took it."""
+    stamp = now()
+    won = _transition(
+        request, (RequestStatus.NEW,), _moved(RequestStatus.TAKEN, stamp, taken_by_agent_id=agent.id, taken_at=stamp),
+        caisse_filter(agent, Request.caisse_id),
+    )
+    if not won:
+        raise _refusal(request, lambda r: _why_not_taken(agent, r))
+    with _winner():
+        _record_status(request.id, RequestStatus.TAKEN, stamp, agent=agent)
+        if not (request.motive and request.motive.label == SAISINE_MOTIVE):
+            _notify(request, "request_taken")
+        audit.record("request.take", actor=agent, target=request, caisse_id=request.caisse_id)
+        db.session.commit()
+
+
+def _why_not_answered(agent: Agent, request: Request) -> str:
+    if _outside(agent, request):
+        return NOT_IN_CAISSE
+    if request.status == RequestStatus.CANCELLED.value:
+        return CANCELLED_BY_PARTNER
+    return ALREADY_ANSWERED
 
 
 def answer_request(agent: Agent, request: Request, answer: str, staged_keys: list[str]) -> None:
     """R-BO-3: the answer text and optional files (same rules) → 'Résolu'; e-mail mentions 15 days."""
-    if request.status not in (RequestStatus.NEW.value, RequestStatus.TAKEN.value):
-        raise DomainError("Cette demande a déjà reçu une réponse.")
     answer, files = _text_and_files(agent, answer, staged_keys, "answer", reword=_as_answer)
-    if request.status == RequestStatus.NEW.value:
-        request.taken_by_agent_id = request.taken_by_agent_id or agent.id
-        request.taken_at = request.taken_at or now()
-    request.answer = answer
-    request.resolved_at = now()
-    request.resolved_by_agent_id = agent.id
-    uploads.attach(files, request.id, "caisse")
-    _set_status(request, RequestStatus.RESOLVED, agent=agent)
-    _notify(request, "request_resolved")
-    audit.record("request.answer", actor=agent, target=request, caisse_id=request.caisse_id, files=len(files))
-    db.session.commit()
+    stamp = now()
+    won = _transition(
+        request, (RequestStatus.NEW, RequestStatus.TAKEN),
+        _moved(
+            RequestStatus.RESOLVED, stamp, answer=answer, resolved_at=stamp, resolved_by_agent_id=agent.id,
+            # Answered straight from "Nouveau": the answering agent took it.
+            taken_by_agent_id=func.coalesce(Request.taken_by_agent_id, agent.id),
+            taken_at=func.coalesce(Request.taken_at, literal(stamp, Request.taken_at.type)),
+        ),
+        caisse_filter(agent, Request.caisse_id),
+    )
+    if not won:
+        raise _refusal(request, lambda r: _why_not_answered(agent, r))
+    with _winner():
+        uploads.attach(files, request.id, "caisse")
+        _record_status(request.id, RequestStatus.RESOLVED, stamp, agent=agent)
+        _notify(request, "request_resolved")
+        audit.record("request.answer", actor=agent, target=request, caisse_id=request.caisse_id, files=len(files))
+        db.session.commit()
+
+
+def _why_no_reply(agent: Agent, request: Request) -> str:
+    if _outside(agent, request):
+        return NOT_IN_CAISSE
+    if request.status == RequestStatus.MESSAGE_RECEIVED.value:
+        return "Ce message du partenaire a déjà reçu une réponse."
+    return "Aucun message du partenaire n'attend de réponse."
 
 
 def caisse_reply(agent: Agent, request: Request, body: str, staged_keys: list[str]) -> None:
-    """R-BO-4: answer the technician's message; the 4th answer closes the exchange (R-STA-4)."""
-    if request.status != RequestStatus.MESSAGE_SENT.value:
-        raise DomainError("Aucun message du partenaire n'attend de réponse.")
+    """R-BO-4: answer the technician's message; the 4th answer closes the exchange (R-STA-4), as
+    does an answer past the 15 days. The answer counter is incremented in the UPDATE."""
     body, files = _text_and_files(agent, body, staged_keys, "body", reword=_as_answer)
-    message = ExchangeMessage(
-        request_id=request.id, side="caisse", body=body, agent_id=agent.id, author_name=agent.caisse.name if agent.caisse else "Caisse",
+    stamp = now()
+    # In SET, the columns are the row's values before the UPDATE.
+    closes = or_(
+        Request.caisse_answers_in_exchange + 1 >= EXCHANGE_MAX_ROUNDS,
+        Request.resolved_at <= stamp - timedelta(days=EXCHANGE_DAYS),
     )
-    db.session.add(message)
-    db.session.flush()
-    uploads.attach(files, request.id, "caisse", exchange_message_id=message.id)
-    request.caisse_answers_in_exchange += 1
-    deadline = exchange_deadline(request)
-    if request.caisse_answers_in_exchange >= EXCHANGE_MAX_ROUNDS or (deadline and now() >= deadline):
-        request.closed_at = now()
-        _set_status(request, RequestStatus.CLOSED, agent=agent)
-    else:
-        _set_status(request, RequestStatus.MESSAGE_RECEIVED, agent=agent)
-    _notify(request, "exchange_answer")
-    audit.record("request.reply", actor=agent, target=request, caisse_id=request.caisse_id, files=len(files))
-    db.session.commit()
+    won = _transition(
+        request, (RequestStatus.MESSAGE_SENT,),
+        {
+            "status": case((closes, RequestStatus.CLOSED.value), else_=RequestStatus.MESSAGE_RECEIVED.value),
+            "closed_at": case((closes, literal(stamp, Request.closed_at.type)), else_=Request.closed_at),
+            "status_changed_at": stamp,
+            "caisse_answers_in_exchange": Request.caisse_answers_in_exchange + 1,
+        },
+        caisse_filter(agent, Request.caisse_id),
+    )
+    if not won:
+        raise _refusal(request, lambda r: _why_no_reply(agent, r))
+    with _winner():
+        message = ExchangeMessage(
+            request_id=request.id, side="caisse", body=body, agent_id=agent.id, created_at=stamp,
+            author_name=agent.caisse.name if agent.caisse else "Caisse",
+        )
+        db.session.add(message)
+        db.session.flush()
+        uploads.attach(files, request.id, "caisse", exchange_message_id=message.id)
+        _record_status(request.id, RequestStatus(request.status), stamp, agent=agent)
+        _notify(request, "exchange_answer")
+        audit.record("request.reply", actor=agent, target=request, caisse_id=request.caisse_id, files=len(files))
+        db.session.commit()
+
+
+# --- transitions: housekeeping ----------------------------------------------------------------
 
 
 def close_expired_exchanges() -> int:
     """R-STA-4 on day 16 (housekeeping): 'Résolu' or 'Message reçu' past the 15 days → 'Clôturé'.
 
-    A message still awaiting the caisse is not closed: the caisse's answer will close it.
+    One conditional UPDATE closes them all and returns the rows it closed: a partner's message or
+    close committed meanwhile has left the allowed states, so its request is not closed twice. A
+    message still awaiting the caisse is not closed: the caisse's answer will close it.
     """
-    limit = now() - timedelta(days=EXCHANGE_DAYS)
-    due = list(
-        db.session.scalars(
-            select(Request).where(
-                Request.status.in_((RequestStatus.RESOLVED.value, RequestStatus.MESSAGE_RECEIVED.value)),
-                Request.resolved_at <= limit,
+    stamp = now()
+    try:
+        closed = list(
+            db.session.scalars(
+                update(Request)
+                .where(
+                    Request.status.in_((RequestStatus.RESOLVED.value, RequestStatus.MESSAGE_RECEIVED.value)),
+                    Request.resolved_at <= stamp - timedelta(days=EXCHANGE_DAYS),
+                )
+                .values(**_moved(RequestStatus.CLOSED, stamp, closed_at=stamp))
+                .returning(Request),
+                execution_options={"synchronize_session": False, "populate_existing": True},
             )
         )
-    )
-    for request in due:
-        request.closed_at = now()
-        _set_status(request, RequestStatus.CLOSED)
-        audit.record("request.auto_close", actor=None, target=request, caisse_id=request.caisse_id)
-    db.session.commit()
-    return len(due)
+        for request in closed:
+            _record_status(request.id, RequestStatus.CLOSED, stamp)
+            audit.record("request.auto_close", actor=None, target=request, caisse_id=request.caisse_id)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return len(closed)
