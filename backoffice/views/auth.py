@@ -1,12 +1,11 @@
 """Back-office login and logout (agents only)."""
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from .. import inputs
 from ..extensions import limiter
 from ..security import LOGIN_LIMIT
 from ..services.auth import authenticate_agent
@@ -21,13 +20,9 @@ class LoginForm(FlaskForm):
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only a path on this site: no scheme, no host, no '//' or backslash tricks."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return default
-    return target
+    """The `next` to follow after login: a same-site path (see inputs.same_site_path), else default.
+    Flask-Admin's `url=` return parameter goes through the same check (views/base.py)."""
+    return inputs.safe_next(target, default)
 
 
 @bp.route("/connexion", methods=["GET", "POST"])

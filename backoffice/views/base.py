@@ -9,8 +9,10 @@ from flask_login import current_user
 from flask_wtf.csrf import _FlaskFormCSRF
 from sqlalchemy import false
 from sqlalchemy import inspect as sa_inspect
+from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
 
 from ..extensions import db
+from ..inputs import safe_next, same_site_path
 from ..models import AgentRole
 from ..services.clock import format_date, format_datetime
 from ..services.errors import DomainError, ValidationFailed
@@ -46,8 +48,40 @@ def current_agent():
 _STATIC_URLS: dict[tuple, str] = {}
 
 
+RETURN_URL_PARAM = "url"  # the parameter Flask-Admin's get_redirect_target() reads
+
+
+def drop_offsite_return_url() -> None:
+    """Remove Flask-Admin's `url=` return parameter from the request when any of its values is not
+    a same-site path (inputs.same_site_path, the check the login `next` uses too).
+
+    Flask-Admin reads it with flask_admin.helpers.get_redirect_target(), from `request.values`,
+    in create/edit/details/delete views, in handle_action() and in get_save_return_url(); its own
+    is_safe_url() lets `http:evil.example` and CR/LF through. Without the parameter every one of
+    those falls back to the view's list. args, form and values are replaced together (Werkzeug's
+    cached properties), so templates reading `request.args` see the same thing.
+    """
+    values = request.values.getlist(RETURN_URL_PARAM)
+    if not values or all(same_site_path(v) for v in values):
+        return
+    args = request.args.copy()
+    args.poplist(RETURN_URL_PARAM)
+    form = request.form.copy()
+    form.poplist(RETURN_URL_PARAM)
+    request.args = ImmutableMultiDict(args)
+    request.form = ImmutableMultiDict(form)
+    request.values = CombinedMultiDict([request.args] if request.method == "GET" else [request.args, request.form])
+
+
 class RoleMixin:
-    """Anonymous → login page; a partner account or the wrong role → 403."""
+    """Anonymous → login page; a partner account or the wrong role → 403.
+
+    Flask-Admin hooks overridden here (each covered by tests/test_redirects.py):
+    - is_accessible / inaccessible_callback (public): the role check.
+    - _handle_view (private, documented as "executed before calling any view method"): after the
+      role check, drops an off-site `url=` return parameter (drop_offsite_return_url), because
+      Flask-Admin reads it through a module-level helper that no public method wraps.
+    """
 
     allowed_roles: set[str] = ALL_ROLES
 
@@ -66,8 +100,14 @@ class RoleMixin:
 
     def inaccessible_callback(self, name, **kwargs):
         if not current_user.is_authenticated:
-            return redirect(url_for("bo_auth.login", next=request.full_path.rstrip("?")))
+            return redirect(url_for("bo_auth.login", next=safe_next(request.full_path.rstrip("?"), None)))
         abort(403)
+
+    def _handle_view(self, name, **kwargs):
+        response = super()._handle_view(name, **kwargs)
+        if response is None:
+            drop_offsite_return_url()
+        return response
 
 
 class SecureIndexView(RoleMixin, AdminIndexView):
@@ -97,6 +137,11 @@ class SecureModelView(RoleMixin, ModelView):
 
     Subclasses implement `scope(query)`; creation and edits go through `service_create` and
     `service_update`, which call the service layer and may raise DomainError.
+
+    Flask-Admin hooks overridden here, besides RoleMixin's: get_query, get_count_query, get_one,
+    create_model, update_model, delete_model and get_save_return_url (public: after a save, only
+    a same-site `url=`, else the list); _get_list_url (private: the list's links built from one
+    url_for per request).
     """
 
     form_base_class = AdminSecureForm
@@ -149,6 +194,10 @@ class SecureModelView(RoleMixin, ModelView):
 
     def get_count_query(self):
         return self.scope(super().get_count_query())
+
+    def get_save_return_url(self, model, is_created: bool = False) -> str:
+        """Public hook: after a save, the same-site `url=` or the list (never another site)."""
+        return safe_next(request.values.get(RETURN_URL_PARAM), self.get_url(".index_view"))
 
     def get_one(self, id):
         pk = sa_inspect(self.model).primary_key[0]
