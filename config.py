@@ -28,7 +28,7 @@ def normalize_database_url(url: str) -> str:
 
 
 class Config:
-    """The embedded default: a SQLite file under instance/, e-mails kept in the outbox."""
+    """The embedded default: a SQLite file under instance/, e-mails written as .eml files there."""
 
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
@@ -48,6 +48,10 @@ class Config:
     )
     MAIL_TIMEOUT_SECONDS = _int("MAIL_TIMEOUT_SECONDS", 15)
     MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 12)
+    # How `flask send-mail` delivers: smtp (the default with a MAIL_SERVER), file (the default
+    # without: one .eml file per message in MAIL_FILE_DIR and a summary on the console) or console.
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND") or None
+    MAIL_FILE_DIR = os.environ.get("MAIL_FILE_DIR") or str(BASE_DIR / "instance" / "mail")
 
     # R-ACC-3: set-password links are single use and expire (hours).
     PASSWORD_TOKEN_HOURS = _int("PASSWORD_TOKEN_HOURS", 72)
@@ -86,6 +90,8 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret"  # noqa: S105 (tests only)
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     MAIL_SERVER = None
+    MAIL_BACKEND = None  # file, or smtp in the tests that point MAIL_SERVER at a local server
+    MAIL_FILE_DIR = None  # conftest gives the test app a temporary directory
     BASE_URL = "http://localhost"
     SERVER_NAME = None
     RATE_LIMITS_ENABLED = False  # one test app enables them to check the limits

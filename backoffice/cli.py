@@ -61,19 +61,36 @@ def create_admin(username, email, first_name, last_name, password) -> None:
 @click.option("--interval", default=5.0, show_default=True, help="Secondes entre deux passages.")
 @click.option("--batch", default=50, show_default=True)
 def send_mail(once: bool, interval: float, batch: int) -> None:
-    """Deliver the outbox over SMTP, with retries and back-off."""
-    from .services.outbox import send_pending
+    """Deliver the outbox through MAIL_BACKEND (SMTP, or .eml files in development), with retries."""
+    from .services.outbox import backend_name, file_dir, send_pending
 
-    if not current_app.config.get("MAIL_SERVER"):
+    try:
+        backend = backend_name()
+    except ValueError as exc:
         raise click.ClickException(
-            "MAIL_SERVER n'est pas défini : les messages restent lisibles dans le back-office "
-            "(Suivi › E-mails envoyés)."
+            f"MAIL_BACKEND={current_app.config.get('MAIL_BACKEND')!r} n'est pas reconnu : "
+            "choisissez smtp, file ou console."
+        ) from exc
+    if backend == "smtp" and not current_app.config.get("MAIL_SERVER"):
+        raise click.ClickException(
+            "MAIL_SERVER n'est pas défini alors que MAIL_BACKEND=smtp : rien ne peut être envoyé. "
+            "En développement, MAIL_BACKEND=file écrit les e-mails dans des fichiers .eml."
         )
+    if not once:
+        where = {
+            "smtp": f"serveur SMTP {current_app.config['MAIL_SERVER']}:{current_app.config['MAIL_PORT']}",
+            "file": f"fichiers .eml dans {file_dir()}",
+            "console": "la console",
+        }[backend]
+        click.echo(f"Envoi des e-mails de la file : {where}.")
     while True:
         while True:
             stats = send_pending(limit=batch)
-            if stats["sent"] or stats["retried"] or stats["failed"]:
-                click.echo(f"envoyés={stats['sent']} reportés={stats['retried']} en échec={stats['failed']}")
+            if any(stats.values()):
+                click.echo(
+                    f"envoyés={stats['sent']} reportés={stats['retried']} en échec={stats['failed']} "
+                    f"annulés={stats['cancelled']}"
+                )
             if sum(stats.values()) < batch:
                 break
         if once:

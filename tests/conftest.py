@@ -72,9 +72,10 @@ class CsrfClient(FlaskClient):
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
+def app(database_url, tmp_path_factory):
     class Config(TestConfig):
         SQLALCHEMY_DATABASE_URI = database_url
+        MAIL_FILE_DIR = str(tmp_path_factory.mktemp("mail"))  # the file backend's .eml files
 
     app = create_app(Config)
     app.test_client_class = CsrfClient

@@ -2,7 +2,13 @@
 import html as html_lib
 import os
 import re
+import tempfile
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
@@ -11,7 +17,9 @@ from backoffice.extensions import db
 # would be ambiguous, tests/browser/ has a conftest.py of its own).
 PASSWORD = "Une phrase de passe solide 2026"
 TEST_DB = os.environ.get("TEST_DB", "sqlite")  # the database leg, as conftest reads it
-TOKEN_LINK_RE = re.compile(r"http://localhost/mot-de-passe/([A-Za-z0-9_\-]+)")
+# A set-password link with its token (the tests' BASE_URL is http://localhost, a browser test's the
+# live server's).
+TOKEN_LINK_RE = re.compile(r"https?://[^\s/<>\"']+/mot-de-passe/([A-Za-z0-9_\-]{16,})")
 
 
 def page_text(response_or_html) -> str:
@@ -60,10 +68,50 @@ def count(model, *criteria) -> int:
 
 
 def token_from(body: str) -> str:
-    """The raw token of the 'Créer mon mot de passe' link in an e-mail body."""
+    """The raw token of the 'Créer mon mot de passe' link in the text of a delivered e-mail."""
     match = TOKEN_LINK_RE.search(body)
     assert match, f"no set-password link in:\n{body}"
     return match.group(1)
+
+
+def deliver_mail() -> list[EmailMessage]:
+    """Deliver what is due in the outbox as `flask send-mail` does in development (the file
+    backend, into a fresh directory); return the e-mails this call delivered, oldest first.
+
+    Set-password links exist only in delivered e-mails: the outbox keeps a redacted copy."""
+    from backoffice.services import outbox
+
+    app = current_app
+    directory = Path(tempfile.mkdtemp(prefix="run-", dir=app.config["MAIL_FILE_DIR"]))
+    saved = {key: app.config.get(key) for key in ("MAIL_BACKEND", "MAIL_FILE_DIR")}
+    app.config.update(MAIL_BACKEND="file", MAIL_FILE_DIR=str(directory))
+    try:
+        for _ in range(20):
+            if not any(outbox.send_pending().values()):
+                break
+    finally:
+        app.config.update(saved)
+        db.session.expire_all()
+    parser = BytesParser(policy=policy.default)
+    return [parser.parsebytes(path.read_bytes()) for path in sorted(directory.glob("*.eml"))]
+
+
+def mail_text(mail: EmailMessage) -> str:
+    return mail.get_body(preferencelist=("plain",)).get_content()
+
+
+def link_sent_to(recipient: str) -> str:
+    """Deliver the outbox; the set-password link of the last e-mail it delivered to recipient."""
+    mails = [m for m in deliver_mail() if m["To"] == recipient]
+    assert mails, f"no e-mail delivered to {recipient}"
+    text = mail_text(mails[-1])
+    token_from(text)  # asserts there is one
+    return TOKEN_LINK_RE.search(text).group(0)
+
+
+def token_sent_to(recipient: str) -> str:
+    """Deliver the outbox; the raw token of the set-password link last delivered to recipient."""
+    return link_sent_to(recipient).rsplit("/", 1)[1]
 
 
 def login_partner(client, account) -> None:

@@ -3,7 +3,7 @@ import html as html_lib
 import re
 from datetime import date, datetime, timezone
 
-from helpers import PASSWORD
+from helpers import PASSWORD, token_from, token_sent_to  # noqa: F401 (set-password links, re-exported)
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
@@ -18,8 +18,6 @@ from backoffice.models import (
 from backoffice.services.clock import now
 from backoffice.services.numbering import next_number
 from backoffice.services.passwords import hash_password
-
-LINK_RE = re.compile(r"http://localhost/mot-de-passe/([A-Za-z0-9_\-]+)")
 
 
 def utc(*args) -> datetime:
@@ -43,12 +41,6 @@ def location(response) -> str:
 
 def count(model, *criteria) -> int:
     return db.session.scalar(select(func.count()).select_from(model).where(*criteria))
-
-
-def token_from(body: str) -> str:
-    match = LINK_RE.search(body)
-    assert match, f"no set-password link in:\n{body}"
-    return match.group(1)
 
 
 def make_account(

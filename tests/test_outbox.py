@@ -117,12 +117,14 @@ def test_send_mail_once_delivers_pending_messages_and_marks_them_sent(runner, sm
     text_part = first.get_body(preferencelist=("plain",)).get_content()
     assert "Bienvenue sur Espace Partenaires" in text_part
     assert "http://localhost/mot-de-passe/" in text_part
-    assert "Créer mon mot de passe" in first.get_body(preferencelist=("html",)).get_content()
+    html_part = first.get_body(preferencelist=("html",)).get_content()
+    assert '<a href="http://localhost/mot-de-passe/' in html_part and "Créer mon mot de passe" in html_part
     for row in rows():
         assert row.status == OutboxStatus.SENT.value
         assert row.attempts == 1
         assert row.sent_at is not None
         assert row.last_error is None
+        assert "/mot-de-passe/" not in row.body_text + row.body_html  # the stored copy stays masked
     # A second run has nothing left to send.
     send_once(runner)
     assert len(smtp_server.handler.received) == 3
@@ -216,20 +218,73 @@ def test_once_the_server_is_back_each_message_is_delivered_exactly_once(runner, 
         server.stop()
 
 
-# --- no SMTP configured -------------------------------------------------------------------------------------
+# --- no SMTP configured: the development file backend -------------------------------------------------
 
 
-def test_without_mail_server_the_command_says_so_and_leaves_the_outbox_alone(app, runner, messages, monkeypatch):
+def test_without_mail_server_the_command_writes_eml_files_through_the_same_pipeline(
+    app, runner, messages, monkeypatch, tmp_path
+):
     monkeypatch.setitem(app.config, "MAIL_SERVER", None)
+    monkeypatch.setitem(app.config, "MAIL_BACKEND", None)  # the default without MAIL_SERVER: file
+    monkeypatch.setitem(app.config, "MAIL_FILE_DIR", str(tmp_path / "mail"))
+    result = send_once(runner)
+    assert result.exit_code == 0, result.output
+    assert "envoyés=3" in result.output
+    files = sorted((tmp_path / "mail").glob("*.eml"))
+    assert len(files) == 3
+    parsed = [BytesParser(policy=policy.default).parsebytes(f.read_bytes()) for f in files]
+    assert sorted(m["To"] for m in parsed) == ["alpha@example.fr", "bravo@example.fr", "charlie@example.fr"]
+    assert sorted(int(m["X-Outbox-Id"]) for m in parsed) == [m.id for m in messages]
+    for mail in parsed:
+        assert "http://localhost/mot-de-passe/" in mail.get_body(preferencelist=("plain",)).get_content()
+    assert [(r.status, r.attempts) for r in rows()] == [("sent", 1)] * 3
+    send_once(runner)  # nothing is due any more: no second copy
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 3
+
+
+def test_the_file_backend_retries_like_smtp_when_it_cannot_write(app, runner, messages, monkeypatch, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    monkeypatch.setitem(app.config, "MAIL_BACKEND", "file")
+    monkeypatch.setitem(app.config, "MAIL_FILE_DIR", str(blocker / "mail"))
+    result = send_once(runner)
+    assert "reportés=3" in result.output
+    for row in rows():
+        assert (row.status, row.attempts) == ("pending", 1)
+        assert "NotADirectoryError" in row.last_error or "FileExistsError" in row.last_error
+
+
+def test_the_console_backend_prints_the_message(app, runner, messages, monkeypatch, capsys):
+    monkeypatch.setitem(app.config, "MAIL_BACKEND", "console")
+    result = send_once(runner)
+    assert "envoyés=3" in result.output
+    printed = capsys.readouterr().out + result.output
+    assert "To: alpha@example.fr" in printed
+    assert [r.status for r in rows()] == ["sent"] * 3
+
+
+def test_smtp_backend_without_mail_server_says_so_and_leaves_the_outbox_alone(app, runner, messages, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_SERVER", None)
+    monkeypatch.setitem(app.config, "MAIL_BACKEND", "smtp")
     result = runner.invoke(args=["send-mail", "--once"])
     assert result.exit_code != 0
     assert "MAIL_SERVER n'est pas défini" in result.output
-    assert "E-mails envoyés" in result.output
+    assert "MAIL_BACKEND=file" in result.output
     assert [(r.status, r.attempts) for r in rows()] == [("pending", 0)] * 3
 
 
-def test_without_mail_server_messages_stay_readable_with_clickable_links(client, world, messages, login):
+def test_an_unknown_mail_backend_is_refused_in_french(app, runner, messages, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_BACKEND", "pigeon")
+    result = runner.invoke(args=["send-mail", "--once"])
+    assert result.exit_code != 0
+    assert "n'est pas reconnu" in result.output
+    assert [(r.status, r.attempts) for r in rows()] == [("pending", 0)] * 3
+
+
+def test_the_outbox_details_show_the_masked_copy_without_any_link(client, world, messages, login):
     login("admin")
     page = client.get(f"/admin/outbox/details/?id={messages[0].id}").get_data(as_text=True)
-    assert '<a href="http://localhost/mot-de-passe/' in page
     assert "Bienvenue sur Espace Partenaires" in page
+    assert "Créer mon mot de passe : [lien personnel masqué]" in page
+    assert "/mot-de-passe/" not in page
+    assert "<pre" in page and 'class="ep-mail-body"' in page

@@ -84,9 +84,9 @@ def smtp(app, monkeypatch):
 def _enqueue(app, count):
     with app.test_request_context():
         for index in range(count):
-            outbox.enqueue("test", f"p{index}@example.fr", "password_reset",
-                           account=type("A", (), {"full_name": f"Personne {index}", "login": f"p.{index}"})(),
-                           token=f"jeton{index}")
+            outbox.enqueue("test", f"p{index}@example.fr", "request_taken",
+                           account=type("A", (), {"first_name": "Personne", "display_name": f"N{index}"})(),
+                           deposit_date="01/02/2026", request=type("R", (), {"number": f"2026-{index:06d}", "id": index})())
         db.session.commit()
 
 
@@ -193,26 +193,72 @@ def test_a_web_request_never_talks_to_smtp(client, world, login, smtp):
     assert db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "anne@example.fr")).status == "pending"
 
 
-def test_a_delivered_set_password_link_leaves_the_outbox(app, world, smtp):
-    from backoffice.models import PartnerRole
-    from backoffice.services import accounts
+def test_the_outbox_never_holds_the_link_the_smtp_message_carries(app, world, smtp):
+    """Pending, failed after 451s, requeued, sent: the stored copy is masked at every status; each
+    SMTP attempt carries a fresh link, and only the last delivered one works."""
+    from helpers import count
+
+    from backoffice.models import PartnerRole, PasswordToken
+    from backoffice.models.outbox import LINK_MASK
+    from backoffice.services import accounts, tokens
 
     g = world["gironde"]
+    app.config["MAIL_MAX_ATTEMPTS"] = 1
     accounts.create_account(
         g["structure"], PartnerRole.MANAGER,
         {"civility": "Madame", "usage_name": "DURAND", "first_name": "Anne", "function": "Directrice",
          "phone": "05.56.00.00.00", "email": "anne@example.fr"},
         g["admin"], g["caisse"].id,
     )
-    recorder = Recorder()
+
+    def stored():
+        db.session.expire_all()
+        message = db.session.scalar(select(OutboxMessage))
+        assert "/mot-de-passe/" not in message.body_text + message.body_html
+        assert f"Créer mon mot de passe : {LINK_MASK}" in message.body_text
+        return message
+
+    assert stored().status == OutboxStatus.PENDING.value and count(PasswordToken) == 0
+    recorder = LinkRecorder()
     controller = Controller(recorder, hostname="127.0.0.1", port=smtp)
     controller.start()
     try:
+        recorder.refuse = True
+        with app.app_context():
+            assert outbox.send_pending()["failed"] == 1
+        assert stored().status == OutboxStatus.FAILED.value
+        assert recorder.links == []
+        outbox.requeue(stored().id)
+        db.session.commit()
+        recorder.refuse = False
         with app.app_context():
             assert outbox.send_pending()["sent"] == 1
     finally:
         controller.stop()
-    db.session.expire_all()
-    message = db.session.scalar(select(OutboxMessage))
-    assert message.status == OutboxStatus.SENT.value
-    assert "/mot-de-passe/[lien envoyé]" in message.body_text and "/mot-de-passe/[lien envoyé]" in message.body_html
+    assert stored().status == OutboxStatus.SENT.value
+    assert len(recorder.links) == 1
+    raw = recorder.links[0].rsplit("/", 1)[1]
+    assert tokens.find_valid(raw) is not None
+    # the refused attempt's token was issued, then revoked by the attempt that went through
+    assert count(PasswordToken) == 2 and count(PasswordToken, PasswordToken.expires_at > now()) == 1
+
+
+class LinkRecorder(Recorder):
+    """Records the set-password link of each message it accepts."""
+
+    def __init__(self):
+        super().__init__()
+        self.links = []
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return "451 4.3.0 Réessayez plus tard"
+        from email import policy
+        from email.parser import BytesParser
+
+        from helpers import TOKEN_LINK_RE
+
+        mail = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        text = mail.get_body(preferencelist=("plain",)).get_content()
+        self.links.extend(m.group(0) for m in TOKEN_LINK_RE.finditer(text))
+        return "250 OK"

@@ -1,7 +1,6 @@
 """The manager's first visit end to end: login, CGU, caisse choice, a technician created and e-mailed."""
-import re
 
-from helpers import PASSWORD
+from helpers import PASSWORD, token_sent_to
 
 from backoffice.extensions import db
 from backoffice.models import AuditEntry, OutboxMessage, PartnerAccount
@@ -44,7 +43,7 @@ def test_manager_first_visit_creates_a_technician(client, world):
     message = db.session.query(OutboxMessage).filter_by(recipient="maryse.pichon@example.fr").one()
     assert message.subject == "Espace Partenaires : Création compte partenaire"
     assert "Vous avez été désigné technicien partenaire" in message.body_text
-    token = re.search(r"/mot-de-passe/([\w-]+)", message.body_text).group(1)
+    token = token_sent_to("maryse.pichon@example.fr")
     assert db.session.query(AuditEntry).filter_by(action="caisse.select").count() == 1
 
     # the technician sets a password through the link and logs in

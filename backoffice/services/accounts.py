@@ -79,15 +79,15 @@ def _check_cap(structure: Structure, role: PartnerRole, caisse_id: int | None) -
 
 
 def _send_welcome(account: PartnerAccount, caisse_id: int | None, reactivated: bool) -> None:
-    raw = tokens.issue(account, "reactivate" if reactivated else "create")
     outbox.enqueue(
         "account_reactivated" if reactivated else "account_created",
         account.email,
         "account_reactivated" if reactivated else "account_created",
         caisse_id=caisse_id,
+        link_owner=account,
+        link_purpose="reactivate" if reactivated else "create",
         account=account,
         role_word="gestionnaire" if account.is_manager else "technicien",
-        token=raw,
     )
 
 
@@ -232,10 +232,9 @@ def request_password_reset(login: str) -> None:
         audit.record("password.reset_request", actor=None, login=login[:64], found=False)
         db.session.commit()
         return
-    raw = tokens.issue(account, "reset")
     outbox.enqueue(
         "password_reset", account.email, "password_reset", caisse_id=account.last_caisse_id,
-        account=account, token=raw,
+        link_owner=account, link_purpose="reset", account=account,
     )
     audit.record("password.reset_request", actor=None, target=account, found=True)
     db.session.commit()

@@ -100,14 +100,14 @@ def create_agent(data: dict, actor: Agent, role: str, caisse_id: int | None) -> 
     agent = Agent(role=role, caisse_id=caisse_id, **fields)
     db.session.add(agent)
     db.session.flush()
-    raw = tokens.issue(agent, "create")
     outbox.enqueue(
         "agent_created",
         agent.email,
         "agent_created",
         caisse_id=caisse_id,
+        link_owner=agent,
+        link_purpose="create",
         agent=agent,
-        token=raw,
     )
     audit.record("agent.create", actor=actor, target=agent, caisse_id=caisse_id, username=agent.username, role=role)
     db.session.commit()

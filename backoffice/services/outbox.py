@@ -1,21 +1,34 @@
-"""The e-mail outbox: enqueue in the business transaction; deliver over SMTP with retries.
+"""The e-mail outbox: enqueue in the business transaction; deliver later, with retries.
 
-No web request talks to SMTP: `flask send-mail` (a worker, or `--once` from cron) delivers.
+No web request sends mail: `flask send-mail` (a worker, or `--once` from cron) delivers through
+the configured backend (MAIL_BACKEND): `smtp`, or for development `file` (an .eml file per message
+under MAIL_FILE_DIR, and a summary on the console) or `console` (the whole message printed). Every
+backend goes through the same pipeline: lease, issue the personal link, render, deliver, record.
+
+Personal set-password links (R-ACC-3/6) never reach the database in clear: the stored copy of a
+message shows LINK_MASK where its link goes and records which link it needs (link_purpose and its
+owner). The sender issues the token when it sends (tokens.issue: 72 h from then, single use, older
+unused links of the owner revoked) and puts the real link in the outgoing e-mail, in memory only.
 """
 import logging
 import re
 import secrets
 import smtplib
 import socket
+import sys
 from contextlib import nullcontext
 from datetime import timedelta
+from pathlib import Path
 
-from flask import current_app, has_request_context, render_template
+from flask import current_app, has_request_context, render_template, url_for
 from flask_mail import Connection, Message
-from sqlalchemy import select, update
+from markupsafe import escape
+from sqlalchemy import exists, select, update
 
 from ..extensions import db, mail
-from ..models import OutboxMessage, OutboxStatus
+from ..models import Agent, OutboxMessage, OutboxStatus, PartnerAccount
+from ..models.outbox import LINK_MASK
+from . import tokens
 from .clock import now
 
 log = logging.getLogger(__name__)
@@ -23,6 +36,9 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
 # How long a worker may hold messages before another one takes them over.
 LEASE = timedelta(minutes=5)
+BACKENDS = ("smtp", "file", "console")
+# A set-password link with a token in it: never allowed in a stored copy.
+_TOKEN_LINK = re.compile(r"/mot-de-passe/[A-Za-z0-9_\-]{16,}")
 
 
 def enqueue(
@@ -31,14 +47,28 @@ def enqueue(
     template: str,
     caisse_id: int | None = None,
     headers: dict | None = None,
+    link_owner: PartnerAccount | Agent | None = None,
+    link_purpose: str | None = None,
     **context,
 ) -> OutboxMessage:
-    """Render mail/<template>.{txt,html} and add the message to the session (no commit here)."""
+    """Render mail/<template>.{txt,html} and add the message to the session (no commit here).
+
+    With link_owner, the message carries a personal set-password link for that account (purpose:
+    create, reactivate or reset): the templates' `link` is LINK_MASK here and the real link is only
+    put in at send time. The owner's earlier unused links end now.
+    """
+    if "token" in context:
+        raise TypeError("a set-password token is issued at send time: pass link_owner and link_purpose")
+    if (link_owner is None) != (link_purpose is None):
+        raise TypeError("link_owner and link_purpose go together")
     context.setdefault("base_url", current_app.config["BASE_URL"])
+    context["link"] = LINK_MASK if link_owner is not None else ""
     with _url_context():
         subject = render_template(f"mail/{template}.subject.txt", **context).strip()
         body_text = render_template(f"mail/{template}.txt", **context)
         body_html = render_template(f"mail/{template}.html", **context)
+    if _TOKEN_LINK.search(body_text) or _TOKEN_LINK.search(body_html):
+        raise ValueError(f"mail/{template}: a set-password link would be stored in the outbox")
     message = OutboxMessage(
         kind=kind,
         recipient=recipient,
@@ -47,7 +77,16 @@ def enqueue(
         body_html=body_html,
         caisse_id=caisse_id,
         headers=headers or {},
+        link_purpose=link_purpose,
     )
+    if link_owner is not None:
+        if link_owner.id is None:
+            db.session.flush()
+        tokens.revoke_unused(link_owner)  # as soon as a new link is asked for, as before
+    if isinstance(link_owner, Agent):
+        message.link_agent_id = link_owner.id
+    elif link_owner is not None:
+        message.link_partner_account_id = link_owner.id
     db.session.add(message)
     return message
 
@@ -57,14 +96,6 @@ def _url_context():
     if has_request_context():
         return nullcontext()
     return current_app.test_request_context("/")
-
-
-_TOKEN_LINK = re.compile(r"(/mot-de-passe/)[A-Za-z0-9_\-]{16,}")
-
-
-def redact_links(body: str) -> str:
-    """Once delivered, a set-password link leaves the outbox: nobody reading it there can use it."""
-    return _TOKEN_LINK.sub(r"\1[lien envoyé]", body or "")
 
 
 def backoff(attempts: int) -> timedelta:
@@ -109,12 +140,68 @@ def _claim_batch(limit: int) -> list[OutboxMessage]:
     )
 
 
-def _to_mail_message(message: OutboxMessage) -> Message:
+# --- personal links, issued at send time ------------------------------------------------------------
+
+
+def _link_owner(message: OutboxMessage) -> PartnerAccount | Agent | None:
+    if message.link_agent_id is not None:
+        return db.session.get(Agent, message.link_agent_id)
+    if message.link_partner_account_id is not None:
+        return db.session.get(PartnerAccount, message.link_partner_account_id)
+    return None
+
+
+def _newer_link_message_exists(message: OutboxMessage) -> bool:
+    same_owner = (
+        OutboxMessage.link_agent_id == message.link_agent_id
+        if message.link_agent_id is not None
+        else OutboxMessage.link_partner_account_id == message.link_partner_account_id
+    )
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    same_owner,
+                    OutboxMessage.id > message.id,
+                    OutboxMessage.status != OutboxStatus.CANCELLED.value,
+                    OutboxMessage.status != OutboxStatus.FAILED.value,
+                )
+            )
+        )
+    )
+
+
+def _why_obsolete(message: OutboxMessage) -> str | None:
+    """Why a message's personal link should not be issued any more (the message is then cancelled)."""
+    owner = _link_owner(message)
+    if owner is None:
+        return "Le compte destinataire n'existe plus : message non envoyé."
+    if not owner.active:
+        return "Le compte destinataire est inactif : message non envoyé, son lien ne servirait pas."
+    if _newer_link_message_exists(message):
+        return "Un message plus récent porte le lien personnel de ce compte : celui-ci n'est pas envoyé."
+    return None
+
+
+def _issue_link(message: OutboxMessage) -> str:
+    """A fresh token for the message's owner, committed (hashed) before the e-mail leaves; the link."""
+    raw = tokens.issue(_link_owner(message), message.link_purpose)
+    db.session.commit()
+    with _url_context():
+        return current_app.config["BASE_URL"] + url_for("portal.set_password", token=raw)
+
+
+def _to_mail_message(message: OutboxMessage, link: str | None) -> Message:
+    """The outgoing e-mail: the stored copy with the personal link put in, in memory only."""
+    body_text, body_html = message.body_text, message.body_html
+    if link is not None:
+        body_text = body_text.replace(LINK_MASK, link)
+        body_html = body_html.replace(LINK_MASK, str(escape(link)))
     return Message(
         subject=message.subject,
         recipients=[message.recipient],
-        body=message.body_text,
-        html=message.body_html,
+        body=body_text,
+        html=body_html,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
         extra_headers={
             "Auto-Submitted": "auto-generated",
@@ -124,57 +211,149 @@ def _to_mail_message(message: OutboxMessage) -> Message:
     )
 
 
-def _connection() -> Connection:
-    """SMTP from the current config, the one send_pending checks: not Flask-Mail's state frozen at
-    init_app, which also suppresses every send when TESTING is on (messages were marked sent
-    without leaving). An explicit MAIL_SUPPRESS_SEND still suppresses."""
-    return Connection(mail.init_mail(current_app.config, current_app.debug))
+# --- backends -------------------------------------------------------------------------------------------
+
+
+def backend_name() -> str:
+    """MAIL_BACKEND, or by default `smtp` with a MAIL_SERVER and `file` without."""
+    name = current_app.config.get("MAIL_BACKEND") or ("smtp" if current_app.config.get("MAIL_SERVER") else "file")
+    if name not in BACKENDS:
+        raise ValueError(f"MAIL_BACKEND={name!r}: expected one of {', '.join(BACKENDS)}")
+    return name
+
+
+def file_dir() -> Path:
+    return Path(current_app.config.get("MAIL_FILE_DIR") or Path(current_app.instance_path) / "mail")
+
+
+class _SmtpBackend:
+    errors = (OSError, smtplib.SMTPException)
+
+    def open(self) -> None:
+        """SMTP from the current config: not Flask-Mail's state frozen at init_app, which also
+        suppresses every send when TESTING is on (messages were marked sent without leaving). An
+        explicit MAIL_SUPPRESS_SEND still suppresses."""
+        self.connection = Connection(mail.init_mail(current_app.config, current_app.debug)).__enter__()
+
+    def send(self, outgoing: Message, message: OutboxMessage, link: str | None) -> None:
+        self.connection.send(outgoing)
+
+    def close(self) -> None:
+        try:
+            self.connection.__exit__(None, None, None)
+        except self.errors:
+            pass
+
+
+class _FileBackend:
+    """Development: each delivered message becomes an .eml file (any mail client opens it)."""
+
+    errors = (OSError,)
+
+    def open(self) -> None:
+        self.directory = file_dir()
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def send(self, outgoing: Message, message: OutboxMessage, link: str | None) -> None:
+        stamp = now().strftime("%Y%m%d-%H%M%S-%f")
+        path = self.directory / f"{stamp}-{message.id}-{secrets.token_hex(3)}.eml"
+        partial = path.with_suffix(".part")
+        partial.write_bytes(outgoing.as_bytes())
+        partial.replace(path)  # a reader never sees half a message
+        summary = f"E-mail écrit dans {path} — à {message.recipient} — « {message.subject} »"
+        if link is not None:
+            summary += f" — lien personnel : {link}"
+        print(summary, flush=True)  # noqa: T201 (the development console is the point)
+
+    def close(self) -> None:
+        pass
+
+
+class _ConsoleBackend:
+    """Development: the whole message on standard output, as Django's console backend does."""
+
+    errors = (OSError,)
+
+    def open(self) -> None:
+        pass
+
+    def send(self, outgoing: Message, message: OutboxMessage, link: str | None) -> None:
+        line = "-" * 79
+        sys.stdout.write(f"{line}\n{outgoing.as_string()}\n{line}\n")
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        pass
+
+
+_BACKENDS = {"smtp": _SmtpBackend, "file": _FileBackend, "console": _ConsoleBackend}
+
+
+# --- the delivery pipeline ----------------------------------------------------------------------------
 
 
 def send_pending(limit: int = 50) -> dict:
-    """Send one batch. Each message is committed on its own, so a crash loses no delivery state."""
-    stats = {"sent": 0, "failed": 0, "retried": 0}
-    if not current_app.config.get("MAIL_SERVER"):
+    """Send one batch. Each message is committed on its own, so a crash loses no delivery state.
+
+    A message with a personal link gets a new token at each attempt, committed before the e-mail
+    leaves, and the token of the previous attempt is revoked by it. An attempt that the server did
+    deliver but that ended in an error (e.g. a timeout after DATA) therefore carries a link that the
+    next attempt revokes: the last e-mail received always holds the working link. The alternative,
+    one token for all attempts, would need it stored where the sender can read it again.
+    """
+    stats = {"sent": 0, "failed": 0, "retried": 0, "cancelled": 0}
+    name = backend_name()
+    if name == "smtp" and not current_app.config.get("MAIL_SERVER"):
+        log.warning("MAIL_BACKEND=smtp without MAIL_SERVER: nothing is sent")
         return stats
     batch = _claim_batch(limit)
     if not batch:
         return stats
+    backend = _BACKENDS[name]()
     max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(current_app.config["MAIL_TIMEOUT_SECONDS"])
     try:
-        connection = None
         try:
-            connection = _connection().__enter__()
-        except (OSError, smtplib.SMTPException) as exc:
+            backend.open()
+        except backend.errors as exc:
             for message in batch:
                 _record_failure(message, exc, max_attempts, stats)
             db.session.commit()
             return stats
         try:
             for message in batch:
-                try:
-                    connection.send(_to_mail_message(message))
-                except (OSError, smtplib.SMTPException) as exc:
-                    _record_failure(message, exc, max_attempts, stats)
-                else:
-                    message.status = OutboxStatus.SENT.value
-                    message.body_text = redact_links(message.body_text)
-                    message.body_html = redact_links(message.body_html)
-                    message.sent_at = now()
-                    message.attempts += 1
-                    message.last_error = None
-                    stats["sent"] += 1
+                _deliver(backend, message, max_attempts, stats)
                 db.session.commit()  # each delivery is recorded at once
         finally:
-            try:
-                connection.__exit__(None, None, None)
-            except (OSError, smtplib.SMTPException):
-                pass
+            backend.close()
         db.session.commit()
     finally:
         socket.setdefaulttimeout(previous_timeout)
     return stats
+
+
+def _deliver(backend, message: OutboxMessage, max_attempts: int, stats: dict) -> None:
+    link = None
+    if message.link_purpose is not None:
+        reason = _why_obsolete(message)
+        if reason is not None:
+            message.status = OutboxStatus.CANCELLED.value
+            message.last_error = reason
+            stats["cancelled"] += 1
+            log.info("outbox message %s cancelled: %s", message.id, reason)
+            return
+        link = _issue_link(message)
+    try:
+        backend.send(_to_mail_message(message, link), message, link)
+    except backend.errors as exc:
+        _record_failure(message, exc, max_attempts, stats)
+    else:
+        message.status = OutboxStatus.SENT.value
+        message.sent_at = now()
+        message.attempts += 1
+        message.last_error = None
+        stats["sent"] += 1
 
 
 def _record_failure(message: OutboxMessage, exc: Exception, max_attempts: int, stats: dict) -> None:

@@ -24,9 +24,8 @@ def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def issue(owner: PartnerAccount | Agent, purpose: str) -> str:
-    """Create a token for owner, revoking its earlier unused ones; return the raw token for the link."""
-    raw = secrets.token_urlsafe(32)
+def revoke_unused(owner: PartnerAccount | Agent) -> None:
+    """End the owner's unused links now (a new one is on its way, or the account changed)."""
     owner_filter = (
         PasswordToken.agent_id == owner.id
         if isinstance(owner, Agent)
@@ -34,9 +33,19 @@ def issue(owner: PartnerAccount | Agent, purpose: str) -> str:
     )
     db.session.execute(
         update(PasswordToken)
-        .where(owner_filter, PasswordToken.used_at.is_(None))
+        .where(owner_filter, PasswordToken.used_at.is_(None), PasswordToken.expires_at > now())
         .values(expires_at=now())
     )
+
+
+def issue(owner: PartnerAccount | Agent, purpose: str) -> str:
+    """Create a token for owner, revoking its earlier unused ones; return the raw token for the link.
+
+    Only the outbox sender calls this, when the e-mail leaves (outbox.send_pending): the raw token
+    lives in that e-mail and nowhere else, and its PASSWORD_TOKEN_HOURS count from then.
+    """
+    raw = secrets.token_urlsafe(32)
+    revoke_unused(owner)
     token = PasswordToken(
         token_hash=_digest(raw),
         purpose=purpose,

@@ -1,6 +1,4 @@
 """The e-mail outbox and the audit log, read-only, scoped to the caisse."""
-import re
-
 from flask import flash
 from flask_admin.actions import action
 from markupsafe import Markup, escape
@@ -11,15 +9,12 @@ from ..services import outbox as outbox_service
 from ..services.scoping import caisse_filter, outbox_filter
 from .base import ADMINS, SecureModelView, current_agent
 
-_URL_RE = re.compile(r"(https?://[^\s<>\"']+)")
 
-
-def linkify(text: str) -> Markup:
-    """Escape the text, then make its URLs clickable (a demo user follows set-password links)."""
-    escaped = str(escape(text or ""))
-    linked = _URL_RE.sub(lambda m: f'<a href="{m.group(1)}" rel="noopener noreferrer">{m.group(1)}</a>', escaped)
-    # The text was escaped above; only our own <a> tags are added.
-    return Markup(f'<pre class="ep-mail-body" style="white-space: pre-wrap">{linked}</pre>')  # noqa: S704
+def mail_body(text: str) -> Markup:
+    """The stored copy of the message, escaped, as plain text: no link is made clickable. Personal
+    set-password links are not in it (LINK_MASK stands in their place, outbox.enqueue)."""
+    escaped = escape(text or "")
+    return Markup('<pre class="ep-mail-body" style="white-space: pre-wrap">%s</pre>') % escaped
 
 
 class OutboxView(SecureModelView):
@@ -53,7 +48,7 @@ class OutboxView(SecureModelView):
     column_formatters = {"status": lambda v, c, m, n: m.status_label}
     column_formatters_detail = {
         "status": lambda v, c, m, n: m.status_label,
-        "body_text": lambda v, c, m, n: linkify(m.body_text),
+        "body_text": lambda v, c, m, n: mail_body(m.body_text),
     }
     column_searchable_list = ["recipient", "subject"]
     column_filters = ["status", "kind"]
