@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Serve the app for development; with MAIL_SERVER set, also run the outbox sender beside it.
+# Serve the app for development, with the outbox sender (flask send-mail) beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -20,13 +20,22 @@ cat <<MSG
 
 MSG
 
-sender_pid=""
-if [ -n "${MAIL_SERVER:-}" ]; then
-  echo "  MAIL_SERVER=${MAIL_SERVER}: the outbox sender runs in the background (flask send-mail)."
-  "$BIN/flask" send-mail &
-  sender_pid=$!
-  trap '[ -n "$sender_pid" ] && kill "$sender_pid" 2>/dev/null || true' EXIT INT TERM
-else
-  echo "  No MAIL_SERVER: e-mails stay in the outbox (back-office › Suivi › E-mails envoyés)."
-fi
+# The outbox sender always runs beside the app: with MAIL_SERVER it delivers over SMTP, without it
+# (MAIL_BACKEND=file, the default) it writes each e-mail to instance/mail/*.eml and prints a summary
+# here, with the set-password link of the e-mails that carry one.
+MAIL_DIR="${MAIL_FILE_DIR:-instance/mail}"
+case "${MAIL_BACKEND:-}" in
+  "") if [ -n "${MAIL_SERVER:-}" ]; then backend=smtp; else backend=file; fi ;;
+  *) backend="$MAIL_BACKEND" ;;
+esac
+case "$backend" in
+  smtp) echo "  E-mails : envoyés par SMTP (${MAIL_SERVER:-MAIL_SERVER non défini}:${MAIL_PORT:-25}) par flask send-mail." ;;
+  file) echo "  E-mails : écrits dans ${MAIL_DIR}/*.eml et résumés ici, lien personnel compris (flask send-mail)." ;;
+  *) echo "  E-mails : MAIL_BACKEND=${backend} (flask send-mail)." ;;
+esac
+echo "  Le back-office (Suivi › E-mails envoyés) n'en garde qu'une copie, lien personnel masqué."
+echo
+"$BIN/flask" send-mail &
+sender_pid=$!
+trap 'kill "$sender_pid" 2>/dev/null || true' EXIT INT TERM
 "$BIN/flask" run --host 127.0.0.1 --port "$PORT"
