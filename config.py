@@ -63,8 +63,20 @@ class Config:
     CLAMD_SOCKET = os.environ.get("CLAMD_SOCKET") or None
     CLAMD_HOST = os.environ.get("CLAMD_HOST") or None
     CLAMD_PORT = _int("CLAMD_PORT", 3310)
-    LOGIN_MAX_FAILURES = 10
-    LOGIN_LOCK_MINUTES = 10
+    # Login throttling (services/throttle.py), in place of an account lock: per (login as typed,
+    # client address), after LOGIN_THROTTLE_FREE_FAILURES failures each attempt waits 1, 2, 4 … s
+    # (LOGIN_THROTTLE_BASE_SECONDS doubling, at most LOGIN_THROTTLE_MAX_SECONDS) after the last
+    # failure; the count is forgotten LOGIN_THROTTLE_RESET_MINUTES after it. Per address, at most
+    # LOGIN_ADDRESS_MAX_FAILURES failures per LOGIN_ADDRESS_WINDOW_MINUTES.
+    LOGIN_THROTTLE_FREE_FAILURES = _int("LOGIN_THROTTLE_FREE_FAILURES", 5)
+    LOGIN_THROTTLE_BASE_SECONDS = _int("LOGIN_THROTTLE_BASE_SECONDS", 1)
+    LOGIN_THROTTLE_MAX_SECONDS = _int("LOGIN_THROTTLE_MAX_SECONDS", 300)
+    LOGIN_THROTTLE_RESET_MINUTES = _int("LOGIN_THROTTLE_RESET_MINUTES", 15)
+    LOGIN_ADDRESS_MAX_FAILURES = _int("LOGIN_ADDRESS_MAX_FAILURES", 100)
+    LOGIN_ADDRESS_WINDOW_MINUTES = _int("LOGIN_ADDRESS_WINDOW_MINUTES", 15)
+    # Reverse proxies in front of the app that set X-Forwarded-For / -Proto (werkzeug's ProxyFix);
+    # 0: forwarded headers are ignored, the client address is the connection's.
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
 
     BABEL_DEFAULT_LOCALE = "fr"
     BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
@@ -78,7 +90,12 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE")
     REMEMBER_COOKIE_HTTPONLY = True
-    PERMANENT_SESSION_LIFETIME = timedelta(minutes=30)
+    # Server-side sessions (services/sessions.py): idle timeout and absolute lifetime, checked on
+    # every request; last activity written at most every SESSION_TOUCH_SECONDS.
+    SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 30)
+    SESSION_ABSOLUTE_HOURS = _int("SESSION_ABSOLUTE_HOURS", 12)
+    SESSION_TOUCH_SECONDS = 60
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=SESSION_IDLE_MINUTES)  # the cookie's, a hint only
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     HSTS_ENABLED = _bool("HSTS_ENABLED")

@@ -22,6 +22,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     if app.config.get("REQUIRE_SECRET_KEY") and app.config["SECRET_KEY"] == "dev-only-change-me":  # noqa: S105 (the known dev value is refused)
         raise RuntimeError("SECRET_KEY must be set in production (FLASK_ENV_NAME=production).")
     _ensure_instance_dir(app)
+    _trust_proxies(app)
     register_extensions(app)
     register_security(app)
     register_admin(app)
@@ -39,6 +40,18 @@ def _ensure_instance_dir(app: Flask) -> None:
         from pathlib import Path
 
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _trust_proxies(app: Flask) -> None:
+    """TRUSTED_PROXIES reverse proxies in front: the client address and scheme come from their
+    X-Forwarded-For / X-Forwarded-Proto (the login throttle, the rate limits and the audit log see
+    the client, not the proxy). Unset or 0: those headers are ignored. X-Forwarded-Host is never
+    read (absolute links use BASE_URL)."""
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0, x_port=0, x_prefix=0)
 
 
 def register_extensions(app: Flask) -> None:

@@ -1,6 +1,5 @@
 """Portal login, logout, forgotten and expired passwords, CGU (R-ACC-4/5/6)."""
-from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import login_user, logout_user
+from flask import flash, redirect, render_template, request, url_for
 
 from backoffice.extensions import db, limiter
 from backoffice.security import LOGIN_LIMIT, RESET_LIMIT
@@ -8,7 +7,7 @@ from backoffice.services import accounts as account_service
 from backoffice.services.auth import authenticate_partner
 from backoffice.services.errors import DomainError
 from backoffice.services.passwords import POLICY_TEXT
-from backoffice.views.auth import safe_next
+from backoffice.views.auth import safe_next, sign_in, sign_out
 
 from . import bp
 from .forms import CguForm, ChangePasswordForm, ForgotPasswordForm, LoginForm
@@ -33,17 +32,14 @@ def login():
             form.password.errors = list(form.password.errors) + [exc.message]
         else:
             next_url = safe_next(request.args.get("next"), url_for("portal.select_caisse"))
-            session.clear()
-            login_user(account)
-            session.permanent = True  # idle timeout: PERMANENT_SESSION_LIFETIME (30 min)
+            sign_in(account)  # a fresh server-side session (services/sessions.py)
             return redirect(next_url)
     return render_template("portal/login.html", form=form)
 
 
 @bp.route("/deconnexion", methods=["POST"])
 def logout():
-    logout_user()
-    session.clear()
+    sign_out()  # this session only: the account's other sessions go on
     flash("Vous êtes déconnecté(e) d'Espace Partenaires.", "info")
     return redirect(url_for("portal.login"))
 
@@ -75,7 +71,8 @@ def change_password():
             target = form[exc.field] if exc.field in form else form.password
             target.errors = list(target.errors) + [exc.message]
         else:
-            login_user(account)  # keep this session: its identifier rotated with the password
+            # The change ended every session of the account; this browser goes on in a new one.
+            sign_in(account, fresh=False)
             flash("Votre mot de passe a été modifié.", "success")
             return redirect(url_for("portal.home"))
     return render_template("portal/change_password.html", form=form, expired=expired, policy=POLICY_TEXT)

@@ -3,6 +3,7 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from flask import session
 from helpers import PASSWORD, count, field_errors, input_value, page_text, selected_option, token_sent_to
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +17,7 @@ from backoffice.models import (
     PasswordToken,
     ServiceOffer,
 )
-from backoffice.services import accounts, structures, tokens
+from backoffice.services import accounts, sessions, structures, tokens
 from backoffice.services.auth import authenticate_partner, load_user
 from backoffice.services.clock import today
 from backoffice.services.errors import DomainError, ValidationFailed
@@ -395,6 +396,7 @@ def test_with_two_managers_one_can_be_inactivated_and_its_sessions_end(client, w
     manager = world["gironde"]["manager"]
     second = create_manager(world, world["gironde"]["structure"], usage_name="SECOND")
     old_session_id = manager.get_id()
+    session[sessions.SESSION_KEY] = sessions.open_session(manager)  # this request's live session
     assert load_user(old_session_id) is not None
     login("admin.gironde")
     response = _toggle(client, manager)

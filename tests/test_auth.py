@@ -1,19 +1,19 @@
-"""Back-office login: French page, lockout, inactive agents, logout, safe redirects, argon2id, CSRF."""
+"""Back-office login: French page, throttling (no lock), inactive agents, logout, safe redirects, argon2id, CSRF."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import time_machine
-from helpers import PASSWORD, count, page_text
+from helpers import PASSWORD, count, input_value, page_text
 
 from backoffice.extensions import db
 from backoffice.models import Agent, AuditEntry, PartnerAccount, PasswordToken
 from backoffice.services import tokens
-from backoffice.services.auth import BAD_CREDENTIALS, INACTIVE, LOCKED
+from backoffice.services.auth import BAD_CREDENTIALS, INACTIVE, THROTTLED
 from backoffice.services.passwords import hash_password, verify_password
 
 
-def _post_login(client, username, password, url="/admin/connexion"):
-    return client.post_form(url, {"username": username, "password": password})
+def _post_login(client, username, password, url="/admin/connexion", **kwargs):
+    return client.post_form(url, {"username": username, "password": password}, **kwargs)
 
 
 def _logged_in(client) -> bool:
@@ -59,60 +59,43 @@ def test_empty_fields_are_refused_in_french(client, world):
     assert "Veuillez saisir votre mot de passe." in text
 
 
-# --- lockout: 10 failures → 10 minutes ---------------------------------------------------------------
+# --- throttling, not a lock (services/throttle.py; every limit in tests/test_login_throttle.py) ---
 
 
-def _fail(client, times):
+def _fail(client, times, **kwargs):
     for _ in range(times):
-        assert BAD_CREDENTIALS in page_text(_post_login(client, "admin.gironde", "mauvais mot de passe"))
+        assert BAD_CREDENTIALS in page_text(_post_login(client, "admin.gironde", "mauvais mot de passe", **kwargs))
 
 
-def test_nine_failures_do_not_lock_and_a_success_resets_the_counter(client, world):
-    _fail(client, 9)
+def test_four_failures_are_free_and_a_success_resets_the_count(client, world):
+    _fail(client, 4)
     assert _post_login(client, "admin.gironde", PASSWORD).status_code == 302
-    agent = db.session.scalar(db.select(Agent).filter_by(username="admin.gironde"))
-    assert agent.failed_logins == 0
-    assert agent.locked_until is None
+    client.post_form("/admin/deconnexion")
+    _fail(client, 4)  # 8 failures in all, 4 since the success: still free
+    assert _post_login(client, "admin.gironde", PASSWORD).status_code == 302
 
 
-def test_ten_failures_lock_the_account_for_ten_minutes(client, world):
+def test_five_failures_delay_the_next_attempt_from_that_address_only(client, world):
     start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
-    with time_machine.travel(start, tick=False):
-        _fail(client, 10)
-        response = _post_login(client, "admin.gironde", PASSWORD)
+    with time_machine.travel(start, tick=False) as traveller:
+        _fail(client, 5)
+        response = _post_login(client, "admin.gironde", PASSWORD)  # the right password, too soon
         assert response.status_code == 200
-        assert LOCKED in page_text(response)
-        assert "verrouillé" in LOCKED
+        assert THROTTLED == "Trop de tentatives de connexion. Réessayez dans quelques instants."
+        assert THROTTLED in page_text(response) and BAD_CREDENTIALS not in page_text(response)
+        assert input_value(response, "username") == "admin.gironde"  # what was typed is kept
         assert not _logged_in(client)
-    with time_machine.travel(start + timedelta(minutes=10) - timedelta(seconds=1), tick=False):
-        response = _post_login(client, "admin.gironde", PASSWORD)
-        assert LOCKED in page_text(response)
-        assert not _logged_in(client)
-    with time_machine.travel(start + timedelta(minutes=10) + timedelta(seconds=1), tick=False):
-        response = _post_login(client, "admin.gironde", PASSWORD)
-        assert response.status_code == 302
-        assert _logged_in(client)
-    assert count(AuditEntry, AuditEntry.action == "login.lockout") == 1
+        # the account is not locked: the same login from another address goes in
+        other = client.application.test_client()
+        assert _post_login(other, "admin.gironde", PASSWORD, environ_base={"REMOTE_ADDR": "192.0.2.44"}).status_code == 302
+        traveller.shift(timedelta(seconds=1))  # the first delay is one second
+        assert _post_login(client, "admin.gironde", PASSWORD).status_code == 302
+    assert count(AuditEntry, AuditEntry.action == "login.throttled") == 1
 
 
-def test_lockout_applies_to_partner_accounts_too(app, world):
-    from backoffice.services.auth import authenticate_partner
-    from backoffice.services.errors import DomainError
-
-    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
-    with time_machine.travel(start, tick=False):
-        for _ in range(10):
-            with pytest.raises(DomainError):
-                authenticate_partner("m.gironde", "mauvais mot de passe")
-        with pytest.raises(DomainError) as refused:
-            authenticate_partner("m.gironde", PASSWORD)
-        assert refused.value.message == LOCKED
-    with time_machine.travel(start + timedelta(minutes=10, seconds=1), tick=False):
-        assert authenticate_partner("m.gironde", PASSWORD).login == "m.gironde"
-
-
-def test_lockout_of_one_account_leaves_the_others_alone(client, world):
-    _fail(client, 10)
+def test_throttling_of_one_login_leaves_the_other_logins_alone(client, world):
+    _fail(client, 5)
+    assert THROTTLED in page_text(_post_login(client, "admin.gironde", PASSWORD))
     assert _post_login(client, "agent.gironde", PASSWORD).status_code == 302
 
 

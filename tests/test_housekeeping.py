@@ -25,6 +25,7 @@ from backoffice.services.clock import PARIS, now, today
 NOTHING = {
     "inactivated": 0, "deleted_accounts": 0, "deleted_tokens": 0,
     "closed_exchanges": 0, "purged_files": 0, "purged_uploads": 0,
+    "purged_sessions": 0, "purged_throttles": 0,
 }
 
 

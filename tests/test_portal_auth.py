@@ -26,7 +26,7 @@ from backoffice.services.tokens import INVALID_LINK
 from config import ProductionConfig
 
 BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
-LOCKED = "Votre compte est temporairement verrouillé après plusieurs tentatives infructueuses."
+THROTTLED = "Trop de tentatives de connexion. Réessayez dans quelques instants."
 INACTIVE = "Ce compte est inactif. Contactez votre gestionnaire ou votre organisme."
 RESET_SENT = (
     "Si cet identifiant correspond à un compte actif, un e-mail contenant un lien « Créer mon mot "
@@ -97,28 +97,37 @@ def test_wrong_password_and_unknown_login_get_the_same_french_message_and_are_au
     assert success.ip == "127.0.0.1"
 
 
-def test_lockout_after_ten_failures_lasts_ten_minutes_to_the_second(client, tech):
+def test_failures_delay_the_next_attempt_progressively_and_never_lock_the_account(app, client, tech):
+    """After 5 failures of one login from one address, each attempt waits 1, 2, 4 … s after the last
+    failure (to the second); the message names no account, the typed login is kept, and the same
+    login from another address is not held up."""
     with time_machine.travel(utc(2027, 2, 1, 9, 0), tick=False) as traveller:
-        for _ in range(9):
+        for _ in range(4):
             assert BAD_CREDENTIALS in text_of(portal_login(client, "t.gironde", "mauvais mot de passe"))
-        # the 9th failure does not lock, and a success resets the count
+        # four failures are free, and a success resets the count
         assert location(portal_login(client, "t.gironde")) == "/organisme"
         client.post_form("/deconnexion")
-        for _ in range(10):
+        for _ in range(5):
             assert BAD_CREDENTIALS in text_of(portal_login(client, "t.gironde", "mauvais mot de passe"))
-        assert count(AuditEntry, AuditEntry.action == "login.lockout") == 1
 
-        r = portal_login(client, "t.gironde")  # the right password, locked
-        assert r.status_code == 200 and LOCKED in text_of(r)
-        traveller.move_to(utc(2027, 2, 1, 9, 9, 59))
-        r = portal_login(client, "t.gironde")
-        assert r.status_code == 200 and LOCKED in text_of(r)
+        r = portal_login(client, "t.gironde")  # the right password, too soon
+        assert r.status_code == 200 and THROTTLED in text_of(r) and BAD_CREDENTIALS not in text_of(r)
+        assert 'value="t.gironde"' in r.get_data(as_text=True)
         assert not logged_in(client)
-        traveller.move_to(utc(2027, 2, 1, 9, 10, 1))
+        elsewhere = app.test_client()
+        r = elsewhere.post_form(
+            "/connexion", {"login": "t.gironde", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "198.51.100.9"}
+        )
+        assert location(r) == "/organisme"
+
+        traveller.move_to(utc(2027, 2, 1, 9, 0, 1))  # one second after the 5th failure
+        assert BAD_CREDENTIALS in text_of(portal_login(client, "t.gironde", "mauvais mot de passe"))  # 6th
+        traveller.move_to(utc(2027, 2, 1, 9, 0, 2))  # the 6th asks for 2 s: one second short
+        assert THROTTLED in text_of(portal_login(client, "t.gironde"))
+        traveller.move_to(utc(2027, 2, 1, 9, 0, 3))
         assert location(portal_login(client, "t.gironde")) == "/organisme"
         assert logged_in(client)
-    account = db.session.get(PartnerAccount, tech.id)
-    assert account.failed_logins == 0 and account.locked_until is None
+    assert count(AuditEntry, AuditEntry.action == "login.throttled") == 2
 
 
 def test_an_inactive_account_cannot_log_in(client, g):

@@ -25,5 +25,6 @@ from .requests import (
     StagedUpload,
     StatusChange,
 )
+from .sessions import LoginThrottle, UserSession
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -14,6 +14,8 @@
 - R-RGPD-1: attachment contents are deleted ATTACHMENT_RETENTION_DAYS (15) after upload, never while
   the request still awaits the caisse; the names stay for the record (`purged_at` is set).
 - Staged uploads (files kept while their form was refused) older than a day are deleted.
+- Server-side sessions revoked, idle or past their lifetime for more than a day are deleted, and
+  login throttle counters with no failure for a day (`sessions.purge_ended`, `throttle.purge_stale`).
 
 Each rule runs in its own transaction and writes one audit row per account, with the system as
 actor. On PostgreSQL the whole run holds an advisory lock, so two machines never run it at once.
@@ -37,7 +39,7 @@ from ..models import (
     PasswordToken,
     Request,
 )
-from . import access, audit, queue_options, requests, uploads
+from . import access, audit, queue_options, requests, sessions, throttle, uploads
 from .accounts import _deactivate
 from .clock import now, today
 
@@ -92,6 +94,8 @@ def run() -> dict | None:
             "closed_exchanges": requests.close_expired_exchanges(),
             "purged_files": purge_attachment_contents(),
             "purged_uploads": uploads.purge_old(),
+            "purged_sessions": sessions.purge_ended(),
+            "purged_throttles": throttle.purge_stale(),
         }
 
 

@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired
 from .. import inputs
 from ..extensions import limiter
 from ..security import LOGIN_LIMIT
+from ..services import sessions as session_service
 from ..services.auth import authenticate_agent
 from ..services.errors import DomainError
 
@@ -25,6 +26,25 @@ def safe_next(target: str | None, default: str) -> str:
     return inputs.safe_next(target, default)
 
 
+def sign_in(user, fresh: bool = True) -> None:
+    """Open a server-side session for `user` and put its key in the cookie. fresh: a new cookie
+    session (login); otherwise what it holds is kept (the portal's password change, whose rotation
+    ended every session of the account, this one included)."""
+    key = session_service.open_session(user)
+    if fresh:
+        session.clear()
+    login_user(user)
+    session[session_service.SESSION_KEY] = key
+    session.permanent = True  # the cookie's expiry follows the idle timeout (a hint: the server decides)
+
+
+def sign_out() -> None:
+    """Revoke this browser's session on the server (the account's other sessions go on)."""
+    session_service.revoke(session.get(session_service.SESSION_KEY))
+    logout_user()
+    session.clear()
+
+
 @bp.route("/connexion", methods=["GET", "POST"])
 @limiter.limit(LOGIN_LIMIT, methods=["POST"])
 def login():
@@ -38,15 +58,13 @@ def login():
             form.password.errors = list(form.password.errors) + [exc.message]
         else:
             next_url = safe_next(request.args.get("next"), url_for("admin.index"))
-            session.clear()  # a fresh session on every login
-            login_user(agent)
-            session.permanent = True
+            sign_in(agent)  # a fresh session on every login
             return redirect(next_url)
     return render_template("auth/login.html", form=form)
 
 
 @bp.route("/deconnexion", methods=["POST"])
 def logout():
-    logout_user()
+    sign_out()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("bo_auth.login"))
