@@ -244,7 +244,14 @@ def _run_on_detail(form, number: str, success: str, action):
         flash(exc.message, "error")
     else:
         flash(success, "success")
-    return redirect(url_for("portal.request_detail", number=number)), []
+    return _back_to(number), []
+
+
+def _back_to(number: str):
+    """The request's detail, or the history once the request has left it (cancelled meanwhile)."""
+    if request_service.get_for_partner(current_partner(), g.access.caisse.id, number) is None:
+        return redirect(url_for("portal.history"))
+    return redirect(url_for("portal.request_detail", number=number))
 
 
 @bp.route("/demandes/<number>/completer", methods=["GET", "POST"])
@@ -282,6 +289,12 @@ def request_complete(number: str):
 @bp.route("/demandes/<number>/annuler", methods=["GET", "POST"])
 @technician_required
 def request_cancel(number: str):
+    if request.method == "POST" and len(number) == 10 and number.isdigit() and request_service.cancelled_for_partner(
+        current_partner(), g.access.caisse.id, number
+    ):
+        # "Annuler" sent again (a double click): the request has left the history already.
+        flash("Cette demande a déjà été annulée.", "error")
+        return redirect(url_for("portal.history"))
     req = _own_or_404(number)
     if req.status != RequestStatus.NEW.value:
         flash("La demande ne peut plus être annulée : elle a été prise en charge.", "error")
@@ -297,7 +310,7 @@ def request_cancel(number: str):
         except DomainError as exc:
             db.session.rollback()
             flash(exc.message, "error")
-            return redirect(url_for("portal.request_detail", number=number))
+            return _back_to(number)
         else:
             flash(
                 f"La demande n° {number} a été annulée. Elle a été automatiquement supprimée de la liste "
@@ -350,4 +363,4 @@ def request_close(number: str):
             flash(exc.message, "error")
         else:
             flash("L'échange est clôturé.", "success")
-    return redirect(url_for("portal.request_detail", number=number))
+    return _back_to(number)

@@ -467,6 +467,18 @@ def _own_request(account: PartnerAccount, caisse_id: int, number: str) -> Reques
 get_for_partner = _own_request
 
 
+def cancelled_for_partner(account: PartnerAccount, caisse_id: int, number: str) -> bool:
+    """Whether the structure cancelled this request (a repeated 'Annuler' is told so, not a 404)."""
+    return db.session.scalar(
+        select(Request.id).where(
+            Request.number == number,
+            Request.structure_id == account.structure_id,
+            Request.caisse_id == caisse_id,
+            Request.status == RequestStatus.CANCELLED.value,
+        )
+    ) is not None
+
+
 # --- caisse side: reading ---------------------------------------------------------------------
 
 
