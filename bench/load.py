@@ -242,11 +242,11 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
         agent_of = {}
         copy = _Copy(cur, "agent", ["id", "alt_id", "username", "first_name", "last_name", "email", "role",
                                     "caisse_id", "password_hash", "password_changed_at", "active",
-                                    "failed_logins", "created_at"])
+                                    "created_at"])
         for i, (cid, code) in enumerate(caisses, start=1):
             agent_of[cid] = i
             copy.add(i, secrets.token_hex(16), f"agent.{code}", "Agent", f"CAISSE {code}",
-                     f"agent.{code}@bench.invalid", "agent", cid, pw, now, True, 0, now)
+                     f"agent.{code}@bench.invalid", "agent", cid, pw, now, True, now)
         copy.close()
 
         # Structures, conventions (all five offers), two technicians each.
@@ -282,7 +282,7 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
 
         a_copy = _Copy(cur, "partner_account", [
             "id", "alt_id", "login", "role", "structure_id", "civility", "usage_name", "first_name", "function",
-            "phone", "email", "password_hash", "password_changed_at", "active", "failed_logins",
+            "phone", "email", "password_hash", "password_changed_at", "active",
             "cgu_accepted_at", "last_caisse_id", "created_at"])
         technicians: dict[int, list[tuple[int, str]]] = {}
         account_id = 0
@@ -292,7 +292,7 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
                 last, first = rng.choice(LAST_NAMES), rng.choice(FIRST_NAMES)
                 a_copy.add(account_id, secrets.token_hex(16), f"tech{sid}.{suffix}", "technician", sid,
                            rng.choice(["Madame", "Monsieur"]), last, first, "Bénévole", "05.56.00.00.00",
-                           f"tech{sid}.{suffix}@bench.invalid", pw, now, True, 0, now,
+                           f"tech{sid}.{suffix}@bench.invalid", pw, now, True, now,
                            conventions_of[sid][0][1], now)
                 technicians.setdefault(sid, []).append((account_id, f"{last} {first}"))
         a_copy.close()

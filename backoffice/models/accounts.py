@@ -53,8 +53,6 @@ class PartnerAccount(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     inactivated_at: Mapped[datetime | None] = mapped_column(index=True)
     reactivation_reason: Mapped[str | None] = mapped_column(Text)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     cgu_accepted_at: Mapped[datetime | None]
     last_caisse_id: Mapped[int | None] = mapped_column(ForeignKey("caisse.id", ondelete="SET NULL"))
     created_by_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))

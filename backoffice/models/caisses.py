@@ -74,8 +74,6 @@ class Agent(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     password_changed_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     caisse: Mapped[Caisse | None] = relationship(back_populates="agents")

@@ -167,8 +167,6 @@ def reactivate_account(account: PartnerAccount, reason: str, actor, caisse_id: i
     account.inactivated_at = None
     account.reactivation_reason = reason
     account.password_hash = None  # the old password no longer works (R-ACC-6)
-    account.failed_logins = 0
-    account.locked_until = None
     rotate_session_id(account)
     _send_welcome(account, caisse_id, reactivated=True)
     audit.record(f"{account.role}.reactivate", actor=actor, target=account, caisse_id=caisse_id, reason=reason)

@@ -3,7 +3,9 @@
 user_session: one row per login (the SHA-256 of the key the session cookie carries, the account,
 creation, last activity, revocation), so logout ends that session on the server and the idle and
 absolute lifetimes are checked by every worker and machine. login_throttle: failed-login counters
-per (login, client address) and per address, replacing the account lock.
+per (login, client address) and per address, replacing the account lock, whose columns
+(failed_logins, locked_until on agent and partner_account) are dropped (ALTER TABLE … DROP
+COLUMN, native on PostgreSQL and SQLite ≥ 3.35: no table copy).
 
 Sessions opened before this revision carry no key: their users log in again.
 
@@ -60,7 +62,15 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_login_throttle_last_failure_at"), ["last_failure_at"], unique=False)
 
 
+    for table in ("agent", "partner_account"):
+        op.drop_column(table, "locked_until")
+        op.drop_column(table, "failed_logins")
+
+
 def downgrade():
+    for table in ("agent", "partner_account"):
+        op.add_column(table, sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"))
+        op.add_column(table, sa.Column("locked_until", sa.DateTime(), nullable=True))
     with op.batch_alter_table("login_throttle", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_login_throttle_last_failure_at"))
     op.drop_table("login_throttle")
