@@ -7,6 +7,9 @@ from flask_login import current_user
 
 from .extensions import limiter
 
+# Requests per client address (Flask-Limiter; the address is the client's behind TRUSTED_PROXIES).
+# Failed logins are also throttled per (login, address) and per address in the database, with
+# progressive delays (services/throttle.py).
 LOGIN_LIMIT = "20 per minute; 200 per hour"
 RESET_LIMIT = "5 per minute; 30 per hour"
 
