@@ -8,6 +8,7 @@ from flask_admin.theme import Bootstrap4Theme
 from config import Config
 
 from .extensions import babel, csrf, db, login_manager, mail, migrate
+from .inputs import register_converters
 from .security import csp_nonce, register_security
 from .services import clock, queue_options  # noqa: F401 (queue_options: its flush listener renews caisse stamps)
 
@@ -23,6 +24,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         raise RuntimeError("SECRET_KEY must be set in production (FLASK_ENV_NAME=production).")
     _ensure_instance_dir(app)
     _trust_proxies(app)
+    register_converters(app)  # bounded <int:…>, no control characters in <…>: before any route
     register_extensions(app)
     register_security(app)
     register_admin(app)

@@ -4,6 +4,9 @@ import unicodedata
 from datetime import date
 from urllib.parse import unquote, urlsplit
 
+from flask_wtf import FlaskForm
+from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
+
 # The database's integer columns are 32-bit on PostgreSQL (int4); SQLite takes 64 bits. Ids, page
 # numbers and counters above int4 exist nowhere, so they are refused the same way on both legs.
 INT_MIN = -(2**31)
@@ -113,3 +116,67 @@ def forbidden_character(text) -> bool:
         if 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF:
             return True
     return False
+
+
+# --- URL converters ------------------------------------------------------------------------------
+class BoundedIntConverter(IntegerConverter):
+    """`<int:…>` within the database's integer range: a larger id matches no route (404) instead of
+    overflowing the driver (SQLite above 2^63, PostgreSQL's int4 above 2^31 - 1)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002 (Werkzeug's names)
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=INT_MAX if max is None else max, signed=signed)
+
+    def to_python(self, value: str) -> int:
+        if len(value) > 12:  # werkzeug would parse 100 000 digits before comparing with max
+            raise ValidationError()
+        return super().to_python(value)
+
+
+class PrintableStringConverter(UnicodeConverter):
+    """The default `<name>` segment, without C0 controls or DEL: a NUL (which PostgreSQL refuses in
+    text) or a CR/LF in a path segment matches no route (404)."""
+
+    regex = "[^/\x00-\x1f\x7f]+"
+
+
+def register_converters(app) -> None:
+    """Before any route is added: rules bind their converters when they are registered."""
+    app.url_map.converters.update(int=BoundedIntConverter, default=PrintableStringConverter,
+                                  string=PrintableStringConverter)
+
+
+# --- forms ---------------------------------------------------------------------------------------
+NUMBER_RANGE_MESSAGE = "Ce nombre est hors des limites autorisées."
+
+
+def field_problem(field) -> str | None:
+    """The French message for a value no field of ours accepts, or None: a forbidden character in
+    what was typed, an integer outside the database's range, a date outside YEAR_MIN..YEAR_MAX."""
+    if any(forbidden_character(raw) for raw in (field.raw_data or ())):
+        return FORBIDDEN_CHARACTER_MESSAGE
+    data = field.data
+    for value in data if isinstance(data, (list, tuple, set)) else (data,):
+        if isinstance(value, int) and not isinstance(value, bool) and not INT_MIN <= value <= INT_MAX:
+            return NUMBER_RANGE_MESSAGE
+        if isinstance(value, date) and not date_in_range(value):
+            return DATE_RANGE_MESSAGE
+    return None
+
+
+class SafeFieldsMixin:
+    """For every WTForms form of the application (Flask-Admin's base form, the portal's forms):
+    before any validator runs, each field is checked with field_problem. A field refused that way
+    shows its message and the form is not validated further: a validator (Flask-Admin's Unique,
+    a service's look-up) would otherwise send a NUL or an overflowing integer to the database."""
+
+    def validate(self, extra_validators=None):
+        problems = {name: message for name, field in self._fields.items() if (message := field_problem(field))}
+        if not problems:
+            return super().validate(extra_validators=extra_validators)
+        for name, field in self._fields.items():
+            field.errors = list(field.process_errors) + ([problems[name]] if name in problems else [])
+        return False
+
+
+class SafeFlaskForm(SafeFieldsMixin, FlaskForm):
+    """FlaskForm (CSRF) with SafeFieldsMixin's checks."""

@@ -1,8 +1,9 @@
-"""Portal forms (Flask-WTF: CSRF on every form)."""
-from flask_wtf import FlaskForm
+"""Portal forms (Flask-WTF: CSRF on every form; inputs.SafeFieldsMixin: no NUL or control
+character, no integer or date out of range, with a French message on the field)."""
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired
 
+from backoffice.inputs import SafeFlaskForm as FlaskForm
 from backoffice.models import CIVILITIES
 
 

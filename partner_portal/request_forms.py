@@ -6,7 +6,6 @@ layer, so the server refuses the same things whether or not JavaScript ran.
 from datetime import date, datetime
 
 from flask import request
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     MultipleFileField,
@@ -19,6 +18,8 @@ from wtforms import (
 )
 
 from backoffice.extensions import db
+from backoffice.inputs import SafeFlaskForm as FlaskForm
+from backoffice.inputs import bounded_int, date_in_range
 from backoffice.models import CIVILITIES
 from backoffice.services import requests as request_service
 from backoffice.services import uploads
@@ -28,21 +29,23 @@ _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
 
 
 def parse_date(value: str | None) -> date | None:
-    """A date typed as JJ/MM/AAAA or sent by <input type=date> (AAAA-MM-JJ); None if neither."""
+    """A date typed as JJ/MM/AAAA or sent by <input type=date> (AAAA-MM-JJ), within the years
+    inputs.YEAR_MIN..YEAR_MAX (beyond, the Paris/UTC conversions overflow); None otherwise."""
     value = (value or "").strip()
+    if len(value) > 10:
+        return None
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(value, fmt).date()
+            parsed = datetime.strptime(value, fmt).date()
         except ValueError:
             continue
+        return parsed if date_in_range(parsed) else None
     return None
 
 
 def parse_int(value) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
+    """An id typed or chosen in a form or a query string: an integer of the database's range, or None."""
+    return bounded_int(value)
 
 
 def _choices(values):

@@ -5,6 +5,7 @@ and an empty list, never a 500; the technical parameters (page, sort, size) fall
 """
 from flask import request, url_for
 
+from backoffice.inputs import FORBIDDEN_CHARACTER_MESSAGE, forbidden_character
 from backoffice.models import RequestStatus
 from backoffice.services import history as history_service
 
@@ -28,6 +29,8 @@ def criteria_from_args(args, structure_id: int) -> history_service.Criteria:
         if c.requester_id is None:
             errors["requester"] = "Veuillez sélectionner un demandeur de la liste."
     c.person = " ".join((args.get("person") or "").split())[:60]
+    if forbidden_character(c.person):
+        errors["person"] = FORBIDDEN_CHARACTER_MESSAGE  # kept as typed; no search is run
     offer = (args.get("offer") or "").strip()
     if offer:
         c.offer_id = parse_int(offer)

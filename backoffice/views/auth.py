@@ -1,7 +1,6 @@
 """Back-office login and logout (agents only)."""
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
@@ -15,7 +14,7 @@ from ..services.errors import DomainError
 bp = Blueprint("bo_auth", __name__, url_prefix="/admin")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(inputs.SafeFlaskForm):
     username = StringField("Identifiant", validators=[DataRequired("Veuillez saisir votre identifiant.")])
     password = PasswordField("Mot de passe", validators=[DataRequired("Veuillez saisir votre mot de passe.")])
 

@@ -1,4 +1,5 @@
 """Secure Flask-Admin building blocks: role checks, CSRF forms, tenant-scoped queries."""
+from datetime import date
 from urllib.parse import urlencode
 
 from flask import abort, flash, g, redirect, request, url_for
@@ -12,7 +13,14 @@ from sqlalchemy import inspect as sa_inspect
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
 
 from ..extensions import db
-from ..inputs import safe_next, same_site_path
+from ..inputs import (
+    SafeFieldsMixin,
+    bounded_int,
+    date_in_range,
+    forbidden_character,
+    safe_next,
+    same_site_path,
+)
 from ..models import AgentRole
 from ..services.clock import format_date, format_datetime
 from ..services.errors import DomainError, ValidationFailed
@@ -22,8 +30,10 @@ ADMINS = {AgentRole.NATIONAL_ADMIN.value, AgentRole.CAISSE_ADMIN.value}
 NATIONAL = {AgentRole.NATIONAL_ADMIN.value}
 
 
-class AdminSecureForm(SecureForm):
-    """Flask-Admin's SecureForm, with Flask-WTF's token so the global CSRFProtect accepts it."""
+class AdminSecureForm(SafeFieldsMixin, SecureForm):
+    """Flask-Admin's SecureForm, with Flask-WTF's token so the global CSRFProtect accepts it, and
+    inputs.SafeFieldsMixin: no NUL or control character, no integer or date out of range reaches a
+    validator or the database (a French message on the field instead)."""
 
     class Meta(SecureForm.Meta):
         csrf_class = _FlaskFormCSRF
@@ -200,12 +210,45 @@ class SecureModelView(RoleMixin, ModelView):
         return safe_next(request.values.get(RETURN_URL_PARAM), self.get_url(".index_view"))
 
     def get_one(self, id):
+        """The scoped object with that id, or None (Flask-Admin then goes back to the list): an id
+        that is not an integer of the database's range is no object's."""
         pk = sa_inspect(self.model).primary_key[0]
-        try:
-            value = pk.type.python_type(id)
-        except (TypeError, ValueError):
+        if pk.type.python_type is int:
+            value = bounded_int(id)
+        else:
+            value = id if isinstance(id, str) and not forbidden_character(id) else None
+        if value is None:
             return None
         return self.get_query().filter(pk == value).one_or_none()
+
+    # --- list parameters ------------------------------------------------------------------------
+    def _get_list_extra_args(self):
+        """Flask-Admin's list parameters (list, export), each bounded: a page number outside
+        0..MAX_PAGE is the first page, a sort index out of range is none, a search with a
+        forbidden character or longer than SEARCH_MAX is not applied (a French message says so),
+        and a filter value that is not a bounded integer or date is refused as Flask-Admin refuses
+        a malformed one (get_invalid_value_msg). Private hook: the one place Flask-Admin parses the
+        query string of its list and export views (RequestView's own get_list included)."""
+        args = super()._get_list_extra_args()
+        page = args.page if args.page is not None and 0 <= args.page <= MAX_PAGE else 0
+        sort = args.sort if args.sort is not None and 0 <= args.sort <= MAX_PAGE else None
+        search = args.search
+        if search and (forbidden_character(search) or len(search) > SEARCH_MAX):
+            flash(SEARCH_REFUSED, "error")
+            search = None
+        filters = []
+        for item in args.filters or ():
+            idx, _name, value = item
+            flt = self._filters[idx]
+            if filter_value_ok(flt, value):
+                filters.append(item)
+            else:
+                flash(self.get_invalid_value_msg(value, flt), "error")
+        return args.clone(page=page, sort=sort, search=search, filters=filters or None)
+
+    def get_invalid_value_msg(self, value, filter):  # noqa: A002 (Flask-Admin's name)
+        """Public hook: the message for a refused filter value, in French (the value is not echoed)."""
+        return f"Le filtre « {filter.name} » n'est pas appliqué : sa valeur n'est pas valable."
 
     # --- writes through the service layer -------------------------------------------------------
     def service_create(self, form):
@@ -236,6 +279,32 @@ class SecureModelView(RoleMixin, ModelView):
         return False
 
 
+MAX_PAGE = 100_000  # a list page number (or a sort column index) beyond this is nobody's
+SEARCH_MAX = 200
+SEARCH_REFUSED = (
+    f"La recherche n'est pas appliquée : elle contient un caractère non autorisé ou dépasse {SEARCH_MAX} caractères."
+)
+FILTER_TEXT_MAX = 200
+
+
+def filter_value_ok(flt, value) -> bool:
+    """A filter value Flask-Admin's validate() accepted, checked once more for what it lets through:
+    control characters, long texts (SQLite's LIKE patterns stop at 50 000 bytes), integers past
+    the database's range, dates past YEAR_MIN..YEAR_MAX (the Paris/UTC conversions overflow)."""
+    if not isinstance(value, str) or forbidden_character(value) or len(value) > FILTER_TEXT_MAX:
+        return False
+    try:
+        cleaned = flt.clean(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    for item in cleaned if isinstance(cleaned, (list, tuple, set)) else (cleaned,):
+        if isinstance(item, int) and not isinstance(item, bool) and bounded_int(item) is None:
+            return False
+        if isinstance(item, date) and not date_in_range(item):
+            return False
+    return True
+
+
 def show_domain_error(form, exc: DomainError) -> None:
     """Put each message on its field when the form has it, else flash it above the form."""
     errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: exc.message}
@@ -254,6 +323,12 @@ def _find_field(form, name):
         if candidate in form:
             return form[candidate]
     return None
+
+
+def row_ids(ids) -> list[int]:
+    """The ids of an action's ticked rows (Flask-Admin's `rowid`) that are integers of the database's
+    range; anything else is no row."""
+    return [i for i in map(bounded_int, ids) if i is not None]
 
 
 def model_id(value):

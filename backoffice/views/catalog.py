@@ -4,10 +4,11 @@ from flask_admin import expose
 from sqlalchemy import select
 
 from ..extensions import db
+from ..inputs import bounded_int
 from ..models import Caisse
 from ..services import catalog as catalog_service
 from ..services.errors import DomainError
-from .base import ADMINS, AdminSecureForm, SecureBaseView, current_agent
+from .base import ADMINS, AdminSecureForm, SecureBaseView, current_agent, row_ids
 
 
 class CatalogView(SecureBaseView):
@@ -17,7 +18,7 @@ class CatalogView(SecureBaseView):
         agent = current_agent()
         if not agent.is_national_admin:
             return db.session.get(Caisse, agent.caisse_id)
-        caisse_id = request.values.get("caisse_id", type=int)
+        caisse_id = bounded_int(request.values.get("caisse_id"))
         if caisse_id:
             return db.session.get(Caisse, caisse_id)
         return db.session.scalar(select(Caisse).order_by(Caisse.name).limit(1))
@@ -32,8 +33,8 @@ class CatalogView(SecureBaseView):
         offer_ids = {o.id for o in catalog_service.offers_of(caisse.id)}
         motive_ids = catalog_service.motive_ids_of(caisse.id)
         if request.method == "POST" and form.validate():
-            chosen_offers = {int(v) for v in request.form.getlist("offer") if v.isdigit()}
-            chosen_motives = {int(v) for v in request.form.getlist("motive") if v.isdigit()}
+            chosen_offers = set(row_ids(request.form.getlist("offer")))
+            chosen_motives = set(row_ids(request.form.getlist("motive")))
             try:
                 catalog_service.set_caisse_catalog(caisse.id, chosen_offers, chosen_motives, current_agent())
             except DomainError as exc:

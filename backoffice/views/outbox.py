@@ -7,7 +7,7 @@ from ..extensions import db
 from ..models import AuditEntry, OutboxMessage, OutboxStatus
 from ..services import outbox as outbox_service
 from ..services.scoping import caisse_filter, outbox_filter
-from .base import ADMINS, SecureModelView, current_agent
+from .base import ADMINS, SecureModelView, current_agent, row_ids
 
 
 def mail_body(text: str) -> Markup:
@@ -60,7 +60,7 @@ class OutboxView(SecureModelView):
     @action("requeue", "Renvoyer", "Remettre les messages en échec dans la file d'envoi ?")
     def action_requeue(self, ids):
         for message in self.get_query().filter(
-            OutboxMessage.id.in_([int(i) for i in ids]), OutboxMessage.status == OutboxStatus.FAILED.value
+            OutboxMessage.id.in_(row_ids(ids)), OutboxMessage.status == OutboxStatus.FAILED.value
         ):
             outbox_service.requeue(message.id)
         db.session.commit()

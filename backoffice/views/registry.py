@@ -8,7 +8,7 @@ from ..models import AGENT_ROLE_LABELS, Agent, AgentRole, Caisse
 from ..services import caisses as caisse_service
 from ..services.errors import DomainError
 from ..services.scoping import agent_filter, caisse_list_filter
-from .base import ADMINS, NATIONAL, SecureModelView, current_agent
+from .base import ADMINS, NATIONAL, SecureModelView, current_agent, row_ids
 
 
 class CaisseView(SecureModelView):
@@ -105,7 +105,7 @@ class AgentView(SecureModelView):
 
     def _set_active(self, ids, active: bool):
         actor = current_agent()
-        for agent in self.get_query().filter(Agent.id.in_([int(i) for i in ids])).all():
+        for agent in self.get_query().filter(Agent.id.in_(row_ids(ids))).all():
             try:
                 caisse_service.set_agent_active(agent, active, actor)
             except DomainError as exc:

@@ -18,6 +18,7 @@ from sqlalchemy import and_, any_, func, not_, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
+from ..inputs import bounded_int
 from ..models import (
     Request,
     RequestStatus,
@@ -538,9 +539,8 @@ class RequestView(SecureModelView):
     # --- the request screen ----------------------------------------------------------------------
     def _request_or_404(self, value) -> Request:
         """The caisse's request (get_query is scoped) with what the screen shows, in one statement."""
-        try:
-            request_id = int(value or "")
-        except ValueError:
+        request_id = bounded_int(value)
+        if request_id is None:
             abort(404)
         req = (
             self.get_query()
@@ -644,9 +644,8 @@ class RequestView(SecureModelView):
     def attachment_view(self):
         """An attachment of a request of the agent's caisse, as a download (audited)."""
         agent = current_agent()
-        try:
-            attachment_id = int(request.args.get("id", ""))
-        except ValueError:
+        attachment_id = bounded_int(request.args.get("id"))
+        if attachment_id is None:
             abort(404)
         attachment = request_service.agent_attachment(agent, attachment_id)
         if attachment is None:
