@@ -115,10 +115,15 @@ def token_sent_to(recipient: str) -> str:
 
 
 def login_partner(client, account) -> None:
-    """Put a partner account in the client's session, as Flask-Login does after a portal login."""
+    """Put a partner account in the client's session, as the portal login does: Flask-Login's user
+    id and the key of a server-side session (services/sessions.py)."""
+    from backoffice.services import sessions
+
+    key = sessions.open_session(account)
     with client.session_transaction() as session:
         session["_user_id"] = account.get_id()
         session["_fresh"] = True
+        session[sessions.SESSION_KEY] = key
 
 
 def admin_view(app, endpoint: str):
