@@ -110,3 +110,5 @@ def housekeeping() -> None:
     click.echo(f"Comptes inactivés (fin de la dernière convention) : {counts['inactivated']}")
     click.echo(f"Comptes supprimés (inactifs depuis 6 mois) : {counts['deleted_accounts']}")
     click.echo(f"Liens de mot de passe expirés supprimés : {counts['deleted_tokens']}")
+    click.echo(f"Sessions terminées supprimées : {counts['purged_sessions']}")
+    click.echo(f"Compteurs de connexion périmés supprimés : {counts['purged_throttles']}")

@@ -1,12 +1,12 @@
 """'Créer mon mot de passe': the page reached from the e-mail link (R-ACC-3, R-ACC-6)."""
 from flask import render_template, url_for
-from flask_login import logout_user
 
 from backoffice.extensions import db
 from backoffice.models import Agent
 from backoffice.services import tokens
 from backoffice.services.errors import DomainError
 from backoffice.services.passwords import POLICY_TEXT
+from backoffice.views.auth import sign_out
 
 from . import bp
 from .forms import SetPasswordForm
@@ -29,7 +29,7 @@ def set_password(token: str):
             target = form[exc.field] if exc.field in ("password", "confirmation") else form.password
             target.errors = list(target.errors) + [exc.message]
         else:
-            logout_user()  # whoever was logged in this browser, the new password starts afresh
+            sign_out()  # whoever was logged in this browser: that session ends on the server too
             login_url = url_for("bo_auth.login") if isinstance(owner, Agent) else url_for("portal.login")
             return render_template("portal/password_set.html", login=login, login_url=login_url)
     return render_template("portal/set_password.html", form=form, login=login, policy=POLICY_TEXT)

@@ -174,3 +174,18 @@ def test_create_admin_refuses_a_taken_username(runner):
     assert result.exit_code != 0
     assert "Cet identifiant est déjà utilisé." in result.output
     assert db.session.scalar(select(func.count()).select_from(Agent)) == 1
+
+
+# --- flask housekeeping ---------------------------------------------------------------------------
+
+
+def test_housekeeping_prints_each_count_in_french(runner, world):
+    result = runner.invoke(args=["housekeeping"])
+    assert result.exit_code == 0, result.output
+    for line in (
+        "Comptes inactivés (fin de la dernière convention) : 0",
+        "Comptes supprimés (inactifs depuis 6 mois) : 0",
+        "Sessions terminées supprimées : 0",
+        "Compteurs de connexion périmés supprimés : 0",
+    ):
+        assert line in result.output

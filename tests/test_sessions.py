@@ -298,6 +298,19 @@ def test_a_reset_link_ends_every_session(app, client, g, tech):
     assert all(r.revoked_at is not None for r in rows_of(tech))
 
 
+def test_setting_a_password_in_a_browser_ends_the_session_another_account_had_there(app, client, g, tech):
+    """The set-password page logs out whoever used that browser: a copy of their cookie dies too."""
+    enter(client, g["manager"], g["caisse"])
+    saved = cookie_of(client)
+    with app.test_request_context():
+        token = tokens.issue(tech, "reset")
+    db.session.commit()
+    r = client.post_form(f"/mot-de-passe/{token}", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+    assert r.status_code == 200
+    assert location(browser_with(app, saved).get("/organisme")).startswith("/connexion")
+    assert [row.revoked_at is not None for row in rows_of(g["manager"])] == [True]
+
+
 def test_inactivation_and_reactivation_end_every_session(app, g, tech):
     make_account(g["structure"], "t.collegue", first_name="Anne")
     browsers = [app.test_client() for _ in range(2)]

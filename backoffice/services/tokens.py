@@ -97,9 +97,7 @@ def set_password_with_token(raw: str, password: str, confirmation: str) -> Passw
 
 
 def set_password(owner: PartnerAccount | Agent, password: str) -> None:
-    """New hash, new session identifier (old sessions die), lockout cleared."""
+    """New hash, new session identifier: every session of the account ends."""
     owner.password_hash = hash_password(password)
     owner.password_changed_at = now()
-    owner.failed_logins = 0
-    owner.locked_until = None
     rotate_session_id(owner)
