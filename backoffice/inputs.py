@@ -136,7 +136,9 @@ class PrintableStringConverter(UnicodeConverter):
     """The default `<name>` segment, without C0 controls or DEL: a NUL (which PostgreSQL refuses in
     text) or a CR/LF in a path segment matches no route (404)."""
 
-    regex = "[^/\x00-\x1f\x7f]+"
+    def __init__(self, map, minlength=1, maxlength=None, length=None):  # noqa: A002 (Werkzeug's names)
+        super().__init__(map, minlength=minlength, maxlength=maxlength, length=length)
+        self.regex = self.regex.replace("[^/]", "[^/\x00-\x1f\x7f]", 1)  # Werkzeug sets it per instance
 
 
 def register_converters(app) -> None:

@@ -13,8 +13,8 @@ from urllib.parse import quote, quote_from_bytes, urlsplit
 
 import flask_admin.model.base
 import pytest
-from form_parsing import action_path, forms_of
-from helpers import PASSWORD
+from form_parsing import action_path, forms_of, post_forms
+from helpers import PASSWORD, field_errors, input_value, page_text
 from portal_helpers import add_request, enter, make_account
 
 from backoffice.extensions import db
@@ -25,7 +25,6 @@ from backoffice.models import (
     News,
     Newsletter,
     OutboxMessage,
-    PartnerRole,
     RequestStatus,
 )
 from backoffice.services.clock import now
@@ -42,11 +41,15 @@ CLASSES = {
               "31/12/9999", "01/01/0001"],
     "nul": ["a\x00b", "\x00", "12\x00"],
     "utf8": [b"\xff\xfe", b"a\xc3(", b"\xed\xa0\x80"],
-    "long": ["A" * 100_000, "9" * 100_000],
+    "long": ["A" * 100_000, "9" * 100_000, "%" * 100_000],
     "crlf": ["a\r\nb", "\r\nLocation: http://evil.example", "x\rSet-Cookie: a=1"],
     "like": ["%", "_", "%_%\\", "'\""],
 }
 INT_PARAM_CLASSES = {"huge", "bounds"}  # a <int:...> path parameter only matches digits
+# 100 kB in every field of every request would make the walk minutes long: LONG_PER_REQUEST
+# parameters of each request get one (rotating with the role, so that over the six roles every
+# parameter of a form of up to 6 × LONG_PER_REQUEST fields gets one), the others 200 characters.
+LONG_PER_REQUEST = 3
 
 
 @pytest.fixture
@@ -185,7 +188,7 @@ def test_no_hostile_value_gives_a_server_error_on_any_route_for_any_role(app, wa
                    key=lambda r: (r.rule, r.endpoint))
     values = _path_values(walk_world)
     walk = Walk()
-    for role in ROLES:
+    for role_index, role in enumerate(ROLES):
         client = app.test_client()
         _log_in(client, role, walk_world)
         token = client.csrf_token()
@@ -204,8 +207,12 @@ def test_no_hostile_value_gives_a_server_error_on_any_route_for_any_role(app, wa
                 query_names = list(dict.fromkeys(query_names + ["page", "next"]))
                 form_names = list(dict.fromkeys(form_names))
                 for class_index, (name, corpus) in enumerate(CLASSES.items()):
-                    def pick(i, corpus=corpus, offset=rule_index + class_index):
-                        return corpus[(i + offset) % len(corpus)]
+                    def pick(i, corpus=corpus, name=name, offset=rule_index + class_index + role_index,
+                             shift=role_index * LONG_PER_REQUEST):
+                        value = corpus[(i + offset) % len(corpus)]
+                        if name == "long" and (i + shift) % (len(ROLES) * LONG_PER_REQUEST) >= LONG_PER_REQUEST:
+                            return value[:200]
+                        return value
 
                     path_values = dict(values)
                     for j, arg in enumerate(rule.arguments):
@@ -227,3 +234,95 @@ def test_no_hostile_value_gives_a_server_error_on_any_route_for_any_role(app, wa
     distinct = sorted({(method, rule, value_class, str(error)[:160]) for _role, method, rule, value_class, error in
                        walk.errors})
     assert not walk.errors, f"{len(walk.errors)} server errors, distinct:\n" + "\n".join(map(str, distinct))
+
+
+# --- what the user sees ------------------------------------------------------------------------
+FORBIDDEN = "Ce champ contient un caractère non autorisé."
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "field"),
+    [
+        ("/admin/connexion", {"username": "admin\x00", "password": PASSWORD}, "username"),
+        ("/connexion", {"login": "t.alpha\x00", "password": PASSWORD}, "login"),
+        ("/mot-de-passe-oublie", {"login": "t.alpha\x00x"}, "login"),
+    ],
+)
+def test_a_nul_byte_in_a_login_or_reset_form_gives_the_form_again_with_a_french_message(
+    app, walk_world, path, data, field
+):
+    client = app.test_client()
+    response = client.post_form(path, data)
+    assert response.status_code == 200
+    assert FORBIDDEN in page_text(response)
+    assert input_value(response, field) == data[field]  # what was typed is kept (the NUL as sent)
+
+
+def test_an_admin_form_refuses_a_nul_byte_and_an_overflowing_number_keeping_what_was_typed(app, walk_world):
+    from backoffice.models import Structure
+
+    structure = walk_world["world"]["gironde"]["structure"]
+    client = app.test_client()
+    client.post_form("/admin/connexion", {"username": "admin.gironde", "password": PASSWORD})
+    page = client.get(f"/admin/structures/edit/?id={structure.id}")
+    form = next(f for f in post_forms(page.get_data(as_text=True)) if "name" in f.names())
+    data = form.data()
+    data["name"] = "Association\x00 Gironde"
+    data["member_count"] = "99999999999999999999999"
+    response = client.post(f"/admin/structures/edit/?id={structure.id}", data=data)
+    assert response.status_code == 200
+    assert FORBIDDEN in field_errors(response, "name")
+    assert input_value(response, "name") == "Association\x00 Gironde"
+    assert input_value(response, "member_count") == "99999999999999999999999"
+    db.session.expire_all()
+    assert db.session.get(Structure, structure.id).name == "Association Gironde"
+
+
+def test_ids_beyond_the_database_range_find_nothing(app, walk_world):
+    manager_client = app.test_client()
+    _log_in(manager_client, "manager", walk_world)
+    for path in ("/comptes/2147483648/modifier", "/comptes/99999999999999999999999/inactiver",
+                 "/actualites/9223372036854775808/image", "/demandes/0000000001%00/annuler"):
+        assert manager_client.get(path).status_code == 404, path
+    agent = app.test_client()
+    _log_in(agent, "agent", walk_world)
+    for path in ("/admin/requests/traiter/?id=2147483648", "/admin/requests/pj/?id=-99999999999999999999"):
+        assert agent.get(path).status_code == 404, path
+    response = agent.get("/admin/requests/edit/?id=99999999999999999999999")
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/requests/"
+
+
+def test_the_queue_refuses_out_of_range_list_parameters_with_a_french_message(app, walk_world):
+    """Also the upgrade guard for SecureModelView._get_list_extra_args: Flask-Admin's list and
+    export views must still read their parameters through it."""
+    from backoffice.views.base import SEARCH_REFUSED, SecureModelView
+    from backoffice.views.requests import DepositFrom
+
+    assert "_get_list_extra_args" in SecureModelView.__dict__
+    view = _admin_view(app, "requests.index_view")
+    index, flt = next((i, f) for i, f in enumerate(view._filters) if type(f) is DepositFrom)
+    name = f"flt0_{view.get_filter_arg(index, flt)}"
+    client = app.test_client()
+    _log_in(client, "agent", walk_world)
+    for value in ("0001-01-01", "9999-12-31"):
+        response = client.get("/admin/requests/", query_string={name: value, "page": "-1", "search": "a\x00b"})
+        assert response.status_code == 200
+        text = page_text(response)
+        assert "Le filtre « Date de dépôt » n'est pas appliqué : sa valeur n'est pas valable." in text
+        assert SEARCH_REFUSED in text
+        assert walk_world["request"].number in text  # the filter and the search were left out
+        export = client.get("/admin/requests/export/csv/", query_string={name: value, "page": "99999999999"})
+        assert export.status_code == 200
+        export.close()
+
+
+def test_the_history_refuses_extreme_dates_and_a_nul_byte_with_french_messages(app, walk_world):
+    client = app.test_client()
+    _log_in(client, "technician", walk_world)
+    response = client.get("/demandes", query_string={"date_from": "0001-01-01", "date_to": "9999-12-31",
+                                                     "person": "Du\x00pont", "page": "99999999999999999999"})
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "La date de début de dépôt doit être une date valide au format JJ/MM/AAAA." in text
+    assert "La date de fin de dépôt doit être une date valide au format JJ/MM/AAAA." in text
+    assert FORBIDDEN in text

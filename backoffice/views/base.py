@@ -148,10 +148,12 @@ class SecureModelView(RoleMixin, ModelView):
     Subclasses implement `scope(query)`; creation and edits go through `service_create` and
     `service_update`, which call the service layer and may raise DomainError.
 
-    Flask-Admin hooks overridden here, besides RoleMixin's: get_query, get_count_query, get_one,
-    create_model, update_model, delete_model and get_save_return_url (public: after a save, only
-    a same-site `url=`, else the list); _get_list_url (private: the list's links built from one
-    url_for per request).
+    Flask-Admin hooks overridden here, besides RoleMixin's: get_query, get_count_query, get_one
+    (an id outside the database's integer range is no object), create_model, update_model,
+    delete_model, get_save_return_url (after a save, only a same-site `url=`, else the list) and
+    get_invalid_value_msg (French), all public; two private ones: _get_list_url (the list's links
+    from one url_for per request) and _get_list_extra_args (page, sort, search and filter values
+    bounded before any query: tests/test_hostile_inputs.py fails if Flask-Admin stops calling it).
     """
 
     form_base_class = AdminSecureForm
