@@ -1,12 +1,10 @@
 """Test harness: one app per session on SQLite or PostgreSQL (TEST_DB), rows wiped between tests."""
 import os
-import re
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, text
 
 from backoffice import create_app
@@ -15,7 +13,7 @@ from config import TestConfig, normalize_database_url
 
 TEST_DB = os.environ.get("TEST_DB", "sqlite")
 DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-from helpers import PASSWORD  # noqa: E402  (one definition, shared with the test files)
+from helpers import PASSWORD, CsrfClient  # noqa: E402  (one definition, shared with the test files)
 
 
 def pytest_report_header(config):
@@ -42,33 +40,6 @@ def database_url(tmp_path_factory):
         with server.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         server.dispose()
-
-
-class CsrfClient(FlaskClient):
-    """A test client that can fetch a CSRF token and post forms with it."""
-
-    def csrf_token(self) -> str:
-        # A logged-in agent is redirected from the login page to /admin/, whose logout form has one.
-        page = self.get("/admin/connexion", follow_redirects=True).get_data(as_text=True)
-        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-            r'type="hidden" name="csrf_token" value="([^"]+)"', page
-        )
-        assert match, "no CSRF token on the login page"
-        return match.group(1)
-
-    def open(self, *args, **kwargs):
-        # Each request runs in its own app context, as in production. The autouse fixture keeps an
-        # app context pushed for the whole test, and Flask reuses it for requests: `g` (Flask-WTF's
-        # CSRF token, Flask-Login's cached user) and the db session would leak between requests.
-        with self.application.app_context():
-            response = super().open(*args, **kwargs)
-        db.session.expire_all()  # the test's own session re-reads what the request committed
-        return response
-
-    def post_form(self, url, data=None, **kwargs):
-        data = dict(data or {})
-        data.setdefault("csrf_token", self.csrf_token())
-        return self.post(url, data=data, **kwargs)
 
 
 @pytest.fixture(scope="session")

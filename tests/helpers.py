@@ -9,6 +9,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from flask import current_app
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
@@ -130,3 +131,30 @@ def admin_view(app, endpoint: str):
     """The Flask-Admin view registered under endpoint, for calling its scoped queries directly."""
     admin = app.extensions["ep_admin"]
     return next(view for view in admin._views if view.endpoint == endpoint)
+
+
+class CsrfClient(FlaskClient):
+    """A test client that can fetch a CSRF token and post forms with it."""
+
+    def csrf_token(self) -> str:
+        # A logged-in agent is redirected from the login page to /admin/, whose logout form has one.
+        page = self.get("/admin/connexion", follow_redirects=True).get_data(as_text=True)
+        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+            r'type="hidden" name="csrf_token" value="([^"]+)"', page
+        )
+        assert match, "no CSRF token on the login page"
+        return match.group(1)
+
+    def open(self, *args, **kwargs):
+        # Each request runs in its own app context, as in production. The autouse fixture keeps an
+        # app context pushed for the whole test, and Flask reuses it for requests: `g` (Flask-WTF's
+        # CSRF token, Flask-Login's cached user) and the db session would leak between requests.
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.expire_all()  # the test's own session re-reads what the request committed
+        return response
+
+    def post_form(self, url, data=None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token())
+        return self.post(url, data=data, **kwargs)

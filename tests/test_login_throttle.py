@@ -6,8 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from argon2 import PasswordHasher
-from conftest import CsrfClient
-from helpers import PASSWORD, page_text
+from helpers import PASSWORD, CsrfClient, page_text
 from portal_helpers import location, utc
 from sqlalchemy import select
 

@@ -7,8 +7,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from conftest import CsrfClient
-from helpers import PASSWORD
+from helpers import PASSWORD, CsrfClient
 from portal_helpers import accept_cgu, enter, location, make_account, portal_login, utc
 from sqlalchemy import select
 
