@@ -7,10 +7,11 @@ from flask_admin.theme import Bootstrap4Theme
 
 from config import Config
 
+from . import clock
 from .extensions import babel, csrf, db, login_manager, mail, migrate
 from .inputs import register_converters
 from .security import csp_nonce, register_security
-from .services import clock, queue_options  # noqa: F401 (queue_options: its flush listener renews caisse stamps)
+from .services import queue_options  # noqa: F401 (queue_options: its flush listener renews caisse stamps)
 
 
 def create_app(config: type | dict | None = None) -> Flask:

@@ -9,12 +9,12 @@ from datetime import timedelta
 
 from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
 
+from backoffice.clock import today
 from backoffice.extensions import db
 from backoffice.models import Attachment, RequestStatus, ServiceOffer
 from backoffice.services import audit
 from backoffice.services import requests as request_service
 from backoffice.services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, human_size
-from backoffice.services.clock import today
 from backoffice.services.errors import DomainError, ValidationFailed
 
 from . import bp

@@ -96,9 +96,9 @@ def runner(app):
 @pytest.fixture
 def world(app):
     """GIRONDE and OISE, each with an admin and an agent, a structure, a current convention, a manager."""
+    from backoffice.clock import today
     from backoffice.models import Agent, AgentRole, PartnerAccount, PartnerRole, ServiceOffer
     from backoffice.services import caisses, structures
-    from backoffice.services.clock import today
     from backoffice.services.passwords import hash_password
 
     national = Agent(

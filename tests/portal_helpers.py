@@ -6,6 +6,7 @@ from datetime import date, datetime, timezone
 from helpers import PASSWORD, token_from, token_sent_to  # noqa: F401 (set-password links, re-exported)
 from sqlalchemy import func, select
 
+from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.models import (
     Convention,
@@ -15,7 +16,6 @@ from backoffice.models import (
     RequestStatus,
     ServiceOffer,
 )
-from backoffice.services.clock import now
 from backoffice.services.numbering import next_number
 from backoffice.services.passwords import hash_password
 

@@ -8,6 +8,7 @@ from helpers import PASSWORD, count, field_errors, input_value, page_text, selec
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from backoffice.clock import today
 from backoffice.extensions import db
 from backoffice.models import (
     AuditEntry,
@@ -19,7 +20,6 @@ from backoffice.models import (
 )
 from backoffice.services import accounts, sessions, structures, tokens
 from backoffice.services.auth import authenticate_partner, load_user
-from backoffice.services.clock import today
 from backoffice.services.errors import DomainError, ValidationFailed
 from backoffice.services.identity import NAME_MESSAGE, PHONE_MESSAGE, base_login, clean_identity
 

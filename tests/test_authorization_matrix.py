@@ -9,6 +9,7 @@ import pytest
 from helpers import PASSWORD
 from portal_helpers import add_request, enter, make_account
 
+from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.models import (
     Attachment,
@@ -19,7 +20,6 @@ from backoffice.models import (
     OutboxMessage,
     RequestStatus,
 )
-from backoffice.services.clock import now
 
 ROLES = ["anonymous", "tech_a", "manager_a", "tech_b", "agent_x", "admin_x", "agent_y", "national"]
 PARTNERS = {"tech_a", "manager_a", "tech_b"}

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from backoffice.clock import now, to_paris, today
 from backoffice.extensions import db
 from backoffice.models import (
     Agent,
@@ -30,7 +31,6 @@ from backoffice.models import (
 )
 from backoffice.services import access, catalog, requests, structures
 from backoffice.services.attachments import MAX_SIZE
-from backoffice.services.clock import now, to_paris, today
 from backoffice.services.errors import DomainError
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

@@ -3,6 +3,7 @@ import pytest
 from helpers import page_text
 from sqlalchemy import func, select
 
+from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.models import (
     AWAITING_CAISSE,
@@ -16,7 +17,6 @@ from backoffice.models import (
     RequestStatus,
 )
 from backoffice.services.auth import authenticate_partner
-from backoffice.services.clock import now
 
 DEMO_PASSWORD = "Demo-Espace-2026"
 CAISSES = {"331": "CPAM GIRONDE", "601": "CPAM OISE", "401": "CPAM LANDES", "241": "CPAM DORDOGNE", "471": "CPAM LOT ET GARONNE"}

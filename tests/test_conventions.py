@@ -7,6 +7,7 @@ import time_machine
 from helpers import count, field_errors, page_text
 from sqlalchemy import select
 
+from backoffice.clock import PARIS, today
 from backoffice.extensions import db
 from backoffice.models import (
     AuditEntry,
@@ -20,7 +21,6 @@ from backoffice.models import (
     technician_cap_for,
 )
 from backoffice.services import catalog, structures
-from backoffice.services.clock import PARIS, today
 from backoffice.services.errors import DomainError, ValidationFailed
 
 START = date(2027, 3, 10)

@@ -17,6 +17,7 @@ from form_parsing import action_path, forms_of, post_forms
 from helpers import PASSWORD, field_errors, input_value, page_text
 from portal_helpers import add_request, enter, make_account
 
+from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.models import (
     Attachment,
@@ -27,7 +28,6 @@ from backoffice.models import (
     OutboxMessage,
     RequestStatus,
 )
-from backoffice.services.clock import now
 
 ROLES = ["anonymous", "technician", "manager", "agent", "caisse_admin", "national"]
 AGENT_LOGINS = {"agent": "agent.gironde", "caisse_admin": "admin.gironde", "national": "admin"}

@@ -6,6 +6,7 @@ import time_machine
 from helpers import count
 from sqlalchemy import select, text
 
+from backoffice.clock import PARIS, now, today
 from backoffice.extensions import db
 from backoffice.models import (
     AuditEntry,
@@ -20,7 +21,6 @@ from backoffice.models import (
 )
 from backoffice.services import housekeeping
 from backoffice.services import structures as structure_service
-from backoffice.services.clock import PARIS, now, today
 
 NOTHING = {
     "inactivated": 0, "deleted_accounts": 0, "deleted_tokens": 0,

@@ -9,6 +9,7 @@ import pytest
 from helpers import PASSWORD, admin_view, count, login_partner, page_text
 from sqlalchemy import select
 
+from backoffice.clock import now, today, utc_to_paris_naive
 from backoffice.extensions import db
 from backoffice.models import (
     AuditEntry,
@@ -22,7 +23,6 @@ from backoffice.models import (
 )
 from backoffice.services import news as news_service
 from backoffice.services import structures as structure_service
-from backoffice.services.clock import now, today, utc_to_paris_naive
 from backoffice.services.errors import DomainError, ValidationFailed
 
 

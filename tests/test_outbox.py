@@ -9,10 +9,10 @@ import time_machine
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.models import OutboxMessage, OutboxStatus, PartnerRole
 from backoffice.services import accounts, outbox
-from backoffice.services.clock import now
 
 
 class Handler:

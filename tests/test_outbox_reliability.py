@@ -15,10 +15,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from test_outbox import free_port
 
+from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.models import OutboxMessage, OutboxStatus
 from backoffice.services import outbox
-from backoffice.services.clock import now
 
 QUEUED = 60
 WORKERS = 3

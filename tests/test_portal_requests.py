@@ -11,6 +11,7 @@ import time_machine
 from portal_helpers import add_convention, count, enter, location, make_account, set_dates, text_of
 from sqlalchemy import select
 
+from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.models import (
     Attachment,
@@ -25,7 +26,6 @@ from backoffice.models import (
 from backoffice.services import access as access_service
 from backoffice.services import requests as rs
 from backoffice.services import uploads
-from backoffice.services.clock import now
 from backoffice.services.numbering import next_number
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

@@ -11,6 +11,7 @@ import pytest
 from portal_helpers import enter, make_account
 from sqlalchemy import func, select
 
+from backoffice.clock import now, today
 from backoffice.extensions import db
 from backoffice.models import (
     AuditEntry,
@@ -26,7 +27,6 @@ from backoffice.models import (
     Structure,
 )
 from backoffice.services import requests as request_service
-from backoffice.services.clock import now, today
 
 MAX_STATEMENTS = 6  # the target, whatever the page size
 STATUSES = [s.value for s in RequestStatus if s is not RequestStatus.CANCELLED]

@@ -17,10 +17,10 @@ from helpers import PASSWORD
 from portal_helpers import add_request, make_account
 from sqlalchemy import select
 
+from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.inputs import safe_next, same_site_path
 from backoffice.models import AgentRole, AuditEntry, News, Newsletter, OutboxMessage, RequestStatus
-from backoffice.services.clock import now
 from backoffice.views.base import RoleMixin, drop_offsite_return_url
 
 PAYLOADS = [

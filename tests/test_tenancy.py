@@ -6,10 +6,10 @@ import pytest
 from flask_login import login_user
 from helpers import admin_view, count, login_partner, page_text
 
+from backoffice.clock import today
 from backoffice.extensions import db
 from backoffice.models import AuditEntry, Convention, OutboxMessage, PartnerAccount, PartnerRole, Structure
 from backoffice.services import accounts
-from backoffice.services.clock import today
 
 ADMIN_ONLY = [
     "/admin/structures/",

@@ -16,6 +16,7 @@ from helpers import PASSWORD, TEST_DB, page_text
 from portal_helpers import enter, location, make_account, text_of
 from sqlalchemy import func, select
 
+from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.models import (
     Agent,
@@ -31,7 +32,6 @@ from backoffice.models import (
     StatusChange,
 )
 from backoffice.services import access, requests, uploads
-from backoffice.services.clock import now
 from backoffice.services.errors import DomainError, ValidationFailed
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

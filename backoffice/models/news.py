@@ -4,8 +4,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from ..clock import now
 from ..extensions import db
-from ..services.clock import now
 from .caisses import Agent, Caisse
 
 

@@ -5,8 +5,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..clock import now, today
 from ..extensions import db
-from ..services.clock import now, today
 from .caisses import Caisse
 from .catalog import ServiceOffer
 

@@ -20,8 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..clock import now
 from ..extensions import db
-from ..services.clock import now
 from .accounts import PartnerAccount
 from .caisses import Agent, Caisse
 from .catalog import Motive, ServiceOffer

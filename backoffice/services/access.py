@@ -9,9 +9,9 @@ from datetime import date, timedelta
 from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from ..clock import today
 from ..extensions import db
 from ..models import AWAITING_CAISSE, Caisse, Convention, PartnerAccount, Request, RequestStatus
-from .clock import today
 
 GRACE_DAYS = 30
 ENDING_DAYS = 30
@@ -108,7 +108,7 @@ def _situation(structure_id: int, caisse: Caisse, conventions: list[Convention],
 
 def grace_end(structure_id: int, caisse_id: int, end_date: date) -> date:
     """30 days after the last resolution (or after the end, when nothing was resolved later)."""
-    from .clock import to_paris
+    from ..clock import to_paris
 
     last = db.session.scalar(
         select(func.max(Request.resolved_at)).where(

@@ -4,10 +4,10 @@ Both follow R-ACC-1..3 and R-ACC-6: validated identity, generated login, set-pas
 """
 from sqlalchemy import func, select
 
+from ..clock import now, today
 from ..extensions import db
 from ..models import Convention, ConventionState, PartnerAccount, PartnerRole, Structure
 from . import audit, outbox, tokens
-from .clock import now, today
 from .errors import DomainError
 from .identity import clean_identity, generate_login, strip_accents
 from .sessions import rotate_session_id

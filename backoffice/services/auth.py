@@ -5,11 +5,11 @@ from flask import current_app, has_request_context, request, session
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import joinedload
 
+from ..clock import now
 from ..extensions import db
 from ..models import Agent, Convention, PartnerAccount, UserSession
 from ..services.passwords import hash_password, needs_rehash, verify_password
 from . import access, audit, sessions, throttle
-from .clock import now
 from .errors import DomainError
 
 BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."

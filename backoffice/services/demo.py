@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from ..clock import now, today
 from ..extensions import db
 from ..models import (
     Agent,
@@ -18,7 +19,6 @@ from ..models import (
     Structure,
 )
 from . import caisses as caisse_service
-from .clock import now, today
 from .numbering import next_number
 from .passwords import hash_password
 

@@ -5,10 +5,10 @@ from typing import NamedTuple
 
 from sqlalchemy import Boolean, Integer, String, bindparam, func, literal, null, or_, select, union_all
 
+from ..clock import PARIS
 from ..extensions import db
 from ..models import CaisseMotive, Motive, PartnerAccount, Request, RequestStatus, ServiceOffer, convention_offer
 from . import queue_options
-from .clock import PARIS
 
 PAGE_SIZES = (10, 20, 50)
 SORTS = {

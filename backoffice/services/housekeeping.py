@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import String, delete, func, select, text, update
 
+from ..clock import now, today
 from ..extensions import db
 from ..models import (
     AWAITING_CAISSE,
@@ -41,7 +42,6 @@ from ..models import (
 )
 from . import access, audit, queue_options, requests, sessions, throttle, uploads
 from .accounts import _deactivate
-from .clock import now, today
 
 # pg_try_advisory_lock key: "EP-HK" — any constant shared by every machine of the deployment.
 ADVISORY_LOCK_KEY = 0x45502D484B

@@ -11,10 +11,10 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select, update
 
+from ..clock import now, today
 from ..extensions import db
 from ..models import Agent, Convention, News, Newsletter, NewsletterSubscription, PartnerAccount
 from . import audit, outbox
-from .clock import now, today
 from .errors import DomainError, ValidationFailed
 
 TITLE_MAX = 150

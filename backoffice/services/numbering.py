@@ -5,9 +5,9 @@ transaction: concurrent filings serialise on that row and never get the same num
 """
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..clock import now, to_paris
 from ..extensions import db
 from ..models import Caisse, RequestCounter
-from .clock import now, to_paris
 from .errors import DomainError
 
 MAX_SEQUENCE = 99_999

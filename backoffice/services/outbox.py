@@ -25,11 +25,11 @@ from flask_mail import Connection, Message
 from markupsafe import escape
 from sqlalchemy import exists, select, update
 
+from ..clock import now
 from ..extensions import db, mail
 from ..models import Agent, OutboxMessage, OutboxStatus, PartnerAccount
 from ..models.outbox import LINK_MASK
 from . import tokens
-from .clock import now
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import joinedload
 
+from ..clock import format_date, now, today
 from ..extensions import db
 from ..models import (
     Agent,
@@ -28,7 +29,6 @@ from ..models import (
 )
 from . import audit, outbox, uploads
 from .attachments import MAX_FILES, check_count
-from .clock import format_date, now, today
 from .errors import DomainError, ValidationFailed
 from .identity import _NAME_RE, PHONE_MESSAGE, PHONE_RE, capitalize_first_name, normalize_phone
 from .numbering import next_number

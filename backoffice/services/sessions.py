@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, or_, update
 
+from ..clock import now
 from ..extensions import db
 from ..models import Agent, PartnerAccount, UserSession
 from ..models.caisses import new_alt_id
-from .clock import now
 
 SESSION_KEY = "_session_key"  # the Flask session entry that holds the raw key
 RETENTION = timedelta(days=1)  # how long housekeeping keeps ended rows (to look into a recent case)

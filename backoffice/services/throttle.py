@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import case, delete, select
 
+from ..clock import now
 from ..extensions import db
 from ..models import LoginThrottle
-from .clock import now
 
 THROTTLED = "Trop de tentatives de connexion. Réessayez dans quelques instants."
 STALE_AFTER = timedelta(days=1)  # housekeeping deletes counters untouched for this long

@@ -6,10 +6,10 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
+from ..clock import now
 from ..extensions import db
 from ..models import Agent, PartnerAccount, PasswordToken
 from . import audit
-from .clock import now
 from .errors import DomainError
 from .passwords import check_policy, hash_password
 from .sessions import rotate_session_id

@@ -5,10 +5,10 @@ from datetime import timedelta
 from sqlalchemy import case, delete, insert, select
 from sqlalchemy.orm import defer
 
+from ..clock import now
 from ..extensions import db
 from ..models import Agent, Attachment, AttachmentContent, PartnerAccount, StagedUpload
 from . import antivirus, attachments
-from .clock import now
 from .errors import DomainError
 
 STAGED_LIFETIME = timedelta(days=1)

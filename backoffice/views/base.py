@@ -12,6 +12,7 @@ from sqlalchemy import false
 from sqlalchemy import inspect as sa_inspect
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
 
+from ..clock import format_date, format_datetime
 from ..extensions import db
 from ..inputs import (
     SafeFieldsMixin,
@@ -22,7 +23,6 @@ from ..inputs import (
     same_site_path,
 )
 from ..models import AgentRole
-from ..services.clock import format_date, format_datetime
 from ..services.errors import DomainError, ValidationFailed
 
 ALL_ROLES = {r.value for r in AgentRole}

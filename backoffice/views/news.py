@@ -7,10 +7,10 @@ from wtforms import BooleanField, FileField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import Optional
 
+from ..clock import format_datetime, now, paris_to_utc, utc_to_paris_naive
 from ..extensions import db
 from ..models import Caisse, News, Newsletter
 from ..services import news as news_service
-from ..services.clock import format_datetime, now, paris_to_utc, utc_to_paris_naive
 from ..services.errors import DomainError
 from ..services.scoping import caisse_filter
 from .base import ADMINS, AdminSecureForm, SecureModelView, current_agent, show_domain_error

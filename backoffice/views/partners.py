@@ -8,6 +8,7 @@ from sqlalchemy import and_, or_
 from wtforms import DateField, SelectField, TextAreaField
 from wtforms.validators import Optional
 
+from ..clock import today
 from ..extensions import db
 from ..models import (
     CIVILITIES,
@@ -23,7 +24,6 @@ from ..models import (
 from ..models.partners import ENDING_SOON_DAYS
 from ..services import accounts as account_service
 from ..services import structures as structure_service
-from ..services.clock import today
 from ..services.errors import DomainError
 from ..services.scoping import convention_filter, partner_account_filter, structure_filter
 from .base import ADMINS, AdminSecureForm, SecureModelView, current_agent, show_domain_error

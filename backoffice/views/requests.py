@@ -17,6 +17,7 @@ from markupsafe import Markup
 from sqlalchemy import and_, any_, func, not_, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
+from ..clock import format_date, format_datetime, now, paris_to_utc
 from ..extensions import db
 from ..inputs import bounded_int
 from ..models import (
@@ -28,7 +29,6 @@ from ..models.requests import holds_search_keys, search_keys
 from ..services import queue_options, uploads
 from ..services import requests as request_service
 from ..services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, MAX_SIZE, human_size
-from ..services.clock import format_date, format_datetime, now, paris_to_utc
 from ..services.errors import DomainError, ValidationFailed
 from ..services.scoping import caisse_filter
 from .base import ALL_ROLES, SecureModelView, current_agent

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 from helpers import link_sent_to
 
+from backoffice.clock import today
 from backoffice.extensions import db
 from backoffice.models import OutboxMessage
-from backoffice.services.clock import today
 
 NEW_PASSWORD = "Une autre phrase de passe 2026"
 
