@@ -11,7 +11,7 @@ from . import clock
 from .extensions import babel, csrf, db, login_manager, mail, migrate
 from .inputs import register_converters
 from .security import csp_nonce, register_security
-from .services import queue_options  # noqa: F401 (queue_options: its flush listener renews caisse stamps)
+from .services import caisse_cache  # noqa: F401 (its flush listener renews caisse stamps)
 
 
 def create_app(config: type | dict | None = None) -> Flask:

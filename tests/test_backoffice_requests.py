@@ -242,7 +242,7 @@ def test_each_filter(app, client, login, world, tech):
 
 def test_filter_options_follow_every_change_of_what_they_list(app, client, login, world, count_queries):
     """The queue's filter options are kept per worker under the caisse's options stamp
-    (services/queue_options): a second page reads them from memory, and every change of what they
+    (services/caisse_cache): a second page reads them from memory, and every change of what they
     list — a new convention, a structure renamed, the caisse's motives, the catalogue, a convention
     moved to another caisse — shows on the very next page; another caisse's changes keep the cache."""
     g, o = world["gironde"], world["oise"]

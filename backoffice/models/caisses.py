@@ -27,7 +27,7 @@ class Caisse(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=now)
     # Replaced whenever what the work queue's filters offer for this caisse changes (its
     # conventions, its motives, the names of its structures, the catalogue): the filter options
-    # are kept per worker under (caisse, stamp), read with the agent (services/queue_options.py).
+    # are kept per worker under (caisse, stamp), read with the agent (services/caisse_cache.py).
     options_stamp: Mapped[str] = mapped_column(String(32), default=new_alt_id)
 
     agents: Mapped[list["Agent"]] = relationship(back_populates="caisse")

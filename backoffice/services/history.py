@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, Integer, String, bindparam, func, literal, null,
 from ..clock import PARIS
 from ..extensions import db
 from ..models import CaisseMotive, Motive, PartnerAccount, Request, RequestStatus, ServiceOffer, convention_offer
-from . import queue_options
+from . import caisse_cache
 
 PAGE_SIZES = (10, 20, 50)
 SORTS = {
@@ -204,11 +204,11 @@ class CriteriaOptions(NamedTuple):
 def criteria_options(structure_id: int, convention_id: int, caisse) -> CriteriaOptions:
     """The three option lists in one statement, as plain rows (a list of options needs no ORM objects).
 
-    Each worker keeps them under the caisse's options stamp (services/queue_options.kept), which
+    Each worker keeps them under the caisse's options stamp (services/caisse_cache.kept), which
     any change of what they list renews: the structure's technicians (name, state, arrival), the
     convention's offers, the caisse's motives, the catalogue.
     """
-    return queue_options.kept(
+    return caisse_cache.kept(
         caisse, ("history", structure_id, convention_id), lambda: _read_options(structure_id, convention_id, caisse.id)
     )
 

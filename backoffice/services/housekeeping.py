@@ -40,7 +40,7 @@ from ..models import (
     PasswordToken,
     Request,
 )
-from . import access, audit, queue_options, requests, sessions, throttle, uploads
+from . import access, audit, caisse_cache, requests, sessions, throttle, uploads
 from .accounts import _deactivate
 
 # pg_try_advisory_lock key: "EP-HK" — any constant shared by every machine of the deployment.
@@ -177,7 +177,7 @@ def delete_old_inactive_accounts() -> int:
             for account in due:
                 db.session.expunge(account)
             # The history's 'Demandeur' lists kept under the caisses' stamps name these accounts.
-            queue_options.renew_stamps(db.session, structure_ids={account.structure_id for account in due})
+            caisse_cache.renew_stamps(db.session, structure_ids={account.structure_id for account in due})
             # The database applies the foreign keys: requests SET NULL, tokens and subscriptions CASCADE.
             db.session.execute(
                 delete(PartnerAccount).where(PartnerAccount.id.in_(ids)),

@@ -26,7 +26,7 @@ from ..models import (
     Structure,
 )
 from ..models.requests import holds_search_keys, search_keys
-from ..services import queue_options, uploads
+from ..services import caisse_cache, uploads
 from ..services import requests as request_service
 from ..services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, MAX_SIZE, human_size
 from ..services.errors import DomainError, ValidationFailed
@@ -145,11 +145,11 @@ def _structure_options(agent):
     return _filter_options(agent)["structure"]
 
 
-def _filter_choices(agent) -> queue_options.QueueChoices:
-    """The filters' options and the rows' labels (services/queue_options: kept per worker under the
+def _filter_choices(agent) -> caisse_cache.QueueChoices:
+    """The filters' options and the rows' labels (services/caisse_cache: kept per worker under the
     caisse's options stamp), once per request."""
     if "ep_queue_choices" not in g:
-        g.ep_queue_choices = queue_options.options_for(agent)
+        g.ep_queue_choices = caisse_cache.options_for(agent)
     return g.ep_queue_choices
 
 
@@ -241,7 +241,7 @@ class QueueRow:
 
     The cells are those of `column_formatters` (the export keeps them); the lean row template
     (admin/request_list.html) prints these attributes instead of calling a macro per cell. The
-    offer, motive and structure labels come by id from the queue's choices (services/queue_options),
+    offer, motive and structure labels come by id from the queue's choices (services/caisse_cache),
     which the filters read anyway: the page's statement joins no other table.
     """
 

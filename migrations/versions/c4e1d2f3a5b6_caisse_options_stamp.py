@@ -1,7 +1,7 @@
 """Caisse options stamp: the work queue's filter options are kept per worker under (caisse, stamp)
 
 Every change to what the queue's filters offer for a caisse (its conventions, its motives, the names
-of its structures, the catalogue) replaces the caisse's stamp (services/queue_options.py); the stamp
+of its structures, the catalogue) replaces the caisse's stamp (services/caisse_cache.py); the stamp
 is read with the agent on every page, so a page never shows options older than its own request.
 Existing caisses get a random stamp.
 
