@@ -1,0 +1,62 @@
+"""Requests (SPEC §5–6): filing, reading and every status change, re-exported for the callers.
+
+filing.py checks what is typed and files a request, reading.py reads files, the exchange's state and
+the history, transitions.py makes each status change one guarded UPDATE (see its header) and
+refusals.py says in French why one was refused.
+"""
+from .filing import (
+    ACCOMPANIMENT,
+    APPOINTMENT_MODES,
+    CANCEL_REASONS,
+    CARE,
+    CAUSES,
+    COMMENT_MAX,
+    CONSENT_TEXT,
+    DURATION,
+    RENUNCIATION,
+    SAISINE_MOTIVE,
+    file_request,
+    motives_for,
+)
+from .reading import (
+    EXCHANGE_DAYS,
+    EXCHANGE_MAX_FILES,
+    EXCHANGE_MAX_ROUNDS,
+    HANDLING_TARGET,
+    RECEIVED_FILES_DAYS,
+    agent_attachment,
+    caisse_files,
+    cancelled_for_partner,
+    download_for_agent,
+    exchange_deadline,
+    exchange_files_count,
+    exchange_state,
+    get_for_partner,
+    overdue_condition,
+    partner_files,
+    partner_message_count,
+    queue_order,
+    received_file_available,
+    record_queue_export,
+    request_files,
+    status_history,
+    time_left,
+)
+from .refusals import (
+    ALREADY_ANSWERED,
+    ALREADY_COMPLETED,
+    CANCELLED_BY_PARTNER,
+    MAX_ROUNDS_REACHED,
+    NOT_IN_CAISSE,
+    NOT_IN_STRUCTURE,
+)
+from .transitions import (
+    answer_request,
+    caisse_reply,
+    cancel_request,
+    close_exchange,
+    close_expired_exchanges,
+    complete_request,
+    partner_message,
+    take_request,
+)

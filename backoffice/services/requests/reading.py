@@ -1,0 +1,232 @@
+"""Reading requests: their files, the exchange's counters, the status history, the time left, downloads."""
+import math
+from datetime import timedelta
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import joinedload
+
+from ...clock import now
+from ...extensions import db
+from ...models import (
+    Agent,
+    Attachment,
+    AttachmentContent,
+    ExchangeMessage,
+    PartnerAccount,
+    Request,
+    RequestStatus,
+    StatusChange,
+)
+from .. import audit
+from ..scoping import caisse_filter
+
+EXCHANGE_DAYS = 15
+EXCHANGE_MAX_ROUNDS = 4
+EXCHANGE_MAX_FILES = 8
+RECEIVED_FILES_DAYS = 15
+HANDLING_TARGET = timedelta(hours=48)  # R-BO-5
+
+
+def partner_files(request: Request) -> list[Attachment]:
+    return [a for a in _attachments(request.id) if a.side == "partner"]
+
+
+def caisse_files(request: Request) -> list[Attachment]:
+    return [a for a in _attachments(request.id) if a.side == "caisse"]
+
+
+def request_files(request: Request) -> list[Attachment]:
+    """partner_files + caisse_files in one statement (the detail pages list both)."""
+    files = _attachments(request.id)
+    return [a for a in files if a.side == "partner"] + [a for a in files if a.side == "caisse"]
+
+
+def _attachments(request_id: int) -> list[Attachment]:
+    return list(
+        db.session.scalars(select(Attachment).where(Attachment.request_id == request_id).order_by(Attachment.id))
+    )
+
+
+def received_file_available(attachment: Attachment) -> bool:
+    """R-HIS-4: a file from the caisse is downloadable for 15 days, then listed as expired."""
+    return attachment.purged_at is None and now() < attachment.uploaded_at + timedelta(days=RECEIVED_FILES_DAYS)
+
+
+def exchange_deadline(request: Request):
+    return request.resolved_at + timedelta(days=EXCHANGE_DAYS) if request.resolved_at else None
+
+
+def partner_message_count(request_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(ExchangeMessage).where(
+            ExchangeMessage.request_id == request_id, ExchangeMessage.side == "partner"
+        )
+    )
+
+
+def exchange_files_count(request_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Attachment).where(
+            Attachment.request_id == request_id,
+            Attachment.side == "partner",
+            Attachment.exchange_message_id.is_not(None),
+        )
+    )
+
+
+def exchange_state(request: Request, attachments: list[Attachment] | None = None) -> dict:
+    """Live counters for both sides: exchanges '2/4', days left 'J-9', files '5/8'.
+
+    The rounds are counted on the messages read here; a page that already holds the request's
+    attachments (request_files) passes them, so the files are counted without another statement.
+    """
+    deadline = exchange_deadline(request)
+    days_left = None
+    if deadline is not None:
+        remaining = (deadline - now()).total_seconds()
+        days_left = max(math.ceil(remaining / 86400), 0)
+    messages = list(
+        db.session.scalars(
+            select(ExchangeMessage)
+            .where(ExchangeMessage.request_id == request.id)
+            .order_by(ExchangeMessage.created_at, ExchangeMessage.id)
+        )
+    )
+    rounds = sum(1 for m in messages if m.side == "partner")
+    if attachments is None:
+        files = exchange_files_count(request.id)
+    else:
+        files = sum(1 for a in attachments if a.side == "partner" and a.exchange_message_id is not None)
+    can_write = (
+        request.status in (RequestStatus.RESOLVED.value, RequestStatus.MESSAGE_RECEIVED.value)
+        and deadline is not None
+        and now() < deadline
+        and rounds < EXCHANGE_MAX_ROUNDS
+    )
+    return {
+        "rounds": rounds,
+        "rounds_label": f"{rounds}/{EXCHANGE_MAX_ROUNDS}",
+        "days_left": days_left,
+        "days_label": f"J-{days_left}" if days_left is not None else "",
+        "files": files,
+        "files_label": f"{files}/{EXCHANGE_MAX_FILES}",
+        "can_write": can_write,
+        "can_close": request.status == RequestStatus.MESSAGE_RECEIVED.value,
+        "messages": messages,
+    }
+
+
+def time_left(request: Request):
+    """R-BO-5: time left before the 48-hour target (negative when overdue), for new requests."""
+    if request.status != RequestStatus.NEW.value:
+        return None
+    return request.deposited_at + HANDLING_TARGET - now()
+
+
+def overdue_condition():
+    """R-BO-5 in SQL: still "Nouveau" more than 48 hours after deposit (same boundary as time_left)."""
+    return and_(Request.status == RequestStatus.NEW.value, Request.deposited_at < now() - HANDLING_TARGET)
+
+
+def queue_order(columns=None) -> list:
+    """R-BO-1: "Nouveau" first, oldest first (the most urgent on top), then the others newest first.
+
+    `columns`: where the request's columns come from (a subquery's `.c`), the table by default."""
+    c = Request if columns is None else columns
+    is_new = c.status == RequestStatus.NEW.value
+    return [
+        case((is_new, 0), else_=1),
+        case((is_new, c.deposited_at)).asc(),
+        c.deposited_at.desc(),
+        c.id.desc(),
+    ]
+
+
+def status_history(request: Request) -> list[dict]:
+    """R-STA-5 for the agent screen: each status change with its date and who made it."""
+    rows = db.session.execute(
+        select(StatusChange, Agent, PartnerAccount)
+        .outerjoin(Agent, Agent.id == StatusChange.agent_id)
+        .outerjoin(PartnerAccount, PartnerAccount.id == StatusChange.account_id)
+        .where(StatusChange.request_id == request.id)
+        .order_by(StatusChange.changed_at, StatusChange.id)
+    ).all()
+    history = []
+    for change, agent, account in rows:
+        if agent is not None:
+            who = f"{agent.full_name} (caisse)"
+        elif account is not None:
+            who = f"{account.full_name} (partenaire)"
+        elif change.status == RequestStatus.NEW.value:
+            who = f"{request.requester_name} (partenaire)"
+        else:
+            who = "Automatique"
+        history.append({"status": RequestStatus(change.status).label, "at": change.changed_at, "who": who})
+    return history
+
+
+def agent_attachment(agent: Agent, attachment_id: int) -> Attachment | None:
+    """An attachment of a request the agent may see (R-TEN-2), or None."""
+    return db.session.scalar(
+        select(Attachment)
+        .join(Request, Request.id == Attachment.request_id)
+        .where(Attachment.id == attachment_id, caisse_filter(agent, Request.caisse_id))
+    )
+
+
+def download_for_agent(agent: Agent, attachment: Attachment) -> bytes | None:
+    """The bytes of an attachment for an agent (R-BO-4), audited; None once purged (R-RGPD-1)."""
+    if attachment.purged_at is not None:
+        return None
+    content = db.session.get(AttachmentContent, attachment.id)
+    if content is None:
+        return None
+    data = content.data
+    request = db.session.get(Request, attachment.request_id)
+    audit.record(
+        "attachment.download", actor=agent, target=attachment, caisse_id=request.caisse_id,
+        number=request.number, filename=attachment.filename, side=attachment.side,
+    )
+    db.session.commit()
+    return data
+
+
+def record_queue_export(agent: Agent, export_type: str, filters: list[dict], search: str | None, rows: int, total: int | None) -> None:
+    """R-RGPD-4: an export of personal data from the work queue is written to the audit log."""
+    audit.record(
+        "request.export", actor=agent, caisse_id=agent.caisse_id, format=export_type, filters=filters,
+        search=search or "", rows=rows, total=total,
+    )
+    # The exported rows are already loaded: keep them so (no reload row by row after the commit).
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
+def get_for_partner(account: PartnerAccount, caisse_id: int, number: str) -> Request | None:
+    """A request of the account's structure for the selected caisse (never another structure's)."""
+    return db.session.scalar(
+        select(Request)
+        .options(joinedload(Request.service_offer), joinedload(Request.motive))
+        .where(
+            Request.number == number,
+            Request.structure_id == account.structure_id,
+            Request.caisse_id == caisse_id,
+            Request.status != RequestStatus.CANCELLED.value,
+        )
+    )
+
+
+def cancelled_for_partner(account: PartnerAccount, caisse_id: int, number: str) -> bool:
+    """Whether the structure cancelled this request (a repeated 'Annuler' is told so, not a 404)."""
+    return db.session.scalar(
+        select(Request.id).where(
+            Request.number == number,
+            Request.structure_id == account.structure_id,
+            Request.caisse_id == caisse_id,
+            Request.status == RequestStatus.CANCELLED.value,
+        )
+    ) is not None

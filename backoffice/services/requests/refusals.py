@@ -1,0 +1,86 @@
+"""Why a transition was refused, in French, read from the request as the winning transition left it."""
+from ...clock import now
+from ...models import Agent, PartnerAccount, Request, RequestStatus
+from .reading import EXCHANGE_DAYS, EXCHANGE_MAX_ROUNDS, exchange_deadline
+
+ALREADY_ANSWERED = "Cette demande a déjà reçu une réponse."
+ALREADY_COMPLETED = (
+    "Ce complément est déjà enregistré : le commentaire est inchangé et aucune nouvelle pièce jointe "
+    "n'est ajoutée."
+)
+CANCELLED_BY_PARTNER = "Cette demande a été annulée par le partenaire."
+MAX_ROUNDS_REACHED = "Le nombre maximal d'échanges est atteint."
+NOT_IN_CAISSE = "Cette demande ne relève pas de votre caisse."
+NOT_IN_STRUCTURE = "Cette demande ne relève pas de votre structure."
+
+
+def not_completed(account: PartnerAccount, request: Request) -> str:
+    if request.structure_id != account.structure_id:
+        return NOT_IN_STRUCTURE
+    if request.status == RequestStatus.CANCELLED.value:
+        return "Cette demande a été annulée."
+    if request.status != RequestStatus.NEW.value:
+        return "La demande ne peut plus être complétée : elle a été prise en charge."
+    return ALREADY_COMPLETED
+
+
+def not_cancelled(account: PartnerAccount, request: Request) -> str:
+    if request.structure_id != account.structure_id:
+        return NOT_IN_STRUCTURE
+    if request.status == RequestStatus.CANCELLED.value:
+        return "Cette demande a déjà été annulée."
+    if request.status == RequestStatus.TAKEN.value:
+        return "La demande ne peut plus être annulée : elle a été prise en charge."
+    return "La demande ne peut plus être annulée : la caisse y a déjà répondu."
+
+
+def no_message(account: PartnerAccount, request: Request) -> str:
+    if request.structure_id != account.structure_id:
+        return NOT_IN_STRUCTURE
+    if request.status == RequestStatus.MESSAGE_SENT.value:
+        return "Votre message a déjà été envoyé : la caisse n'y a pas encore répondu."
+    if request.status == RequestStatus.CLOSED.value:
+        return "L'échange est clôturé : aucun message ne peut plus être envoyé."
+    if request.status in (RequestStatus.RESOLVED.value, RequestStatus.MESSAGE_RECEIVED.value):
+        if request.caisse_answers_in_exchange >= EXCHANGE_MAX_ROUNDS:
+            return MAX_ROUNDS_REACHED
+        if request.resolved_at is not None and now() >= exchange_deadline(request):
+            return f"Le délai de {EXCHANGE_DAYS} jours pour poursuivre l'échange est dépassé."
+    return "L'échange n'est plus possible sur cette demande."
+
+
+def not_closed(account: PartnerAccount, request: Request) -> str:
+    if request.structure_id != account.structure_id:
+        return NOT_IN_STRUCTURE
+    if request.status == RequestStatus.CLOSED.value:
+        return "L'échange est déjà clôturé."
+    return "L'échange ne peut être clôturé qu'après une réponse de la caisse."
+
+
+def _outside(agent: Agent, request: Request) -> bool:
+    return not agent.is_national_admin and request.caisse_id != agent.caisse_id
+
+
+def not_taken(agent: Agent, request: Request) -> str:
+    if _outside(agent, request):
+        return NOT_IN_CAISSE
+    if request.status == RequestStatus.CANCELLED.value:
+        return CANCELLED_BY_PARTNER
+    who = request.taken_by.full_name if request.taken_by else "un autre agent"
+    return f"Cette demande a déjà été prise en charge par {who}."
+
+
+def not_answered(agent: Agent, request: Request) -> str:
+    if _outside(agent, request):
+        return NOT_IN_CAISSE
+    if request.status == RequestStatus.CANCELLED.value:
+        return CANCELLED_BY_PARTNER
+    return ALREADY_ANSWERED
+
+
+def no_reply(agent: Agent, request: Request) -> str:
+    if _outside(agent, request):
+        return NOT_IN_CAISSE
+    if request.status == RequestStatus.MESSAGE_RECEIVED.value:
+        return "Ce message du partenaire a déjà reçu une réponse."
+    return "Aucun message du partenaire n'attend de réponse."

@@ -1,0 +1,320 @@
+"""Every status change of a request: one guarded UPDATE each, which exactly one caller wins (R-STA-1..5, R-BO-2..4)."""
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import case, func, literal, or_, select, update
+
+from ...clock import format_date, now
+from ...extensions import db
+from ...models import Agent, Attachment, ExchangeMessage, PartnerAccount, Request, RequestStatus, StatusChange
+from .. import audit, outbox, uploads
+from ..attachments import MAX_FILES, check_count
+from ..errors import DomainError, ValidationFailed
+from ..scoping import caisse_filter
+from . import refusals
+from .filing import CANCEL_REASONS, SAISINE_MOTIVE, as_answer, as_message, text_and_files
+from .reading import EXCHANGE_DAYS, EXCHANGE_MAX_FILES, EXCHANGE_MAX_ROUNDS, exchange_files_count, partner_files
+
+# Every change of a request's state is ONE conditional UPDATE of its row, run first in its
+# transaction: WHERE id = ? AND status IN (the states it may leave) AND the owner (the partner's
+# structure, the agent's caisse) AND, where the exchange counter matters, the counter. Its rowcount
+# says who won. On PostgreSQL (READ COMMITTED) a concurrent transition of the same row waits for
+# the winner's commit, then re-checks its WHERE on the committed row and matches nothing; SQLite
+# serialises writers. Only the winner writes the children (history row, message, attachments,
+# e-mail, audit); the loser rolls back and is told why, from the request as the winner left it.
+# Counters are incremented in the UPDATE itself. The winner holds the row lock until it commits,
+# so what it counts after its UPDATE (the files already attached) is counted by statements that
+# see every earlier winner's commit: two "Compléter" at once cannot pass the 8-file total.
+
+
+def _transition(request: Request, from_statuses, values: dict, *conditions) -> int:
+    """UPDATE request SET values WHERE id = request.id AND status IN from_statuses AND conditions.
+
+    Returns the rowcount (0 or 1). On 1 the row stays locked until the transaction ends and the
+    request's attributes are expired, so they are read again as the UPDATE left them."""
+    result = db.session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.status.in_([s.value for s in from_statuses]), *conditions)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        db.session.expire(request)
+    return result.rowcount
+
+
+def _moved(status: RequestStatus, stamp, **values) -> dict:
+    """The values of a transition to `status` at `stamp` (R-STA-5: the status date)."""
+    return {"status": status.value, "status_changed_at": stamp, **values}
+
+
+def _record_status(request_id: int, status: RequestStatus, stamp, agent=None, account=None) -> None:
+    """R-STA-5: the history row of a transition that won, dated as the request's status date."""
+    db.session.add(
+        StatusChange(
+            request_id=request_id,
+            status=status.value,
+            changed_at=stamp,
+            agent_id=agent.id if agent else None,
+            account_id=account.id if account else None,
+        )
+    )
+
+
+def _refusal(request: Request, explain) -> DomainError:
+    """The loser's error: its transaction rolled back, the reason read from the request as it is now."""
+    db.session.rollback()
+    db.session.refresh(request)
+    return DomainError(explain(request))
+
+
+@contextmanager
+def _winner():
+    """The winner's children: any refusal among them rolls back the transition too."""
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def _within(count: int, adding: int, limit: int) -> None:
+    """The file total, counted under the row lock; over it, the form is shown again with the files."""
+    try:
+        check_count(count, adding, limit)
+    except DomainError as exc:
+        raise ValidationFailed({"attachments": exc.message}) from None
+
+
+def _initial_partner_files_count(request_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Attachment).where(
+            Attachment.request_id == request_id,
+            Attachment.side == "partner",
+            Attachment.exchange_message_id.is_(None),
+        )
+    )
+
+
+def _mail_context(request: Request) -> dict:
+    return {"request": request, "deposit_date": format_date(request.deposited_at)}
+
+
+def _notify(request: Request, kind: str) -> None:
+    requester = request.requester
+    if requester is None or not requester.active:
+        return
+    outbox.enqueue(kind, requester.email, kind, caisse_id=request.caisse_id, account=requester, **_mail_context(request))
+
+
+# --- partner side ----------------------------------------------------------------------------
+
+
+def complete_request(account: PartnerAccount, request: Request, comment: str, staged_keys: list[str]) -> None:
+    """R-STA-2 'Compléter la demande': a new comment and more files within the total of 8.
+
+    The same submission twice (a double click) is refused the second time: its staged files are
+    gone with the first, or it brings nothing new."""
+    comment, files = text_and_files(
+        account, comment, staged_keys, "comment", reword=lambda m: m, already=len(partner_files(request)),
+        files_allowed=request.service_offer.allows_attachments,
+    )
+    conditions = [Request.structure_id == account.structure_id]
+    if not files:
+        conditions.append(Request.comment != comment)
+    if not _transition(request, (RequestStatus.NEW,), {"comment": comment}, *conditions):
+        raise _refusal(request, lambda r: refusals.not_completed(account, r))
+    with _winner():
+        if files:
+            # Under the row lock: the files still staged (an identical submission that won took
+            # them), and the files every earlier "Compléter" attached.
+            claimed = uploads.staged(account, [f.key for f in files])
+            if len(claimed) < len(files):
+                raise DomainError(refusals.ALREADY_COMPLETED)
+            _within(_initial_partner_files_count(request.id), len(claimed), MAX_FILES)
+            uploads.attach(claimed, request.id, "partner")
+        audit.record("request.complete", actor=account, target=request, caisse_id=request.caisse_id, files=len(files))
+        db.session.commit()
+
+
+def cancel_request(account: PartnerAccount, request: Request, reason: str, confirmed: bool) -> None:
+    """R-STA-2 'Annuler la demande': a reason and the confirmation toggle; kept for the caisse."""
+    errors = {}
+    if reason not in CANCEL_REASONS:
+        errors["reason"] = "Veuillez sélectionner le motif de l'annulation."
+    if not confirmed:
+        errors["confirm"] = "Veuillez confirmer l'annulation."
+    if errors:
+        raise ValidationFailed(errors)
+    stamp = now()
+    won = _transition(
+        request, (RequestStatus.NEW,), _moved(RequestStatus.CANCELLED, stamp, cancel_reason=reason, cancelled_at=stamp),
+        Request.structure_id == account.structure_id,
+    )
+    if not won:
+        raise _refusal(request, lambda r: refusals.not_cancelled(account, r))
+    with _winner():
+        _record_status(request.id, RequestStatus.CANCELLED, stamp, account=account)
+        audit.record("request.cancel", actor=account, target=request, caisse_id=request.caisse_id, reason=reason)
+        db.session.commit()
+
+
+def partner_message(account: PartnerAccount, request: Request, body: str, staged_keys: list[str]) -> None:
+    """R-STA-3: the technician writes within 15 days of resolution, at most 4 times, 8 files in all.
+
+    The 4 rounds: a message is possible while the caisse has answered fewer than 4 times (each
+    message waits for its answer: "Message envoyé" accepts no other)."""
+    body, files = text_and_files(
+        account, body, staged_keys, "body", reword=as_message, already=exchange_files_count(request.id),
+        limit=EXCHANGE_MAX_FILES,
+    )
+    stamp = now()
+    won = _transition(
+        request, (RequestStatus.RESOLVED, RequestStatus.MESSAGE_RECEIVED), _moved(RequestStatus.MESSAGE_SENT, stamp),
+        Request.structure_id == account.structure_id,
+        Request.caisse_answers_in_exchange < EXCHANGE_MAX_ROUNDS,
+        Request.resolved_at > stamp - timedelta(days=EXCHANGE_DAYS),
+    )
+    if not won:
+        raise _refusal(request, lambda r: refusals.no_message(account, r))
+    with _winner():
+        _within(exchange_files_count(request.id), len(files), EXCHANGE_MAX_FILES)
+        message = ExchangeMessage(
+            request_id=request.id, side="partner", body=body, account_id=account.id, created_at=stamp,
+            author_name=f"{account.display_name} {account.first_name}",
+        )
+        db.session.add(message)
+        db.session.flush()
+        uploads.attach(files, request.id, "partner", exchange_message_id=message.id)
+        _record_status(request.id, RequestStatus.MESSAGE_SENT, stamp, account=account)
+        audit.record("request.message", actor=account, target=request, caisse_id=request.caisse_id, files=len(files))
+        db.session.commit()
+
+
+def close_exchange(account: PartnerAccount, request: Request) -> None:
+    """R-STA-4: the technician closes after a caisse answer."""
+    stamp = now()
+    won = _transition(
+        request, (RequestStatus.MESSAGE_RECEIVED,), _moved(RequestStatus.CLOSED, stamp, closed_at=stamp),
+        Request.structure_id == account.structure_id,
+    )
+    if not won:
+        raise _refusal(request, lambda r: refusals.not_closed(account, r))
+    with _winner():
+        _record_status(request.id, RequestStatus.CLOSED, stamp, account=account)
+        audit.record("request.close", actor=account, target=request, caisse_id=request.caisse_id)
+        db.session.commit()
+
+
+# --- caisse side -----------------------------------------------------------------------------
+
+
+def take_request(agent: Agent, request: Request) -> None:
+    """R-BO-2: of two agents at once exactly one wins; the other is told who took it."""
+    stamp = now()
+    won = _transition(
+        request, (RequestStatus.NEW,), _moved(RequestStatus.TAKEN, stamp, taken_by_agent_id=agent.id, taken_at=stamp),
+        caisse_filter(agent, Request.caisse_id),
+    )
+    if not won:
+        raise _refusal(request, lambda r: refusals.not_taken(agent, r))
+    with _winner():
+        _record_status(request.id, RequestStatus.TAKEN, stamp, agent=agent)
+        if not (request.motive and request.motive.label == SAISINE_MOTIVE):
+            _notify(request, "request_taken")
+        audit.record("request.take", actor=agent, target=request, caisse_id=request.caisse_id)
+        db.session.commit()
+
+
+def answer_request(agent: Agent, request: Request, answer: str, staged_keys: list[str]) -> None:
+    """R-BO-3: the answer text and optional files (same rules) → 'Résolu'; e-mail mentions 15 days."""
+    answer, files = text_and_files(agent, answer, staged_keys, "answer", reword=as_answer)
+    stamp = now()
+    won = _transition(
+        request, (RequestStatus.NEW, RequestStatus.TAKEN),
+        _moved(
+            RequestStatus.RESOLVED, stamp, answer=answer, resolved_at=stamp, resolved_by_agent_id=agent.id,
+            # Answered straight from "Nouveau": the answering agent took it.
+            taken_by_agent_id=func.coalesce(Request.taken_by_agent_id, agent.id),
+            taken_at=func.coalesce(Request.taken_at, literal(stamp, Request.taken_at.type)),
+        ),
+        caisse_filter(agent, Request.caisse_id),
+    )
+    if not won:
+        raise _refusal(request, lambda r: refusals.not_answered(agent, r))
+    with _winner():
+        uploads.attach(files, request.id, "caisse")
+        _record_status(request.id, RequestStatus.RESOLVED, stamp, agent=agent)
+        _notify(request, "request_resolved")
+        audit.record("request.answer", actor=agent, target=request, caisse_id=request.caisse_id, files=len(files))
+        db.session.commit()
+
+
+def caisse_reply(agent: Agent, request: Request, body: str, staged_keys: list[str]) -> None:
+    """R-BO-4: answer the technician's message; the 4th answer closes the exchange (R-STA-4), as
+    does an answer past the 15 days. The answer counter is incremented in the UPDATE."""
+    body, files = text_and_files(agent, body, staged_keys, "body", reword=as_answer)
+    stamp = now()
+    # In SET, the columns are the row's values before the UPDATE.
+    closes = or_(
+        Request.caisse_answers_in_exchange + 1 >= EXCHANGE_MAX_ROUNDS,
+        Request.resolved_at <= stamp - timedelta(days=EXCHANGE_DAYS),
+    )
+    won = _transition(
+        request, (RequestStatus.MESSAGE_SENT,),
+        {
+            "status": case((closes, RequestStatus.CLOSED.value), else_=RequestStatus.MESSAGE_RECEIVED.value),
+            "closed_at": case((closes, literal(stamp, Request.closed_at.type)), else_=Request.closed_at),
+            "status_changed_at": stamp,
+            "caisse_answers_in_exchange": Request.caisse_answers_in_exchange + 1,
+        },
+        caisse_filter(agent, Request.caisse_id),
+    )
+    if not won:
+        raise _refusal(request, lambda r: refusals.no_reply(agent, r))
+    with _winner():
+        message = ExchangeMessage(
+            request_id=request.id, side="caisse", body=body, agent_id=agent.id, created_at=stamp,
+            author_name=agent.caisse.name if agent.caisse else "Caisse",
+        )
+        db.session.add(message)
+        db.session.flush()
+        uploads.attach(files, request.id, "caisse", exchange_message_id=message.id)
+        _record_status(request.id, RequestStatus(request.status), stamp, agent=agent)
+        _notify(request, "exchange_answer")
+        audit.record("request.reply", actor=agent, target=request, caisse_id=request.caisse_id, files=len(files))
+        db.session.commit()
+
+
+# --- housekeeping ----------------------------------------------------------------------------
+
+
+def close_expired_exchanges() -> int:
+    """R-STA-4 on day 16 (housekeeping): 'Résolu' or 'Message reçu' past the 15 days → 'Clôturé'.
+
+    One conditional UPDATE closes them all and returns the rows it closed: a partner's message or
+    close committed meanwhile has left the allowed states, so its request is not closed twice. A
+    message still awaiting the caisse is not closed: the caisse's answer will close it.
+    """
+    stamp = now()
+    try:
+        closed = list(
+            db.session.scalars(
+                update(Request)
+                .where(
+                    Request.status.in_((RequestStatus.RESOLVED.value, RequestStatus.MESSAGE_RECEIVED.value)),
+                    Request.resolved_at <= stamp - timedelta(days=EXCHANGE_DAYS),
+                )
+                .values(**_moved(RequestStatus.CLOSED, stamp, closed_at=stamp))
+                .returning(Request),
+                execution_options={"synchronize_session": False, "populate_existing": True},
+            )
+        )
+        for request in closed:
+            _record_status(request.id, RequestStatus.CLOSED, stamp)
+            audit.record("request.auto_close", actor=None, target=request, caisse_id=request.caisse_id)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return len(closed)
