@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install migrate demo send-mail clean lock upgrade-lock outdated
+.PHONY: run test lint typecheck install migrate demo send-mail clean lock upgrade-lock outdated
 
 # Everything comes from the hashed lock: exact versions, transitive included, nothing floats.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -32,6 +32,15 @@ run: demo
 test: install
 	@bash scripts/test.sh
 
+## make lint: ruff's lint rules, then whether `ruff format` would change a file (pyproject.toml)
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## make typecheck: mypy on the models and the services (the files listed in pyproject.toml)
+typecheck: install
+	$(BIN)/mypy
+
 send-mail: install
 	$(BIN)/flask send-mail
 
@@ -50,4 +59,4 @@ outdated: install
 	-$(BIN)/python scripts/outdated.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache
