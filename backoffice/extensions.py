@@ -1,4 +1,6 @@
 """Flask extensions, created once and bound to each app in create_app."""
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -46,6 +48,16 @@ for _extension in ("pg_trgm", "btree_gin"):
 
 
 db = SQLAlchemy(model_class=Base)
+# The models' base class. At run time it is db.Model, which Flask-SQLAlchemy builds from Base (adding
+# its query property and bind key); a type checker cannot follow that dynamic class, so for it
+# Model is spelled out as the same two bases.
+if TYPE_CHECKING:
+    from flask_sqlalchemy.model import Model as FlaskModel
+
+    class Model(FlaskModel, Base):
+        __abstract__ = True
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 mail = Mail()

@@ -7,7 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
 from .caisses import Agent, Caisse, new_alt_id
 from .partners import Structure
 
@@ -24,7 +24,7 @@ class PartnerRole(str, enum.Enum):
 CIVILITIES = ["Madame", "Monsieur"]
 
 
-class PartnerAccount(UserMixin, db.Model):
+class PartnerAccount(UserMixin, Model):
     """A nominative portal account of one structure (R-TEN-3); one role per account (R-TEN-4)."""
 
     __tablename__ = "partner_account"
@@ -101,7 +101,7 @@ class PartnerAccount(UserMixin, db.Model):
         return f"{self.list_name} ({self.login})"
 
 
-class PasswordToken(db.Model):
+class PasswordToken(Model):
     """A set-password link (R-ACC-3/6): only its SHA-256 is stored; single use; expires."""
 
     __tablename__ = "password_token"

@@ -8,14 +8,14 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
 
 
 def new_alt_id() -> str:
     return secrets.token_hex(16)
 
 
-class Caisse(db.Model):
+class Caisse(Model):
     """R-TEN-1: an 'organisme d'assurance maladie' with a name and a 3-digit code."""
 
     __tablename__ = "caisse"
@@ -53,7 +53,7 @@ AGENT_ROLE_LABELS = {
 }
 
 
-class Agent(UserMixin, db.Model):
+class Agent(UserMixin, Model):
     """A back-office user: national admin (no caisse), caisse admin or agent of one caisse (R-TEN-2)."""
 
     __tablename__ = "agent"

@@ -2,10 +2,10 @@
 from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 
 
-class ServiceOffer(db.Model):
+class ServiceOffer(Model):
     """One of the five 'offres de service' of SPEC §5."""
 
     __tablename__ = "service_offer"
@@ -26,7 +26,7 @@ class ServiceOffer(db.Model):
         return self.label
 
 
-class Motive(db.Model):
+class Motive(Model):
     """A motive of a service offer (for 'Demander un document': a document type)."""
 
     __tablename__ = "motive"
@@ -43,7 +43,7 @@ class Motive(db.Model):
         return self.label
 
 
-class CaisseOffer(db.Model):
+class CaisseOffer(Model):
     """A service offer that a caisse offers, with the label it shows (may differ: R-CONV-2)."""
 
     __tablename__ = "caisse_offer"
@@ -55,7 +55,7 @@ class CaisseOffer(db.Model):
     service_offer: Mapped[ServiceOffer] = relationship()
 
 
-class CaisseMotive(db.Model):
+class CaisseMotive(Model):
     """A motive that a caisse offers (the caisse may reduce the seed list)."""
 
     __tablename__ = "caisse_motive"

@@ -5,11 +5,11 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
 from .caisses import Agent, Caisse
 
 
-class News(db.Model):
+class News(Model):
     __tablename__ = "news"
     __table_args__ = (Index("ix_news_caisse_publish", "caisse_id", "publish_at"),)
 
@@ -30,7 +30,7 @@ class News(db.Model):
         return self.title
 
 
-class Newsletter(db.Model):
+class Newsletter(Model):
     __tablename__ = "newsletter"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,7 +45,7 @@ class Newsletter(db.Model):
     caisse: Mapped[Caisse] = relationship()
 
 
-class NewsletterSubscription(db.Model):
+class NewsletterSubscription(Model):
     """A partner account that opted in (R-ACC-5, R-HOME-1); deleting the row unsubscribes."""
 
     __tablename__ = "newsletter_subscription"

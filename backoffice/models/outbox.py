@@ -11,7 +11,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
 from .caisses import Caisse
 
 # What the stored copy of a message shows where its personal link goes.
@@ -36,7 +36,7 @@ class OutboxStatus(str, enum.Enum):
         }[self.value]
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     __tablename__ = "outbox_message"
     __table_args__ = (
         Index("ix_outbox_status_next", "status", "next_attempt_at"),

@@ -6,7 +6,7 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now, today
-from ..extensions import db
+from ..extensions import Model, db
 from .caisses import Caisse
 from .catalog import ServiceOffer
 
@@ -30,7 +30,7 @@ convention_offer = Table(
 )
 
 
-class Structure(db.Model):
+class Structure(Model):
     """R-CONV-1: a partner structure (association, CCAS, PASS…)."""
 
     __tablename__ = "structure"
@@ -98,7 +98,7 @@ def technician_cap_for(member_count: int) -> int:
     return 25
 
 
-class Convention(db.Model):
+class Convention(Model):
     """R-CONV-2: one structure, one caisse, dates, enabled service offers, optional lower caps."""
 
     __tablename__ = "convention"

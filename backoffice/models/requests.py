@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model, db
 from .accounts import PartnerAccount
 from .caisses import Agent, Caisse
 from .catalog import Motive, ServiceOffer
@@ -56,7 +56,7 @@ REQUEST_STATUS_LABELS = {
 AWAITING_CAISSE = (RequestStatus.NEW.value, RequestStatus.TAKEN.value, RequestStatus.MESSAGE_SENT.value)
 
 
-class RequestCounter(db.Model):
+class RequestCounter(Model):
     """R-REQ-4: the per-caisse, per-year sequence, incremented in the filing transaction."""
 
     __tablename__ = "request_counter"
@@ -96,7 +96,7 @@ def search_keys(caisse_id: int, pattern: str) -> list[str]:
     return sorted({f"{caisse_id}:{word[i:i + 3]}" for word in words for i in range(len(word) - 2)})
 
 
-class Request(db.Model):
+class Request(Model):
     __tablename__ = "request"
     __table_args__ = (
         CheckConstraint("length(number) = 10", name="number_10_digits"),
@@ -179,7 +179,7 @@ class Request(db.Model):
         return RequestStatus(self.status).label
 
 
-class StatusChange(db.Model):
+class StatusChange(Model):
     """R-STA-5: every status change with its date and who made it."""
 
     __tablename__ = "status_change"
@@ -192,7 +192,7 @@ class StatusChange(db.Model):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("partner_account.id", ondelete="SET NULL"))
 
 
-class ExchangeMessage(db.Model):
+class ExchangeMessage(Model):
     """A message of the Q/R exchange (R-STA-3), from the partner or the caisse."""
 
     __tablename__ = "exchange_message"
@@ -208,7 +208,7 @@ class ExchangeMessage(db.Model):
     author_name: Mapped[str] = mapped_column(String(80))
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     """Attachment metadata (R-REQ-3); the bytes live in AttachmentContent so lists never load them."""
 
     __tablename__ = "attachment"
@@ -233,7 +233,7 @@ class Attachment(db.Model):
     )
 
 
-class AttachmentContent(db.Model):
+class AttachmentContent(Model):
     __tablename__ = "attachment_content"
 
     attachment_id: Mapped[int] = mapped_column(
@@ -242,7 +242,7 @@ class AttachmentContent(db.Model):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class StagedUpload(db.Model):
+class StagedUpload(Model):
     """A file accepted while the rest of its form was refused: kept so it need not be chosen again.
 
     Owned by one partner account or agent; moved to Attachment when the form succeeds, purged by

@@ -16,10 +16,10 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     __tablename__ = "user_session"
     __table_args__ = (
         CheckConstraint("(agent_id IS NULL) <> (partner_account_id IS NULL)", name="one_owner"),
@@ -38,7 +38,7 @@ class UserSession(db.Model):
     revoked_at: Mapped[datetime | None]
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     __tablename__ = "login_throttle"
 
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
