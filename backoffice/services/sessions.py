@@ -13,9 +13,10 @@ so logout, password changes and inactivations hold across workers and machines.
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import delete, or_, update
+from sqlalchemy import CursorResult, delete, or_, update
 
 from ..clock import now
 from ..extensions import db
@@ -60,12 +61,12 @@ def revoke(raw: str | None) -> bool:
     """End the session of this key only (logout); the account's other sessions go on."""
     if not raw or not isinstance(raw, str):
         return False
-    ended = db.session.execute(
+    ended = cast(CursorResult, db.session.execute(
         update(UserSession)
         .where(UserSession.key_hash == hash_key(raw), UserSession.revoked_at.is_(None))
         .values(revoked_at=now()),
         execution_options={"synchronize_session": False},
-    ).rowcount
+    )).rowcount
     db.session.commit()
     return ended == 1
 
@@ -108,7 +109,7 @@ def purge_ended() -> int:
     """Housekeeping: rows revoked, idle or past their lifetime for more than RETENTION."""
     moment = now()
     try:
-        deleted = db.session.execute(
+        deleted = cast(CursorResult, db.session.execute(
             delete(UserSession).where(
                 or_(
                     UserSession.revoked_at < moment - RETENTION,
@@ -117,7 +118,7 @@ def purge_ended() -> int:
                 )
             ),
             execution_options={"synchronize_session": False},
-        ).rowcount
+        )).rowcount
         db.session.commit()
     except Exception:
         db.session.rollback()

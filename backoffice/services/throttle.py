@@ -17,9 +17,11 @@ incremented in SQL (INSERT … ON CONFLICT DO UPDATE), never read-modified-writt
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import case, delete, select
+from sqlalchemy import CursorResult, case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import now
 from ..extensions import db
@@ -89,12 +91,11 @@ def is_throttled(keys: Keys, moment: datetime | None = None) -> bool:
     return False
 
 
-def _upsert():
+def _upsert() -> postgresql.Insert | sqlite.Insert:
+    """INSERT … ON CONFLICT in the session's dialect (both spell on_conflict_do_update alike)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(LoginThrottle)
+        return postgresql.insert(LoginThrottle)
+    return sqlite.insert(LoginThrottle)
 
 
 def record_failure(keys: Keys, moment: datetime | None = None) -> None:
@@ -136,10 +137,10 @@ def purge_stale() -> int:
     """Housekeeping: counters with no failure for STALE_AFTER (longer than any window or delay)."""
     limit = max(STALE_AFTER, _reset(), _window())
     try:
-        deleted = db.session.execute(
+        deleted = cast(CursorResult, db.session.execute(
             delete(LoginThrottle).where(LoginThrottle.last_failure_at < now() - limit),
             execution_options={"synchronize_session": False},
-        ).rowcount
+        )).rowcount
         db.session.commit()
     except Exception:
         db.session.rollback()

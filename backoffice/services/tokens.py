@@ -2,9 +2,10 @@
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from ..clock import now
 from ..extensions import db
@@ -82,11 +83,11 @@ def set_password_with_token(raw: str, password: str, confirmation: str) -> Passw
     if password != confirmation:
         raise DomainError("Les deux mots de passe saisis ne sont pas identiques.", "confirmation")
     # Mark used with a guarded UPDATE so two concurrent submissions cannot both succeed.
-    claimed = db.session.execute(
+    claimed = cast(CursorResult, db.session.execute(
         update(PasswordToken)
         .where(PasswordToken.id == token.id, PasswordToken.used_at.is_(None))
         .values(used_at=now())
-    ).rowcount
+    )).rowcount
     if claimed != 1:
         db.session.rollback()
         raise DomainError(INVALID_LINK)
