@@ -95,6 +95,9 @@ class Config:
     SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 30)
     SESSION_ABSOLUTE_HOURS = _int("SESSION_ABSOLUTE_HOURS", 12)
     SESSION_TOUCH_SECONDS = 60
+    # The per-worker caches of lists (services/caisse_cache.py) are renewed on every change; past
+    # this age an entry is read again anyway (a safety net for changes made outside the app).
+    CAISSE_CACHE_TTL_SECONDS = _int("CAISSE_CACHE_TTL_SECONDS", 300)
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=SESSION_IDLE_MINUTES)  # the cookie's, a hint only
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True

@@ -11,7 +11,6 @@ from . import clock
 from .extensions import babel, csrf, db, login_manager, mail, migrate
 from .inputs import register_converters
 from .security import csp_nonce, register_security
-from .services import caisse_cache  # noqa: F401 (its flush listener renews caisse stamps)
 
 
 def create_app(config: type | dict | None = None) -> Flask:
@@ -58,6 +57,7 @@ def _trust_proxies(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from .services import caisse_cache
     from .services.auth import load_user
 
     db.init_app(app)
@@ -66,6 +66,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=lambda: "fr", timezone_selector=lambda: "Europe/Paris")
     login_manager.init_app(app)
+    caisse_cache.init_app(app)  # the per-worker caches' TTL and listeners (stamps renewed on change)
     login_manager.user_loader(load_user)
     login_manager.login_view = "bo_auth.login"
     login_manager.login_message = "Veuillez vous connecter pour accéder à cette page."

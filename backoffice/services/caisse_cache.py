@@ -1,28 +1,72 @@
-"""The options of the work queue's filters (offer, motive, structure) for an agent's caisse, and the
-caisse options stamp under which they — and the partner history's criteria lists — are kept.
+"""The per-worker caches of lists that change rarely, kept under the caisse options stamp.
 
-They are read on every queue page, change rarely, and cost as much as the rest of the page's
-queries: each worker keeps them under (caisse id, caisse options stamp). The stamp is a column of
-the caisse, loaded with the agent on every request (services/auth.load_user), and any flush that
-changes what the options list — a convention (its offers, its caisse), a caisse's motives, a
-structure's name, a technician's name, state or arrival, an offer or a motive of the catalogue —
-gives the caisses concerned a new stamp in the same transaction. A page therefore never shows options older than the data it reads; a
-cache entry whose stamp is gone is simply never asked for again.
+What is kept: the work queue's filter options (offer, motive, structure: `options_for`) and the
+partner history's criteria lists (services/history.criteria_options). They are read on every page
+and cost as much as the rest of its queries, so each worker keeps them under (caisse id, caisse
+options stamp, key) — `kept`.
+
+The stamp is a column of the caisse, loaded with the agent or the account on every request
+(services/auth.load_user). Whatever changes what a kept list shows — a convention (its offers, its
+caisse), a caisse's motives, a structure's name, a technician's name, state or arrival, an offer or
+a motive of the catalogue — gives the caisses concerned a new stamp in the same transaction, through
+one function, `renew`:
+- changes made through the ORM are seen by the flush listener below;
+- a bulk statement (an `update()`, `delete()` or `insert()` executed without loading the objects)
+  calls `renew` itself, before the statement, in its transaction;
+- a bulk statement on one of those tables that forgot to is caught by the session's execute
+  listener, which renews every caisse and logs a warning: the caches stay right, only colder.
+A page therefore never shows lists older than the data it reads; an entry whose stamp is gone is
+simply never asked for again. As a safety net against a change made behind the application's back
+(a manual SQL fix), an entry is also built again once it is older than CAISSE_CACHE_TTL_SECONDS.
+
+`init_app` (called by create_app) registers the listeners.
 """
+import logging
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import NamedTuple, TypeVar
 
+from flask import Flask, current_app
 from sqlalchemy import any_, bindparam, event, exists, func, literal, null, select, union_all, update
-from sqlalchemy.orm import Session, attributes
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, attributes
 
 from ..extensions import db
-from ..models import CaisseMotive, Convention, Motive, PartnerAccount, ServiceOffer, Structure
+from ..models import CaisseMotive, Convention, Motive, PartnerAccount, ServiceOffer, Structure, convention_offer
 from ..models.caisses import Caisse
 
 Options = dict[str, list[tuple[str, str]]]
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+# How long an entry may serve at most, even when no stamp changed (seconds).
+DEFAULT_TTL_SECONDS = 300
+
+# The tables whose rows the kept lists show: a bulk statement on one of them must renew the stamps.
+LISTED_TABLES = frozenset(
+    table.name
+    for table in (
+        Convention.__table__, convention_offer, CaisseMotive.__table__, Structure.__table__,
+        PartnerAccount.__table__, ServiceOffer.__table__, Motive.__table__,
+    )
+)
+
+# session.info key: renew() was called in the session's current transaction.
+_RENEWED = "ep_caisse_cache_renewed"
+
+
+def init_app(app: Flask) -> None:
+    """The TTL setting and the listeners (registered once per process: they watch every Session)."""
+    app.config.setdefault("CAISSE_CACHE_TTL_SECONDS", DEFAULT_TTL_SECONDS)
+    for name, listener in (
+        ("before_flush", _renew_on_flush),
+        ("do_orm_execute", _watch_bulk_statements),
+        ("after_transaction_end", _forget_renewal),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
 
 
 class QueueChoices(NamedTuple):
@@ -38,20 +82,23 @@ class QueueChoices(NamedTuple):
 # past this many, the whole store is dropped (entries whose stamp is gone are never asked again).
 MAX_ENTRIES = 4096
 
-_kept: dict[tuple, object] = {}
+_kept: dict[tuple, tuple[float, object]] = {}
 _statements: dict = {}
 
 
 def kept(caisse, key: tuple, build: Callable[[], T]) -> T:
-    """build()'s result, kept by this worker under (caisse, its options stamp, key): whatever a
-    list under the stamp shows, every change of it renews the stamp (the listener below)."""
+    """build()'s result, kept by this worker under (caisse, its options stamp, key) for at most
+    CAISSE_CACHE_TTL_SECONDS: whatever a list under the stamp shows, every change of it renews the
+    stamp (`renew`)."""
     full_key = (caisse.id, caisse.options_stamp, *key)
-    value = _kept.get(full_key)
-    if value is None:
-        value = build()
-        if len(_kept) >= MAX_ENTRIES:
-            _kept.clear()
-        _kept[full_key] = value
+    moment = time.time()
+    entry = _kept.get(full_key)
+    if entry is not None and moment < entry[0]:
+        return entry[1]  # type: ignore[return-value]
+    value = build()
+    if len(_kept) >= MAX_ENTRIES:
+        _kept.clear()
+    _kept[full_key] = (moment + current_app.config["CAISSE_CACHE_TTL_SECONDS"], value)
     return value
 
 
@@ -119,25 +166,56 @@ def _statement(dialect: str | None):
 # --- the stamps --------------------------------------------------------------------------------
 
 
-def renew_stamps(session: Session, caisse_ids=None, structure_ids=None, every_caisse: bool = False) -> None:
-    """Give the caisses concerned a new options stamp, in the session's transaction."""
+def renew(
+    caisse_ids: Iterable[int] = (),
+    structure_ids: Iterable[int] = (),
+    every_caisse: bool = False,
+    session: Session | None = None,
+) -> None:
+    """Give the caisses concerned a new options stamp, in the session's transaction (db.session by
+    default): the given caisses, the caisses under convention with the given structures, or every
+    caisse. A bulk statement on a listed table calls it first, in its transaction: that transaction
+    is then trusted with its bulk statements (the execute listener leaves them alone)."""
+    session = db.session() if session is None else session
+    session.info[_RENEWED] = True
+    _new_stamp(session, caisse_ids, structure_ids, every_caisse)
+
+
+def _new_stamp(session: Session, caisse_ids: Iterable[int], structure_ids: Iterable[int], every_caisse: bool) -> None:
+    """The one writer of the stamps (renew, and the flush listener for what the ORM changes)."""
+    caisse_ids = sorted({i for i in caisse_ids if i is not None})
+    structure_ids = sorted({i for i in structure_ids if i is not None})
     stamp = secrets.token_hex(16)
     connection = session.connection()
     if every_caisse:
         connection.execute(update(Caisse).values(options_stamp=stamp))
         return
     if caisse_ids:
-        connection.execute(update(Caisse).where(Caisse.id.in_(sorted(caisse_ids))).values(options_stamp=stamp))
+        connection.execute(update(Caisse).where(Caisse.id.in_(caisse_ids)).values(options_stamp=stamp))
     if structure_ids:
-        linked = select(Convention.caisse_id).where(Convention.structure_id.in_(sorted(structure_ids)))
+        linked = select(Convention.caisse_id).where(Convention.structure_id.in_(structure_ids))
         connection.execute(update(Caisse).where(Caisse.id.in_(linked)).values(options_stamp=stamp))
+
+
+def _watch_bulk_statements(state: ORMExecuteState) -> None:
+    """A bulk statement on a listed table, in a transaction that did not renew: renew every caisse."""
+    if not (state.is_update or state.is_delete or state.is_insert) or state.session.info.get(_RENEWED):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in LISTED_TABLES:
+        log.warning("Bulk statement on %s without caisse_cache.renew(): every caisse's stamp renewed", table.name)
+        _new_stamp(state.session, (), (), every_caisse=True)
+
+
+def _forget_renewal(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_RENEWED, None)
 
 
 # What the partner history's 'Demandeur' list shows of an account (services/history.py).
 _REQUESTER_FIELDS = ("usage_name", "birth_name", "first_name", "active", "role", "structure_id")
 
 
-@event.listens_for(Session, "before_flush")
 def _renew_on_flush(session: Session, _context, _instances) -> None:
     caisse_ids: set[int] = set()
     structure_ids: set[int] = set()
@@ -162,7 +240,7 @@ def _renew_on_flush(session: Session, _context, _instances) -> None:
     caisse_ids.discard(None)
     structure_ids.discard(None)
     if every_caisse or caisse_ids or structure_ids:
-        renew_stamps(session, caisse_ids, structure_ids, every_caisse)
+        _new_stamp(session, caisse_ids, structure_ids, every_caisse)
 
 
 def _values(obj, name: str) -> set:

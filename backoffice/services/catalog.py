@@ -3,7 +3,7 @@ from sqlalchemy import delete, select
 
 from ..extensions import db
 from ..models import Caisse, CaisseMotive, CaisseOffer, Motive, ServiceOffer
-from . import audit
+from . import audit, caisse_cache
 from .errors import DomainError
 
 # (code, label, description, attachments allowed, concerns a person, motives) — seed lists of SPEC §5.
@@ -172,6 +172,7 @@ def set_caisse_catalog(caisse_id: int, offer_ids: set[int], motive_ids: set[int]
                 f"Sélectionnez au moins un motif pour l'offre « {offers[offer_id].label} »."
             )
         chosen_motives |= picked
+    caisse_cache.renew(caisse_ids={caisse_id})  # the queue's motive options of this caisse
     db.session.execute(delete(CaisseOffer).where(CaisseOffer.caisse_id == caisse_id))
     db.session.execute(delete(CaisseMotive).where(CaisseMotive.caisse_id == caisse_id))
     for offer_id in sorted(offer_ids):

@@ -177,7 +177,7 @@ def delete_old_inactive_accounts() -> int:
             for account in due:
                 db.session.expunge(account)
             # The history's 'Demandeur' lists kept under the caisses' stamps name these accounts.
-            caisse_cache.renew_stamps(db.session, structure_ids={account.structure_id for account in due})
+            caisse_cache.renew(structure_ids={account.structure_id for account in due})
             # The database applies the foreign keys: requests SET NULL, tokens and subscriptions CASCADE.
             db.session.execute(
                 delete(PartnerAccount).where(PartnerAccount.id.in_(ids)),
