@@ -19,14 +19,14 @@ def register(app: Flask) -> None:
 @click.option("--if-empty", is_flag=True, help="Ne rien faire si la base contient déjà des données.")
 def demo(if_empty: bool) -> None:
     """Load the demo data into an empty database."""
-    from .services import demo as demo_service
+    from .demo import loader
 
-    if not demo_service.is_empty():
+    if not loader.is_empty():
         if if_empty:
             click.echo("La base contient déjà des données : démonstration non chargée.")
             return
         raise click.ClickException("La base n'est pas vide : la démonstration se charge dans une base vide.")
-    logins = demo_service.load()
+    logins = loader.load()
     click.echo("Données de démonstration chargées.")
     click.echo(f"  Back-office (/admin/) : {', '.join(logins['back-office'])}")
     click.echo(f"  Portail partenaires (/) : {', '.join(logins['portal'])}")

@@ -97,55 +97,34 @@ def runner(app):
 def world(app):
     """GIRONDE and OISE, each with an admin and an agent, a structure, a current convention, a manager."""
     from backoffice.clock import today
-    from backoffice.models import Agent, AgentRole, PartnerAccount, PartnerRole, ServiceOffer
-    from backoffice.services import caisses, structures
+    from backoffice.demo import factories
+    from backoffice.models import PartnerRole
     from backoffice.services.passwords import hash_password
 
-    national = Agent(
-        username="admin", first_name="Claire", last_name="NATIONALE", email="admin@example.fr",
-        role=AgentRole.NATIONAL_ADMIN.value, password_hash=hash_password(PASSWORD),
-    )
-    db.session.add(national)
+    hashed = hash_password(PASSWORD)
+    national = factories.national_admin(first_name="Claire", last_name="NATIONALE", password_hash=hashed)
     db.session.commit()
     w = {"national": national}
     for key, name, code, siret in (
         ("gironde", "CPAM GIRONDE", "331", "12345678900015"),
         ("oise", "CPAM OISE", "601", "21330281000014"),
     ):
-        caisse = caisses.create_caisse(name, code, actor=national)
-        admin = Agent(
-            username=f"admin.{key}", first_name="Hélène", last_name=key.upper(), email=f"admin.{key}@example.fr",
-            role=AgentRole.CAISSE_ADMIN.value, caisse_id=caisse.id, password_hash=hash_password(PASSWORD),
+        caisse = factories.caisse(name, code, actor=national)
+        admin = factories.caisse_admin(
+            f"admin.{key}", caisse, first_name="Hélène", last_name=key.upper(), password_hash=hashed
         )
-        agent = Agent(
-            username=f"agent.{key}", first_name="Paul", last_name=key.upper(), email=f"agent.{key}@example.fr",
-            role=AgentRole.AGENT.value, caisse_id=caisse.id, password_hash=hash_password(PASSWORD),
+        agent = factories.agent(
+            f"agent.{key}", caisse=caisse, first_name="Paul", last_name=key.upper(), password_hash=hashed
         )
-        db.session.add_all([admin, agent])
         db.session.commit()
-        structure = structures.create_structure(
-            {
-                "name": f"Association {key.title()}", "type": "Association", "siret": siret,
-                "address": "1 rue de la Paix", "postal_code": "33000", "city": "Bordeaux", "member_count": 8,
-            },
-            admin,
+        structure = factories.structure(admin, name=f"Association {key.title()}", siret=siret)
+        convention = factories.convention(
+            admin, structure, start=today() - timedelta(days=100), end=today() + timedelta(days=300)
         )
-        offers = db.session.query(ServiceOffer).all()
-        convention = structures.create_convention(
-            {
-                "structure_id": structure.id,
-                "start_date": today() - timedelta(days=100),
-                "end_date": today() + timedelta(days=300),
-                "service_offer_ids": [o.id for o in offers],
-            },
-            admin,
+        manager = factories.partner_account(
+            structure, f"m.{key}", role=PartnerRole.MANAGER, usage_name=key.upper(), first_name="Marie",
+            function="Directrice", password_hash=hashed,
         )
-        manager = PartnerAccount(
-            login=f"m.{key}", role=PartnerRole.MANAGER.value, structure=structure, civility="Madame",
-            usage_name=key.upper(), first_name="Marie", function="Directrice", phone="05.56.00.00.00",
-            email=f"m.{key}@example.fr", password_hash=hash_password(PASSWORD),
-        )
-        db.session.add(manager)
         db.session.commit()
         w[key] = {
             "caisse": caisse, "admin": admin, "agent": agent, "structure": structure,

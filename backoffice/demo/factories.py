@@ -1,0 +1,134 @@
+"""Small builders of caisses, agents, structures, conventions and partner accounts, shared by `flask demo` and the tests.
+
+Caisses, structures and conventions go through their services, so the rules (catalogue, SIRET, dates,
+caps, offers) and the audit entries are the back office's own; each of these commits. Agents and
+partner accounts are added to the session with their password hash already set (the caller commits):
+the back office would instead send a set-password link, and would refuse an account above the cap
+(the demo shows a structure at its cap with an inactive technician beyond it).
+"""
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Agent, AgentRole, Caisse, Convention, PartnerAccount, PartnerRole, ServiceOffer, Structure
+from ..services import caisses, structures
+
+
+def caisse(name: str, code: str, actor: Agent | None = None) -> Caisse:
+    """A caisse with the whole reference catalogue enabled (services.caisses.create_caisse)."""
+    return caisses.create_caisse(name, code, actor=actor)
+
+
+def agent(
+    username: str,
+    *,
+    role: AgentRole = AgentRole.AGENT,
+    caisse: Caisse | None = None,
+    first_name: str = "Paul",
+    last_name: str = "MARTIN",
+    email: str | None = None,
+    password_hash: str | None = None,
+    password_changed_at: datetime | None = None,
+) -> Agent:
+    """A back-office user of `caisse` (none for the national admin), added to the session."""
+    user = Agent(
+        username=username,
+        first_name=first_name,
+        last_name=last_name,
+        email=email or f"{username}@example.fr",
+        role=role.value,
+        caisse_id=caisse.id if caisse else None,
+        password_hash=password_hash,
+        password_changed_at=password_changed_at,
+    )
+    db.session.add(user)
+    return user
+
+
+def caisse_admin(username: str, caisse: Caisse, **fields) -> Agent:
+    """An administrator of `caisse` (same defaults as `agent`)."""
+    return agent(username, role=AgentRole.CAISSE_ADMIN, caisse=caisse, **fields)
+
+
+def national_admin(username: str = "admin", **fields) -> Agent:
+    """The national administrator: every caisse, no caisse of its own."""
+    return agent(username, role=AgentRole.NATIONAL_ADMIN, **fields)
+
+
+def structure(
+    actor: Agent,
+    *,
+    name: str,
+    siret: str,
+    type: str = "Association",  # noqa: A002 (the field's name)
+    address: str = "1 rue de la Paix",
+    postal_code: str = "33000",
+    city: str = "Bordeaux",
+    member_count: int = 8,
+) -> Structure:
+    """A structure registered by the actor's caisse (services.structures.create_structure)."""
+    data = {
+        "name": name, "type": type, "siret": siret, "address": address, "postal_code": postal_code,
+        "city": city, "member_count": member_count,
+    }
+    return structures.create_structure(data, actor)
+
+
+def convention(
+    actor: Agent,
+    structure: Structure,
+    *,
+    start: date,
+    end: date,
+    caisse: Caisse | None = None,
+    offers: list[ServiceOffer] | None = None,
+    manager_cap: int | None = None,
+    technician_cap: int | None = None,
+) -> Convention:
+    """A convention of the actor's caisse (or of `caisse`, for the national admin) opening `offers`
+    (every service offer by default), through services.structures.create_convention."""
+    if offers is None:
+        offers = list(db.session.scalars(select(ServiceOffer)))
+    data = {
+        "structure_id": structure.id,
+        "caisse_id": caisse.id if caisse else None,
+        "start_date": start,
+        "end_date": end,
+        "service_offer_ids": [o.id for o in offers],
+        "manager_cap": manager_cap,
+        "technician_cap": technician_cap,
+    }
+    return structures.create_convention(data, actor)
+
+
+def partner_account(
+    structure: Structure,
+    login: str,
+    *,
+    role: PartnerRole = PartnerRole.TECHNICIAN,
+    civility: str = "Madame",
+    usage_name: str = "DUPONT",
+    first_name: str = "Marie",
+    function: str = "Conseillère",
+    phone: str = "05.56.00.00.00",
+    email: str | None = None,
+    password_hash: str | None = None,
+    password_changed_at: datetime | None = None,
+) -> PartnerAccount:
+    """An active account of the structure, added to the session."""
+    account = PartnerAccount(
+        login=login,
+        role=role.value,
+        structure=structure,
+        civility=civility,
+        usage_name=usage_name,
+        first_name=first_name,
+        function=function,
+        phone=phone,
+        email=email or f"{login}@example.fr",
+        password_hash=password_hash,
+        password_changed_at=password_changed_at,
+    )
+    db.session.add(account)
+    return account
