@@ -38,7 +38,7 @@ def active_count(structure_id: int, role: PartnerRole, exclude_id: int | None = 
     )
     if exclude_id is not None:
         query = query.where(PartnerAccount.id != exclude_id)
-    return db.session.scalar(query)
+    return db.session.execute(query).scalar_one()
 
 
 def cap(convention: Convention, role: PartnerRole) -> int:
@@ -140,12 +140,13 @@ def inactivate_account(account: PartnerAccount, actor, caisse_id: int | None) ->
             "Impossible d'inactiver ce compte : la structure doit conserver au moins un "
             "technicien actif."
         )
-    _deactivate(account)
+    deactivate(account)
     audit.record(f"{account.role}.inactivate", actor=actor, target=account, caisse_id=caisse_id)
     db.session.commit()
 
 
-def _deactivate(account: PartnerAccount) -> None:
+def deactivate(account: PartnerAccount) -> None:
+    """Inactivate without the checks of inactivate_account (housekeeping's R-LIFE-1 uses it too)."""
     account.active = False
     account.inactivated_at = now()
     rotate_session_id(account)

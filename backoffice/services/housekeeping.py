@@ -41,7 +41,7 @@ from ..models import (
     Request,
 )
 from . import access, audit, caisse_cache, requests, sessions, throttle, uploads
-from .accounts import _deactivate
+from .accounts import deactivate
 
 # pg_try_advisory_lock key: "EP-HK" — any constant shared by every machine of the deployment.
 ADVISORY_LOCK_KEY = 0x45502D484B
@@ -137,7 +137,7 @@ def inactivate_ended_structures() -> int:
                 .order_by(PartnerAccount.id)
             )
             for account in accounts:
-                _deactivate(account)
+                deactivate(account)
                 audit.record(
                     f"{account.role}.auto_inactivate", actor=None, target=account, caisse_id=caisse_id,
                     login=account.login, structure_id=structure_id,

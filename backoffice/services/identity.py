@@ -10,7 +10,7 @@ from ..models import CIVILITIES, PartnerAccount
 from .errors import ValidationFailed
 
 # Letters (accented ones included), apostrophe, hyphen, space.
-_NAME_RE = re.compile(r"^[^\W\d_]+(?:[ '’\-][^\W\d_]+)*$")
+NAME_RE = re.compile(r"^[^\W\d_]+(?:[ '’\-][^\W\d_]+)*$")
 PHONE_RE = re.compile(r"^\d{2}(\.\d{2}){4}$")
 
 NAME_MESSAGE = "Seuls les lettres, l'apostrophe, le tiret et l'espace sont autorisés."
@@ -41,7 +41,7 @@ def normalize_phone(value: str) -> str:
 def _check_name(errors: dict, field: str, value: str, max_len: int, label: str) -> None:
     if len(value) > max_len:
         errors[field] = f"Le champ « {label} » ne doit pas dépasser {max_len} caractères."
-    elif not _NAME_RE.match(value):
+    elif not NAME_RE.match(value):
         errors[field] = f"{label} : {NAME_MESSAGE}"
 
 

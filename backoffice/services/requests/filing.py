@@ -10,7 +10,7 @@ from ...models import CaisseMotive, Motive, PartnerAccount, Request, RequestStat
 from .. import audit, uploads
 from ..attachments import MAX_FILES, check_count
 from ..errors import DomainError, ValidationFailed
-from ..identity import _NAME_RE, PHONE_MESSAGE, PHONE_RE, capitalize_first_name, normalize_phone
+from ..identity import NAME_RE, PHONE_MESSAGE, PHONE_RE, capitalize_first_name, normalize_phone
 from ..numbering import next_number
 
 COMMENT_MAX = 5000
@@ -84,13 +84,13 @@ def _clean_person(data: dict, errors: dict) -> dict:
         errors["person_last_name"] = "Veuillez renseigner le nom de la personne concernée."
     elif len(last) > 30:
         errors["person_last_name"] = "Le nom ne doit pas dépasser 30 caractères."
-    elif not _NAME_RE.match(last):
+    elif not NAME_RE.match(last):
         errors["person_last_name"] = "Nom : seuls les lettres, l'apostrophe, le tiret et l'espace sont autorisés."
     if not first:
         errors["person_first_name"] = "Veuillez renseigner le prénom de la personne concernée."
     elif len(first) > 20:
         errors["person_first_name"] = "Le prénom ne doit pas dépasser 20 caractères."
-    elif not _NAME_RE.match(first):
+    elif not NAME_RE.match(first):
         errors["person_first_name"] = "Prénom : seuls les lettres, l'apostrophe, le tiret et l'espace sont autorisés."
     if birth is None:
         errors["person_birth_date"] = "Veuillez saisir une date de naissance valide au format JJ/MM/AAAA."
