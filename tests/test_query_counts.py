@@ -146,7 +146,7 @@ def test_work_queue_second_page(client, login, world, count_queries):
 
 
 def test_work_queue_pages_follow_the_queue_order(client, login, world):
-    """The queue reads its pages in index order (views/requests.py): each page must be exactly the
+    """The queue reads its pages in index order (services/queue.py): each page must be exactly the
     slice of the whole queue sorted by requests.queue_order (R-BO-1)."""
     g = world["gironde"]
     add_requests(g["caisse"], g["structure"], 130)
@@ -164,9 +164,9 @@ def test_work_queue_count_is_true_or_shown_as_more_than_the_cap(client, login, w
     """The queue counts at most COUNT_CAP + 1 matches: up to the cap the count shown is exact, past
     it the page says "plus de N"; a filter with no match or a page past the end still answers,
     with the true count, in the same number of statements."""
-    from backoffice.views import requests as queue_view
+    from backoffice.services import queue as queue_service
 
-    monkeypatch.setattr(queue_view, "COUNT_CAP", 10)
+    monkeypatch.setattr(queue_service, "COUNT_CAP", 10)
     g = world["gironde"]
     add_requests(g["caisse"], g["structure"], 14)
     add_requests(world["oise"]["caisse"], world["oise"]["structure"], 5)  # another caisse's rows
@@ -195,12 +195,12 @@ def test_work_queue_count_is_true_or_shown_as_more_than_the_cap(client, login, w
 
 @pytest.mark.parametrize("cap", [1000, 10])
 def test_searched_pages_follow_the_queue_order(client, login, world, monkeypatch, cap):
-    """A search puts its matches in the queue order itself (views/requests.py, _searched_page), or
+    """A search puts its matches in the queue order itself (services/queue.py, _searched_page), or
     past COUNT_CAP matches reads the page as an unsearched one: either way each page is exactly the
     slice of the matching requests sorted by requests.queue_order (R-BO-1)."""
-    from backoffice.views import requests as queue_view
+    from backoffice.services import queue as queue_service
 
-    monkeypatch.setattr(queue_view, "COUNT_CAP", cap)
+    monkeypatch.setattr(queue_service, "COUNT_CAP", cap)
     g = world["gironde"]
     add_requests(g["caisse"], g["structure"], 60)
     login("agent.gironde")

@@ -2,7 +2,7 @@
 import math
 from datetime import timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from ...clock import now
@@ -18,13 +18,13 @@ from ...models import (
     StatusChange,
 )
 from .. import audit
+from ..queue import HANDLING_TARGET
 from ..scoping import caisse_filter
 
 EXCHANGE_DAYS = 15
 EXCHANGE_MAX_ROUNDS = 4
 EXCHANGE_MAX_FILES = 8
 RECEIVED_FILES_DAYS = 15
-HANDLING_TARGET = timedelta(hours=48)  # R-BO-5
 
 
 def partner_files(request: Request) -> list[Attachment]:
@@ -121,25 +121,6 @@ def time_left(request: Request):
     if request.status != RequestStatus.NEW.value:
         return None
     return request.deposited_at + HANDLING_TARGET - now()
-
-
-def overdue_condition():
-    """R-BO-5 in SQL: still "Nouveau" more than 48 hours after deposit (same boundary as time_left)."""
-    return and_(Request.status == RequestStatus.NEW.value, Request.deposited_at < now() - HANDLING_TARGET)
-
-
-def queue_order(columns=None) -> list:
-    """R-BO-1: "Nouveau" first, oldest first (the most urgent on top), then the others newest first.
-
-    `columns`: where the request's columns come from (a subquery's `.c`), the table by default."""
-    c = Request if columns is None else columns
-    is_new = c.status == RequestStatus.NEW.value
-    return [
-        case((is_new, 0), else_=1),
-        case((is_new, c.deposited_at)).asc(),
-        c.deposited_at.desc(),
-        c.id.desc(),
-    ]
 
 
 def status_history(request: Request) -> list[dict]:

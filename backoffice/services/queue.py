@@ -1,0 +1,245 @@
+"""The agent work queue's query (R-BO-1, R-BO-5): search, filters, order, paging and the capped count.
+
+`queue_page` reads one page of a caisse's queue in as few statements as the list needs (one
+statement for a page, the count riding along its rows), whatever the size of the caisse's history:
+
+- the queue order of R-BO-1 (`queue_order`) is read in two index-ordered halves bounded by the page
+  ("Nouveau" oldest first, the others newest first) rather than by sorting the whole queue;
+- the count stops at COUNT_CAP + 1 (`CappedCount` then says "plus de N");
+- a search is matched once, counted with count(*) OVER () and sorted in the queue order;
+- a clicked column's order reads the page's ids, then their rows.
+
+The back-office list (views/requests/queue.py) only turns its Flask-Admin arguments into these.
+"""
+from datetime import timedelta
+from typing import NamedTuple
+
+from sqlalchemy import and_, any_, case, desc, func, or_, select, union_all
+from sqlalchemy.orm import aliased, joinedload
+
+from ..clock import now
+from ..extensions import db
+from ..models import Agent, Motive, Request, RequestStatus, ServiceOffer, Structure
+from ..models.requests import holds_search_keys, search_keys
+from .scoping import caisse_filter
+
+# The list counts at most this many rows: beyond, it shows "plus de 1000" (a caisse's queue holds
+# years of closed requests; counting them all on every page would grow with the table).
+COUNT_CAP = 1000
+
+HANDLING_TARGET = timedelta(hours=48)  # R-BO-5 (services.requests.time_left reads it too)
+
+# The columns a queue row shows: plain columns, no ORM entity (views/requests/queue.py, QueueRow).
+QUEUE_COLUMNS = (
+    Request.id, Request.number, Request.deposited_at, Request.status, Request.person_civility,
+    Request.person_last_name, Request.person_first_name, Request.service_offer_id, Request.motive_id,
+    Request.structure_id,
+)
+
+
+class CappedCount(int):
+    """A count that stopped past COUNT_CAP: pagination uses the number, the page shows "plus de N"."""
+
+    def __str__(self) -> str:
+        return f"plus de {COUNT_CAP}"
+
+
+class QueuePage(NamedTuple):
+    rows: list  # rows of QUEUE_COLUMNS, in the page's order
+    total: int  # the number of matches, a CappedCount past COUNT_CAP
+
+
+# --- R-BO-1 and R-BO-5 in SQL ------------------------------------------------------------------
+
+
+def overdue_condition():
+    """R-BO-5 in SQL: still "Nouveau" more than 48 hours after deposit (same boundary as
+    services.requests.time_left)."""
+    return and_(Request.status == RequestStatus.NEW.value, Request.deposited_at < now() - HANDLING_TARGET)
+
+
+def queue_order(columns=None) -> list:
+    """R-BO-1: "Nouveau" first, oldest first (the most urgent on top), then the others newest first.
+
+    `columns`: where the request's columns come from (a subquery's `.c`), the table by default."""
+    c = Request if columns is None else columns
+    is_new = c.status == RequestStatus.NEW.value
+    return [
+        case((is_new, 0), else_=1),
+        case((is_new, c.deposited_at)).asc(),
+        c.deposited_at.desc(),
+        c.id.desc(),
+    ]
+
+
+# --- search ------------------------------------------------------------------------------------
+
+
+def like_pattern(term: str) -> str:
+    """A search word as a LIKE pattern, as Flask-Admin reads it: "^mot" starts with, "=mot" equals,
+    anything else contains."""
+    if term.startswith("^"):
+        return f"{term[1:]}%"
+    if term.startswith("="):
+        return term[1:]
+    return f"%{term}%"
+
+
+def search_conditions(agent: Agent, search: str) -> list:
+    """One condition per word of `search`: the word in the number, the person's name or the
+    structure's name, written so PostgreSQL's indexes serve it: the columns are not cast, the
+    structure names are matched on their own table, whose few ids then select the caisse's requests
+    (no join of every row of the caisse), and for an agent of one caisse the number and name are
+    first narrowed by the caisse's own trigram keys (ix_request_search_keys), whose posting lists
+    hold that caisse's requests only."""
+    postgresql = db.engine.dialect.name == "postgresql"
+    caisse_id = None if agent.is_national_admin else agent.caisse_id
+    conditions = []
+    for term in search.split(" "):
+        if not term:
+            continue
+        pattern = like_pattern(term)
+        structures = select(Structure.id).where(Structure.name.ilike(pattern))
+        if postgresql:
+            in_structures = Request.structure_id == any_(func.array(structures.scalar_subquery()))
+        else:
+            in_structures = Request.structure_id.in_(structures)
+        in_columns = or_(Request.number.ilike(pattern), Request.person_last_name.ilike(pattern))
+        condition = or_(in_columns, in_structures)
+        keys = search_keys(caisse_id, pattern) if postgresql and caisse_id is not None else []
+        if keys:
+            # (keys ∨ structures) ∧ (columns ∨ structures) is the condition itself, as a row of the
+            # caisse matching the columns holds the keys; the first half is what the indexes
+            # answer (a BitmapOr), the second is checked on those rows only.
+            condition = and_(or_(holds_search_keys(keys), in_structures), condition)
+        conditions.append(condition)
+    return conditions
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+# A clicked column header: the column sorted, and the relation to join for it (an outer join, so a
+# request without a motive stays listed), as Flask-Admin's own sort did.
+SORTS = {
+    "number": (lambda: Request.number, None),
+    "deposited_at": (lambda: Request.deposited_at, None),
+    "status": (lambda: Request.status, None),
+    "service_offer": (lambda alias: alias.label, (ServiceOffer, Request.service_offer)),
+    "motive": (lambda alias: alias.label, (Motive, Request.motive)),
+    "structure": (lambda alias: alias.name, (Structure, Request.structure)),
+    "person": (lambda: Request.person_last_name, None),
+}
+
+
+def queue_conditions(agent: Agent, search: str | None = None, filters=()) -> list:
+    """The conditions of the agent's queue: the agent's caisse's requests (everything for the
+    national admin) matching every word of `search` and every SQL condition of `filters`."""
+    return [caisse_filter(agent, Request.caisse_id), *(search_conditions(agent, search) if search else ()), *filters]
+
+
+def _sorted(query, sort: str, sort_desc: bool):
+    """A clicked column's order, then the newest first (a column outside SORTS: the newest first)."""
+    column, join = SORTS.get(sort, (None, None))
+    if column is not None:
+        if join is None:
+            order = column()
+        else:
+            alias = aliased(join[0])
+            query = query.outerjoin(alias, join[1])
+            order = column(alias)
+        query = query.order_by(desc(order) if sort_desc else order)
+    return query.order_by(Request.id.desc())
+
+
+def queue_page(agent: Agent, search: str | None, filters, page: int, size: int, sort: str | None = None,
+               sort_desc: bool = False) -> QueuePage:
+    """Page `page` (from 0) of `size` rows of the agent's queue matching `search` and the SQL
+    conditions `filters`, in the queue order of R-BO-1 or, with `sort` (a key of SORTS), in that
+    column's order; with the number of matches counted up to COUNT_CAP + 1."""
+    query = db.session.query(Request).filter(*queue_conditions(agent, search, filters))
+    offset = (page or 0) * size
+    total = _capped_count_column(query)
+    if sort is not None:
+        query = _sorted(query, sort, sort_desc)
+        ranked = query.with_entities(Request.id, total).limit(size).offset(offset).all()
+        rank = {row.id: position for position, row in enumerate(ranked)}
+        statement = select(*QUEUE_COLUMNS).where(Request.id.in_(rank))
+        rows = sorted(db.session.execute(statement), key=lambda row: rank[row.id])
+        count = ranked[0].total if ranked else None
+    elif search:
+        count, rows = _searched_page(query, total, offset, size)
+    else:
+        rows = db.session.execute(_ordered_page(query, offset, size).add_columns(total)).all()
+        count = rows[0].total if rows else None
+    if count is None:  # no row to carry the count (nothing matches, or a page past the end)
+        count = db.session.scalar(select(total))
+    return QueuePage(rows, CappedCount(count) if count > COUNT_CAP else count)
+
+
+def queue_export(agent: Agent, search: str | None, filters, limit: int, sort: str | None = None,
+                 sort_desc: bool = False) -> QueuePage:
+    """The export of the queue (R-RGPD-4): its first `limit` matching requests as entities, with
+    the offer, motive and structure the export shows, in the queue order or a clicked column's; and
+    the true number of matches (the export's audit records it)."""
+    conditions = queue_conditions(agent, search, filters)
+    total = db.session.scalar(select(func.count()).select_from(Request).where(*conditions))
+    query = db.session.query(Request).filter(*conditions).options(
+        joinedload(Request.service_offer), joinedload(Request.motive), joinedload(Request.structure)
+    )
+    query = _sorted(query, sort, sort_desc) if sort is not None else query.order_by(*queue_order())
+    return QueuePage(query.limit(limit).all(), total)
+
+
+def structure_names(ids) -> dict[int, str]:
+    """The names of these structures (a convention moved to another caisse leaves its requests in
+    the queue: their structure is no longer among the caisse's)."""
+    return dict(db.session.execute(select(Structure.id, Structure.name).where(Structure.id.in_(ids))).all())
+
+
+def _searched_page(query, total, offset: int, size: int):
+    """A search usually matches a few requests: they are searched once (index-served on
+    PostgreSQL, at most COUNT_CAP + 1 of them) with the columns the rows show, and one statement
+    counts them (count(*) OVER ()) and sorts them in the queue order — rather than searching the
+    caisse's rows once for the count and again for each half of the queue, or reading each match
+    again by its key. Past COUNT_CAP matches the first COUNT_CAP + 1 found are not the queue's
+    first ones: the page (or a page past them) is then read as an unsearched one is."""
+    matches = query.with_entities(*QUEUE_COLUMNS).order_by(None).limit(COUNT_CAP + 1).subquery()
+    rows = db.session.execute(
+        select(*matches.c, func.count().over().label("total"))
+        .order_by(*queue_order(matches.c))
+        .offset(offset)
+        .limit(size)
+    ).all()
+    if (rows[0].total > COUNT_CAP) if rows else offset > 0:  # past the cap, or a page beyond those found
+        rows = db.session.execute(_ordered_page(query, offset, size).add_columns(total)).all()
+    return (rows[0].total if rows else None), rows
+
+
+def _capped_count_column(query):
+    """How many requests match, counted up to COUNT_CAP + 1 (index-only, bounded whatever the
+    table's size): a scalar column that rides along the page's rows, not a statement of its own."""
+    matches = query.with_entities(Request.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+    return select(func.count()).select_from(matches).scalar_subquery().label("total")
+
+
+def _ordered_page(query, offset: int, size: int):
+    """R-BO-1's order (queue_order) without sorting the caisse's whole queue.
+
+    Two index-ordered reads bounded by the page — the "Nouveau" requests oldest first, the
+    others newest first — give at most 2 × (offset + size) candidate ids; one statement sorts
+    those candidates in the queue order and keeps the page.
+    """
+    bound = offset + size
+    is_new = Request.status == RequestStatus.NEW.value
+    new = query.with_entities(Request.id).filter(is_new)
+    new = new.order_by(Request.deposited_at.asc(), Request.id.desc()).limit(bound).subquery()
+    others = query.with_entities(Request.id).filter(Request.status != RequestStatus.NEW.value)
+    others = others.order_by(Request.deposited_at.desc(), Request.id.desc()).limit(bound).subquery()
+    candidates = union_all(select(new.c.id), select(others.c.id)).subquery()
+    return (
+        select(*QUEUE_COLUMNS)
+        .where(Request.id.in_(select(candidates.c.id)))
+        .order_by(*queue_order())
+        .offset(offset)
+        .limit(size)
+    )

@@ -1,0 +1,227 @@
+"""The agent work queue (R-BO-1, R-BO-5) and its export (R-RGPD-4), scoped to the caisse.
+
+The query is a service (services/queue.py: queue_page, queue_export); this view turns Flask-Admin's
+list arguments into its arguments and formats its rows. Each row opens the request screen
+(screen.py), whose routes this view carries.
+"""
+from flask import request
+from flask_admin.model.template import EndpointLinkRowAction
+
+from ...clock import format_datetime, now
+from ...models import Request, RequestStatus
+from ...services import queue as queue_service
+from ...services import requests as request_service
+from ...services.scoping import caisse_filter
+from ..base import ALL_ROLES, SecureModelView, current_agent
+from .display import STATUS_BADGES, person_label, process_url, time_left_label
+from .filters import (
+    DepositBetween,
+    DepositFrom,
+    DepositUntil,
+    IdEqual,
+    OverdueFilter,
+    StatusEqual,
+    filter_choices,
+    motive_options,
+    offer_options,
+    structure_options,
+)
+from .screen import RequestScreenMixin
+
+
+class QueueRow:
+    """One queue row as the list shows it: read as plain columns (no ORM entity), formatted once.
+
+    The lean row template (admin/request_list.html) prints these attributes instead of calling a
+    macro per cell. The offer, motive and structure labels come by id from the queue's choices
+    (services/caisse_cache), which the filters read anyway: the page's statement joins no other table.
+    """
+
+    __slots__ = ("id", "number", "deposited", "offer", "motive", "structure", "person", "status_label", "badge",
+                 "time_left", "late", "url")
+
+    def __init__(self, row, labels: dict[str, dict[int, str]]):
+        self.id = row.id
+        self.number = row.number
+        self.deposited = format_datetime(row.deposited_at)
+        self.offer = labels["offer"].get(row.service_offer_id, "")
+        self.motive = labels["motive"].get(row.motive_id, "") if row.motive_id else ""
+        self.structure = labels["structure"].get(row.structure_id, "")
+        self.person = person_label(row)
+        status = RequestStatus(row.status)
+        self.status_label = status.label
+        self.badge = STATUS_BADGES.get(row.status, "secondary")
+        self.time_left = time_left_label(row)
+        self.late = self.time_left.startswith("en retard")
+        self.url = process_url(row.id)
+
+
+def queue_rows(rows, agent) -> list[QueueRow]:
+    labels = filter_choices(agent).labels
+    missing = {row.structure_id for row in rows} - labels["structure"].keys()
+    if missing:  # a convention moved to another caisse leaves its requests here: their names are read
+        labels = {**labels, "structure": {**labels["structure"], **queue_service.structure_names(missing)}}
+    return [QueueRow(row, labels) for row in rows]
+
+
+def _safe_cell(value) -> str:
+    """Spreadsheet exports: a value starting like a formula is neutralised (CSV injection)."""
+    value = "" if value is None else str(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _export(getter):
+    return lambda view, context, model, name: _safe_cell(getter(model))
+
+
+class RequestView(RequestScreenMixin, SecureModelView):
+    """The work queue; each row opens the request screen (take, answer, Q/R reply).
+
+    Flask-Admin hooks overridden here, besides those of views/base.py (RoleMixin, SecureModelView),
+    each checked by tests/test_flask_admin_hooks.py against the installed Flask-Admin:
+    - get_list (public): the list page's rows and count, from services/queue.queue_page; its rows
+      are QueueRow, which admin/request_list.html's list_row block prints.
+    - search_placeholder (public): the search box's French hint. Searching itself is the service's
+      (column_searchable_list only turns Flask-Admin's search box on).
+    - _get_filter_groups (private): the offer, motive and structure filters' options are the
+      agent's caisse's, computed per request rather than once at start-up.
+    - _export_data (private, what the export route calls): the export's rows from
+      services/queue.queue_export, its filters and row count audited (R-RGPD-4).
+    - get_export_name (public): the exported file's name.
+    """
+
+    allowed_roles = ALL_ROLES
+    can_create = False
+    can_edit = False
+    can_delete = False
+    can_view_details = False
+    can_export = True
+    export_types = ["csv", "xlsx"]
+    export_max_rows = 5000
+    page_size = 20
+    page_size_options = (20, 50, 100)
+    named_filter_urls = True
+    list_template = "admin/request_list.html"
+
+    column_list = [
+        "number", "deposited_at", "service_offer", "motive", "structure", "person", "status", "time_left",
+    ]
+    column_labels = {
+        "number": "N° de demande",
+        "deposited_at": "Date de dépôt",
+        "service_offer": "Offre de service",
+        "motive": "Motif",
+        "structure": "Structure",
+        "person": "Personne concernée",
+        "status": "Statut",
+        "time_left": "Délai 48 h",
+        "requester_name": "Demandeur",
+        "status_changed_at": "Date statut",
+        "structure.name": "Structure",
+        "person_last_name": "Nom de la personne concernée",
+    }
+    # Which headers sort (services/queue.SORTS sorts them, by the same names).
+    column_sortable_list = [
+        "number",
+        "deposited_at",
+        "status",
+        ("service_offer", "service_offer.label"),
+        ("motive", "motive.label"),
+        ("structure", "structure.name"),
+        ("person", "person_last_name"),
+    ]
+    column_searchable_list = ["number", "person_last_name", "structure.name"]
+    column_export_list = [
+        "number", "deposited_at", "service_offer", "motive", "structure", "requester_name", "person",
+        "status", "status_changed_at", "time_left",
+    ]
+    column_formatters_export = {
+        "number": _export(lambda m: m.number),
+        "deposited_at": _export(lambda m: format_datetime(m.deposited_at)),
+        "service_offer": _export(lambda m: m.service_offer.label),
+        "motive": _export(lambda m: m.motive.label if m.motive else ""),
+        "structure": _export(lambda m: m.structure.name),
+        "requester_name": _export(lambda m: m.requester_name),
+        "person": _export(person_label),
+        "status": _export(lambda m: m.status_label),
+        "status_changed_at": _export(lambda m: format_datetime(m.status_changed_at)),
+        "time_left": _export(time_left_label),
+    }
+    column_filters = [
+        StatusEqual(Request.status, "Statut", options=[(s.value, s.label) for s in RequestStatus]),
+        IdEqual(Request.service_offer_id, "Offre de service", offer_options),
+        IdEqual(Request.motive_id, "Motif", motive_options),
+        IdEqual(Request.structure_id, "Structure", structure_options),
+        DepositBetween(Request.deposited_at, "Date de dépôt"),
+        DepositFrom(Request.deposited_at, "Date de dépôt"),
+        DepositUntil(Request.deposited_at, "Date de dépôt"),
+        OverdueFilter(Request.deposited_at, "En retard (plus de 48 h)"),
+    ]
+    column_extra_row_actions = [
+        EndpointLinkRowAction("fa fa-folder-open", ".process_view", title="Traiter la demande"),
+    ]
+
+    def search_placeholder(self):
+        return "N° de demande, nom de la personne, structure"
+
+    def scope(self, query):
+        return query.filter(caisse_filter(current_agent(), Request.caisse_id))
+
+    def _conditions(self, filters) -> list:
+        """Flask-Admin's validated filter arguments (index, name, value) as SQL conditions."""
+        conditions = []
+        for idx, _name, value in filters or ():
+            flt = self._filters[idx]
+            conditions.append(flt.condition(flt.clean(value)))
+        return conditions
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """The list page (Flask-Admin's index_view is its one caller): a count capped at
+        services.queue.COUNT_CAP and the page's rows as QueueRow, in the queue order of R-BO-1 or a
+        clicked column's."""
+        agent = current_agent()
+        size = page_size if page_size is not None else self.page_size
+        found = queue_service.queue_page(agent, search, self._conditions(filters), page, size, sort_column, sort_desc)
+        return found.total, queue_rows(found.rows, agent)
+
+    def _get_filter_groups(self):
+        """Filter options of the caisse's structures and motives are computed per request, per agent."""
+        groups = super()._get_filter_groups()
+        if not groups:
+            return groups
+        agent = current_agent()
+        for items in groups.values():
+            for item in items:
+                flt = self._filters[item["index"]]
+                scoped = getattr(flt, "scoped_options", None)
+                if scoped is not None:
+                    item["options"] = scoped(agent)
+        return groups
+
+    # --- export (R-RGPD-4) -----------------------------------------------------------------------
+    def get_export_name(self, export_type="csv"):
+        return f"demandes_{now():%Y-%m-%d_%H-%M-%S}.{export_type}"
+
+    def _export_data(self):
+        """Both formats pass here: the list's parameters (bounded by _get_list_extra_args), the
+        export's rows with their true count, and the audit of the export, its filters and its count."""
+        agent = current_agent()
+        args = self._get_list_extra_args()
+        column = self._get_column_by_idx(args.sort)
+        found = queue_service.queue_export(
+            agent, args.search, self._conditions(args.filters), self.export_max_rows,
+            column[0] if column is not None else None, args.sort_desc,
+        )
+        filters = [
+            {
+                "filtre": str(self._filters[idx].name),
+                "opération": str(self._filters[idx].operation()),
+                "valeur": value,
+            }
+            for idx, _name, value in (args.filters or [])
+        ]
+        request_service.record_queue_export(
+            agent, request.view_args.get("export_type", "csv"), filters, args.search,
+            rows=len(found.rows), total=found.total,
+        )
+        return found.total, found.rows

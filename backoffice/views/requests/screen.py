@@ -1,0 +1,205 @@
+"""The request screen (R-BO-2..4): traiter (read), prendre (take), répondre (answer), message (the
+caisse's reply to a partner's message) and pièces jointes (downloads), with the form state an
+answer or a reply keeps across a refusal (the text typed, the files already accepted).
+
+RequestScreenMixin carries these routes on the queue's view (queue.py), so their URLs stay under
+/admin/requests/ and their endpoints `requests.process_view` etc.; taking, answering, replying and
+downloads are service calls (services/requests).
+"""
+import io
+
+from flask import abort, flash, redirect, request, send_file, url_for
+from flask_admin import expose
+from sqlalchemy.orm import joinedload
+
+from ...clock import format_date
+from ...extensions import db
+from ...inputs import bounded_int
+from ...models import Request, RequestStatus
+from ...services import requests as request_service
+from ...services import uploads
+from ...services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, MAX_SIZE, human_size
+from ...services.errors import DomainError, ValidationFailed
+from ..base import current_agent
+from .display import person_label, time_left_label
+
+ANSWER_MAX = request_service.COMMENT_MAX
+
+SCREEN_RELATIONS = (
+    Request.structure, Request.caisse, Request.service_offer, Request.motive, Request.taken_by, Request.resolved_by,
+)
+
+
+class RequestScreenMixin:
+    """The request screen's routes, for a SecureModelView of Request whose get_query is scoped."""
+
+    def _request_or_404(self, value) -> Request:
+        """The caisse's request (get_query is scoped) with what the screen shows, in one statement."""
+        request_id = bounded_int(value)
+        if request_id is None:
+            abort(404)
+        req = (
+            self.get_query()
+            .options(*(joinedload(relation) for relation in SCREEN_RELATIONS))
+            .filter(Request.id == request_id)
+            .one_or_none()
+        )
+        if req is None:
+            abort(404)
+        return req
+
+    def _screen(self, req: Request, answer_form=None, reply_form=None, status=200):
+        attachments = request_service.request_files(req)
+        by_message: dict[int | None, list] = {}
+        for attachment in attachments:
+            by_message.setdefault(attachment.exchange_message_id, []).append(attachment)
+        initial_partner = [a for a in by_message.get(None, []) if a.side == "partner"]
+        answer_files = [a for a in by_message.get(None, []) if a.side == "caisse"]
+        exchange = request_service.exchange_state(req, attachments)
+        left = time_left_label(req)
+        return (
+            self.render(
+                "admin/request_screen.html",
+                req=req,
+                details=req.details or {},
+                person=person_label(req),
+                time_left=left,
+                overdue=left.startswith("en retard"),
+                history=request_service.status_history(req),
+                initial_partner=initial_partner,
+                answer_files=answer_files,
+                by_message=by_message,
+                exchange=exchange,
+                can_take=req.status == RequestStatus.NEW.value,
+                can_answer=_answerable(req),
+                can_reply=req.status == RequestStatus.MESSAGE_SENT.value,
+                answer_form=answer_form or FormState(),
+                reply_form=reply_form or FormState(),
+                saisine=bool(req.motive and req.motive.label == request_service.SAISINE_MOTIVE),
+                answer_max=ANSWER_MAX,
+                max_files=MAX_FILES,
+                accept=ACCEPT_ATTRIBUTE,
+                accepted_text=ACCEPTED_TEXT,
+                human_size=human_size,
+                format_date=format_date,
+                return_url=url_for(".index_view"),
+            ),
+            status,
+        )
+
+    @expose("/traiter/")
+    def process_view(self):
+        return self._screen(self._request_or_404(request.args.get("id")))
+
+    @expose("/prendre/", methods=("POST",))
+    def take_view(self):
+        req = self._request_or_404(request.form.get("id"))
+        try:
+            request_service.take_request(current_agent(), req)
+            flash(f"Vous avez pris en charge la demande N° {req.number}.", "success")
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        return redirect(url_for(".process_view", id=req.id))
+
+    @expose("/repondre/", methods=("POST",))
+    def answer_view(self):
+        req = self._request_or_404(request.form.get("id"))
+        state = FormState.from_post("answer", "attachments")
+        if _answerable(req) and not state.stage(current_agent()):
+            return self._screen(req, answer_form=state, status=400)  # a file refused: nothing else lost
+        return self._finish(req, state, request_service.answer_request, "answer",
+                            "La réponse est enregistrée : la demande est résolue.")
+
+    @expose("/message/", methods=("POST",))
+    def reply_view(self):
+        req = self._request_or_404(request.form.get("id"))
+        state = FormState.from_post("body", "reply_attachments")
+        if req.status == RequestStatus.MESSAGE_SENT.value and not state.stage(current_agent()):
+            return self._screen(req, reply_form=state, status=400)
+        return self._finish(req, state, request_service.caisse_reply, "body",
+                            "Votre réponse au message du partenaire est envoyée.")
+
+    def _finish(self, req, state, service, field, success):
+        """Call the service; refusals re-render the screen with the typed text and kept files."""
+        try:
+            service(current_agent(), req, state.text, state.keys)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            state.errors.update(exc.errors)
+            kwargs = {"answer_form": state} if field == "answer" else {"reply_form": state}
+            return self._screen(req, status=400, **kwargs)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for(".process_view", id=req.id))
+        flash(success, "success")
+        return redirect(url_for(".process_view", id=req.id))
+
+    @expose("/pj/")
+    def attachment_view(self):
+        """An attachment of a request of the agent's caisse, as a download (audited)."""
+        agent = current_agent()
+        attachment_id = bounded_int(request.args.get("id"))
+        if attachment_id is None:
+            abort(404)
+        attachment = request_service.agent_attachment(agent, attachment_id)
+        if attachment is None:
+            abort(404)
+        data = request_service.download_for_agent(agent, attachment)
+        if data is None:
+            abort(404)
+        response = send_file(
+            io.BytesIO(data),
+            mimetype=attachment.content_type,
+            as_attachment=True,
+            download_name=attachment.filename,
+            conditional=False,
+            etag=False,
+            max_age=0,
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _answerable(req: Request) -> bool:
+    return req.status in (RequestStatus.NEW.value, RequestStatus.TAKEN.value)
+
+
+class FormState:
+    """What the agent typed and the files already accepted (staged), kept across a refusal."""
+
+    def __init__(self, text: str = "", keys=None):
+        self.text = text
+        self.keys = list(keys or [])
+        self.errors: dict[str, str] = {}
+        self.files = []
+        self.removed: set[str] = set()
+        self._uploads: list[tuple[str, bytes]] = []
+
+    @classmethod
+    def from_post(cls, text_field: str, files_field: str) -> "FormState":
+        removed = set(request.form.getlist("remove_staged"))
+        keys = [k for k in request.form.getlist("staged") if k and k not in removed]
+        state = cls(request.form.get(text_field, ""), keys)
+        state.removed = removed
+        state._uploads = [
+            # One byte over the limit is enough for the size refusal; no more is read into memory.
+            (f.filename, f.read(MAX_SIZE + 1)) for f in request.files.getlist(files_field) if f and f.filename
+        ]
+        return state
+
+    def stage(self, agent) -> bool:
+        """Stage new files by content; True when every file was accepted (the form may proceed)."""
+        for key in self.removed:
+            uploads.discard(agent, key)
+        refusals = []
+        if self._uploads:
+            new_keys, refusals = uploads.stage_with_keys(agent, self._uploads)
+            self.keys += new_keys
+        self.files = uploads.staged(agent, self.keys)
+        self.keys = [f.key for f in self.files]
+        if refusals:
+            self.errors["attachments"] = " ".join(refusals)
+        return not refusals
