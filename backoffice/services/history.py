@@ -1,7 +1,8 @@
 """R-HIS-1..3: the partner's request history with its eight criteria, sort, order and pages."""
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Boolean, Integer, String, bindparam, func, literal, null, or_, select, union_all
 
@@ -124,7 +125,7 @@ def page(structure_id: int, caisse_id: int, c: Criteria) -> tuple[list[HistoryRo
     return [HistoryRow(*row[:-1]) for row in result], result[0][-1]
 
 
-def _last_page(where, ordering, per_page: int) -> list:
+def _last_page(where, ordering, per_page: int) -> Sequence[Any]:
     """The last page's cards with the total, in one statement: each match numbered in the order."""
     numbered = (
         select(*_CARD_COLUMNS, func.row_number().over(order_by=ordering).label("rn"),

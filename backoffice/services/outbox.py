@@ -19,6 +19,7 @@ import sys
 from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from flask import current_app, has_request_context, render_template, url_for
 from flask_mail import Connection, Message
@@ -171,9 +172,8 @@ def _newer_link_message_exists(message: OutboxMessage) -> bool:
     )
 
 
-def _why_obsolete(message: OutboxMessage) -> str | None:
+def _why_obsolete(message: OutboxMessage, owner: PartnerAccount | Agent | None) -> str | None:
     """Why a message's personal link should not be issued any more (the message is then cancelled)."""
-    owner = _link_owner(message)
     if owner is None:
         return "Le compte destinataire n'existe plus : message non envoyé."
     if not owner.active:
@@ -183,9 +183,9 @@ def _why_obsolete(message: OutboxMessage) -> str | None:
     return None
 
 
-def _issue_link(message: OutboxMessage) -> str:
+def _issue_link(owner: PartnerAccount | Agent, purpose: str) -> str:
     """A fresh token for the message's owner, committed (hashed) before the e-mail leaves; the link."""
-    raw = tokens.issue(_link_owner(message), message.link_purpose)
+    raw = tokens.issue(owner, purpose)
     db.session.commit()
     with _url_context():
         return current_app.config["BASE_URL"] + url_for("portal.set_password", token=raw)
@@ -226,21 +226,36 @@ def file_dir() -> Path:
     return Path(current_app.config.get("MAIL_FILE_DIR") or Path(current_app.instance_path) / "mail")
 
 
+class _Backend(Protocol):
+    """A delivery backend: opened once per batch, one send per message, closed; `errors` are the
+    exceptions that mean "this delivery failed" (the message is retried later)."""
+
+    errors: tuple[type[Exception], ...]
+
+    def open(self) -> None: ...
+
+    def send(self, outgoing: Message, message: OutboxMessage, link: str | None) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class _SmtpBackend:
-    errors = (OSError, smtplib.SMTPException)
+    errors: tuple[type[Exception], ...] = (OSError, smtplib.SMTPException)
 
     def open(self) -> None:
         """SMTP from the current config: not Flask-Mail's state frozen at init_app, which also
         suppresses every send when TESTING is on (messages were marked sent without leaving). An
         explicit MAIL_SUPPRESS_SEND still suppresses."""
-        self.connection = Connection(mail.init_mail(current_app.config, current_app.debug)).__enter__()
+        # Connection takes the _Mail state as Flask-Mail's own Mail.connect passes it (its annotation says Mail).
+        state = mail.init_mail(current_app.config, current_app.debug)
+        self.connection = Connection(state).__enter__()  # type: ignore[arg-type]
 
     def send(self, outgoing: Message, message: OutboxMessage, link: str | None) -> None:
         self.connection.send(outgoing)
 
     def close(self) -> None:
         try:
-            self.connection.__exit__(None, None, None)
+            self.connection.__exit__(None, None, None)  # type: ignore[arg-type]  # annotated without None
         except self.errors:
             pass
 
@@ -248,7 +263,7 @@ class _SmtpBackend:
 class _FileBackend:
     """Development: each delivered message becomes an .eml file (any mail client opens it)."""
 
-    errors = (OSError,)
+    errors: tuple[type[Exception], ...] = (OSError,)
 
     def open(self) -> None:
         self.directory = file_dir()
@@ -272,7 +287,7 @@ class _FileBackend:
 class _ConsoleBackend:
     """Development: the whole message on standard output, as Django's console backend does."""
 
-    errors = (OSError,)
+    errors: tuple[type[Exception], ...] = (OSError,)
 
     def open(self) -> None:
         pass
@@ -286,7 +301,7 @@ class _ConsoleBackend:
         pass
 
 
-_BACKENDS = {"smtp": _SmtpBackend, "file": _FileBackend, "console": _ConsoleBackend}
+_BACKENDS: dict[str, type[_Backend]] = {"smtp": _SmtpBackend, "file": _FileBackend, "console": _ConsoleBackend}
 
 
 # --- the delivery pipeline ----------------------------------------------------------------------------
@@ -333,17 +348,18 @@ def send_pending(limit: int = 50) -> dict:
     return stats
 
 
-def _deliver(backend, message: OutboxMessage, max_attempts: int, stats: dict) -> None:
+def _deliver(backend: _Backend, message: OutboxMessage, max_attempts: int, stats: dict) -> None:
     link = None
     if message.link_purpose is not None:
-        reason = _why_obsolete(message)
-        if reason is not None:
+        owner = _link_owner(message)
+        reason = _why_obsolete(message, owner)
+        if reason is not None or owner is None:  # no owner: there is a reason
             message.status = OutboxStatus.CANCELLED.value
             message.last_error = reason
             stats["cancelled"] += 1
             log.info("outbox message %s cancelled: %s", message.id, reason)
             return
-        link = _issue_link(message)
+        link = _issue_link(owner, message.link_purpose)
     try:
         backend.send(_to_mail_message(message, link), message, link)
     except backend.errors as exc:

@@ -1,8 +1,10 @@
 """Staged uploads: files accepted while their form was refused, so nobody chooses them twice."""
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import case, delete, insert, select
+from sqlalchemy import CursorResult, case, delete, insert, select
 from sqlalchemy.orm import defer
 
 from ..clock import now
@@ -91,7 +93,7 @@ def discard(owner, key: str) -> None:
 
 def attach(
     staged_files: list[StagedUpload], request_id: int, side: str, exchange_message_id=None,
-    new_files: list[attachments.CheckedFile] = (),
+    new_files: Sequence[attachments.CheckedFile] = (),
 ) -> list[Attachment]:
     """Move staged files to a request, and add the form's new files (already checked), in the
     caller's transaction.
@@ -100,7 +102,8 @@ def attach(
     the application to be sent again. New files are written once, straight to the attachments.
     """
     created = []
-    for item in [*staged_files, *new_files]:
+    items: list[StagedUpload | attachments.CheckedFile] = [*staged_files, *new_files]
+    for item in items:
         attachment = Attachment(
             request_id=request_id,
             exchange_message_id=exchange_message_id,
@@ -135,6 +138,8 @@ def attach(
 
 def purge_old() -> int:
     """Housekeeping: staged files older than a day."""
-    result = db.session.execute(delete(StagedUpload).where(StagedUpload.created_at < now() - STAGED_LIFETIME))
+    result = cast(
+        CursorResult, db.session.execute(delete(StagedUpload).where(StagedUpload.created_at < now() - STAGED_LIFETIME))
+    )
     db.session.commit()
     return result.rowcount or 0
