@@ -206,8 +206,8 @@ def _queue(gironde, convention, agents, accounts, offers):
         deposited = moment - timedelta(hours=age)
         motives = list(offer.motives)
         motive = motives[position % len(motives)]
-        details = {}
-        person = {}
+        details: dict = {}
+        person: dict = {}
         if offer.code == "contact":
             details["appointment_modes"] = ["Téléphonique / Visio", "Physique"][: 1 + position % 2]
         if offer.code == "document":
@@ -275,9 +275,9 @@ def _queue(gironde, convention, agents, accounts, offers):
                 body=data.REPLY.format(turn=turn),
             ))
             request.caisse_answers_in_exchange = turn
-            last = status == RequestStatus.CLOSED and turn == 4
-            change(request, RequestStatus.CLOSED if last else RequestStatus.MESSAGE_RECEIVED, at, by_agent=taker)
-            if last:
+            closes = status == RequestStatus.CLOSED and turn == 4
+            change(request, RequestStatus.CLOSED if closes else RequestStatus.MESSAGE_RECEIVED, at, by_agent=taker)
+            if closes:
                 request.closed_at = at
         if status == RequestStatus.CLOSED and not rounds:
             request.closed_at = resolved + timedelta(days=16)

@@ -1,8 +1,9 @@
 """Every status change of a request: one guarded UPDATE each, which exactly one caller wins (R-STA-1..5, R-BO-2..4)."""
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import CursorResult, case, func, literal, or_, select, update
 
 from ...clock import format_date, now
 from ...extensions import db
@@ -32,12 +33,12 @@ def _transition(request: Request, from_statuses, values: dict, *conditions) -> i
 
     Returns the rowcount (0 or 1). On 1 the row stays locked until the transaction ends and the
     request's attributes are expired, so they are read again as the UPDATE left them."""
-    result = db.session.execute(
+    result = cast(CursorResult, db.session.execute(
         update(Request)
         .where(Request.id == request.id, Request.status.in_([s.value for s in from_statuses]), *conditions)
         .values(**values)
         .execution_options(synchronize_session=False)
-    )
+    ))
     if result.rowcount == 1:
         db.session.expire(request)
     return result.rowcount
@@ -93,7 +94,7 @@ def _initial_partner_files_count(request_id: int) -> int:
             Attachment.side == "partner",
             Attachment.exchange_message_id.is_(None),
         )
-    )
+    ) or 0
 
 
 def _mail_context(request: Request) -> dict:
