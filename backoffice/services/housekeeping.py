@@ -23,9 +23,10 @@ actor. On PostgreSQL the whole run holds an advisory lock, so two machines never
 import calendar
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import String, delete, func, select, text, update
+from sqlalchemy import CursorResult, String, delete, func, select, text, update
 
 from ..clock import now, today
 from ..extensions import db
@@ -163,7 +164,7 @@ def delete_old_inactive_accounts() -> int:
                 PartnerAccount.inactivated_at <= moment - timedelta(days=181),
             )
         ).all()
-        due = [a for a in candidates if add_months(a.inactivated_at, DELETE_AFTER_MONTHS) <= moment]
+        due = [a for a in candidates if a.inactivated_at and add_months(a.inactivated_at, DELETE_AFTER_MONTHS) <= moment]
         if due:
             ids = [a.id for a in due]
             for account in due:
@@ -171,7 +172,7 @@ def delete_old_inactive_accounts() -> int:
                 # The record of the deletion itself names no one (R-RGPD-2).
                 audit.record(
                     f"{account.role}.auto_delete", actor=None, target=account, caisse_id=account.last_caisse_id,
-                    structure_id=account.structure_id, inactivated_at=account.inactivated_at.isoformat(),
+                    structure_id=account.structure_id, inactivated_at=account.inactivated_at and account.inactivated_at.isoformat(),
                     reason="Compte inactivé depuis 6 mois (R-LIFE-2)",
                 )
             for account in due:
@@ -218,10 +219,10 @@ def _erase_traces(account: PartnerAccount) -> None:
 
 def purge_expired_tokens() -> int:
     try:
-        deleted = db.session.execute(
+        deleted = cast(CursorResult, db.session.execute(
             delete(PasswordToken).where(PasswordToken.expires_at < now() - TOKEN_GRACE),
             execution_options={"synchronize_session": False},
-        ).rowcount
+        )).rowcount
         db.session.commit()
     except Exception:
         db.session.rollback()
