@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from backoffice.services import access as access_service
 from backoffice.services.accounts import password_expired
+from backoffice.services.auth import prefetched_conventions
 
 
 def current_partner():
@@ -49,7 +50,10 @@ def caisse_required(view):
     @login_required
     def wrapper(*args, **kwargs):
         account = current_partner()
-        access = access_service.access_for(account, session.get("caisse_id"))
+        caisse_id = session.get("caisse_id")
+        access = access_service.access_for(
+            account, caisse_id, conventions=prefetched_conventions(account, caisse_id)
+        )
         if access is None:
             session.pop("caisse_id", None)
             session.pop("caisse_ack", None)

@@ -2,6 +2,7 @@
 from flask import redirect, render_template, session, url_for
 
 from backoffice.services import access as access_service
+from backoffice.services.auth import prefetched_conventions
 
 from . import bp
 from .forms import CaisseForm, ConfirmForm
@@ -21,7 +22,12 @@ def select_caisse():
         current = session.get("caisse_id") or account.last_caisse_id
         form.caisse_id.data = current if any(a.caisse.id == current for a in options) else 0
     if form.validate_on_submit():
-        access = access_service.select_caisse(account, form.caisse_id.data) if form.caisse_id.data else None
+        chosen = form.caisse_id.data
+        access = (
+            access_service.select_caisse(account, chosen, conventions=prefetched_conventions(account, chosen))
+            if chosen
+            else None
+        )
         if access is None:
             form.caisse_id.errors = list(form.caisse_id.errors) + ["Veuillez sélectionner un organisme."]
         else:
@@ -39,7 +45,8 @@ def select_caisse():
 def caisse_notice():
     """The alert of R-ORG-2..5; 'Continuer' (a POST) acknowledges it, except for R-ORG-2 technicians."""
     account = current_partner()
-    access = access_service.access_for(account, session.get("caisse_id"))
+    caisse_id = session.get("caisse_id")
+    access = access_service.access_for(account, caisse_id, conventions=prefetched_conventions(account, caisse_id))
     if access is None:
         return redirect(url_for("portal.select_caisse"))
     blocked = access.blocks(account.is_manager)

@@ -241,18 +241,24 @@ def test_partner_history(client, world, technician, count_queries, query):
 
 
 def test_prefetched_conventions_serve_one_check_of_one_transaction(world, technician):
-    """What load_user read for the access check serves that check only, within its transaction."""
-    from backoffice.services import access
+    """What load_user read for the access check serves that check only, within its transaction:
+    the guard takes it (services/auth.prefetched_conventions) and hands it to access_for."""
+    from backoffice.services import access, auth
 
     g = world["gironde"]
     caisse_id = g["caisse"].id
     assert access.access_for(technician, caisse_id) is not None
-    access.prefetch_conventions(technician, caisse_id, [])  # as if the structure had no convention
-    assert access.access_for(technician, caisse_id) is None  # the prefetched list was used…
-    assert access.access_for(technician, caisse_id) is not None  # …once
-    access.prefetch_conventions(technician, caisse_id, [])
+    assert access.access_for(technician, caisse_id, conventions=[]) is None  # a list handed over is used
+    auth.hand_over_conventions(technician, caisse_id, [])  # as if the structure had no convention
+    assert auth.prefetched_conventions(technician, world["oise"]["caisse"].id) is None  # another caisse's check
+    prefetched = auth.prefetched_conventions(technician, caisse_id)
+    assert prefetched == []
+    assert access.access_for(technician, caisse_id, conventions=prefetched) is None  # the prefetched list was used…
+    assert auth.prefetched_conventions(technician, caisse_id) is None  # …once
+    assert access.access_for(technician, caisse_id) is not None
+    auth.hand_over_conventions(technician, caisse_id, [])
     db.session.commit()
-    assert access.access_for(technician, caisse_id) is not None  # not past its transaction
+    assert auth.prefetched_conventions(technician, caisse_id) is None  # not past its transaction
 
 
 def test_history_criteria_lists_follow_every_change_of_what_they_list(client, world, technician, count_queries):

@@ -6,8 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import bindparam, event, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import joinedload
 
 from ..clock import today
 from ..extensions import db
@@ -128,35 +128,24 @@ _CONVENTIONS = (
 _CONVENTIONS_WITH = _CONVENTIONS.where(Convention.caisse_id == bindparam("caisse_id"))
 
 
-def prefetch_conventions(account: PartnerAccount, caisse_id: int, conventions: list[Convention]) -> None:
-    """The structure's conventions with this caisse, read with the account (services/auth.load_user):
-    the next access check of this caisse in this database session uses them instead of reading
-    them again — once (it takes them), so a later check reads what the database holds then."""
-    db.session.info[_prefetch_key(account, caisse_id)] = conventions
-
-
-def _prefetch_key(account: PartnerAccount, caisse_id: int) -> tuple:
-    return ("ep_conventions", account.structure_id, caisse_id)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_prefetched(session: Session, _transaction) -> None:
-    """What was read in a transaction is not reused after it (another one may have changed it)."""
-    for key in [k for k in session.info if isinstance(k, tuple) and k[:1] == ("ep_conventions",)]:
-        del session.info[key]
-
-
-def accesses(account: PartnerAccount, day: date | None = None, caisse_id: int | None = None) -> list[CaisseAccess]:
+def accesses(
+    account: PartnerAccount,
+    day: date | None = None,
+    caisse_id: int | None = None,
+    conventions: list[Convention] | None = None,
+) -> list[CaisseAccess]:
     """Caisses the account may select, by name. Managers: upcoming or current only (R-ORG-1).
 
     With caisse_id, only that caisse's situation is computed (every portal page checks one caisse:
-    the others' conventions, pending counts and grace periods need not be read each time).
+    the others' conventions, pending counts and grace periods need not be read each time); the
+    caller may hand over that caisse's conventions of the structure when it read them already in
+    this transaction (the portal's guard: those load_user read with the account,
+    services/auth.prefetched_conventions).
     """
     day = day or today()
     if caisse_id is None:
         conventions = list(db.session.scalars(_CONVENTIONS, {"structure_id": account.structure_id}))
     else:
-        conventions = db.session.info.pop(_prefetch_key(account, caisse_id), None)
         if conventions is None:
             conventions = list(
                 db.session.scalars(_CONVENTIONS_WITH, {"structure_id": account.structure_id, "caisse_id": caisse_id})
@@ -175,10 +164,16 @@ def accesses(account: PartnerAccount, day: date | None = None, caisse_id: int | 
     return sorted(result, key=lambda a: a.caisse.name)
 
 
-def access_for(account: PartnerAccount, caisse_id: int | None, day: date | None = None) -> CaisseAccess | None:
+def access_for(
+    account: PartnerAccount,
+    caisse_id: int | None,
+    day: date | None = None,
+    conventions: list[Convention] | None = None,
+) -> CaisseAccess | None:
+    """The account's access to that caisse, or None; conventions: as in `accesses`."""
     if caisse_id is None:
         return None
-    for access in accesses(account, day, caisse_id=caisse_id):
+    for access in accesses(account, day, caisse_id=caisse_id, conventions=conventions):
         if access.caisse.id == caisse_id:
             return access
     return None
@@ -194,11 +189,13 @@ def structure_has_any_access(structure_id: int, day: date | None = None) -> bool
     return any(_situation(structure_id, items[0].caisse, items, day) for items in by_caisse.values())
 
 
-def select_caisse(account: PartnerAccount, caisse_id: int) -> CaisseAccess | None:
-    """Record the choice (default next time, R-ORG-1) and audit the switch."""
+def select_caisse(
+    account: PartnerAccount, caisse_id: int, conventions: list[Convention] | None = None
+) -> CaisseAccess | None:
+    """Record the choice (default next time, R-ORG-1) and audit the switch; conventions: as in `accesses`."""
     from . import audit
 
-    access = access_for(account, caisse_id)
+    access = access_for(account, caisse_id, conventions=conventions)
     if access is None:
         return None
     if account.last_caisse_id != caisse_id:

@@ -1,15 +1,17 @@
 """Authentication shared by the back-office and the portal: argon2id, login throttling
 (services/throttle.py, in place of an account lock) and the Flask-Login loader that checks the
 server-side session (services/sessions.py) in the statement that loads the user."""
-from flask import current_app, has_request_context, request, session
+from typing import NamedTuple
+
+from flask import current_app, g, has_request_context, request, session
 from sqlalchemy import and_, bindparam, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import SessionTransaction, joinedload
 
 from ..clock import now
 from ..extensions import db
 from ..models import Agent, Convention, PartnerAccount, UserSession
 from ..services.passwords import hash_password, needs_rehash, verify_password
-from . import access, audit, sessions, throttle
+from . import audit, sessions, throttle
 from .errors import DomainError
 
 BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
@@ -120,7 +122,8 @@ _USER_IN_SESSION = {
 
 
 # A partner's pages all check the selected caisse's conventions (services/access.access_for): they
-# are read with the account, in the same statement, and handed over to that check.
+# are read with the account, in the same statement, and handed over to that check
+# (prefetched_conventions, passed by the portal's guard as access_for's `conventions`).
 _PARTNER_WITH_CONVENTIONS = (
     select(PartnerAccount, UserSession.id, UserSession.last_seen_at, Convention)
     .join(UserSession, _PARTNER_SESSION)
@@ -131,6 +134,34 @@ _PARTNER_WITH_CONVENTIONS = (
     .options(joinedload(PartnerAccount.structure), joinedload(Convention.caisse))
     .where(PartnerAccount.alt_id == bindparam("alt_id"))
 )
+
+
+class _Prefetched(NamedTuple):
+    structure_id: int
+    caisse_id: int
+    transaction: SessionTransaction | None
+    conventions: list[Convention]
+
+
+_PREFETCHED = "ep_prefetched_conventions"  # on flask.g: the request's, never another's
+
+
+def hand_over_conventions(account: PartnerAccount, caisse_id: int, conventions: list[Convention]) -> None:
+    """Keep, for this request's access check, the account's conventions with the caisse just read."""
+    setattr(g, _PREFETCHED, _Prefetched(account.structure_id, caisse_id, db.session().get_transaction(), conventions))
+
+
+def prefetched_conventions(account: PartnerAccount, caisse_id: int | None) -> list[Convention] | None:
+    """The conventions of the account's structure with this caisse that load_user read with the
+    account in this request, for the access check: handed over once (a later check reads what the
+    database holds then), and only within the transaction that read them. None otherwise."""
+    held = g.get(_PREFETCHED)
+    if held is None or (held.structure_id, held.caisse_id) != (account.structure_id, caisse_id):
+        return None
+    g.pop(_PREFETCHED)
+    if held.transaction is None or held.transaction is not db.session().get_transaction():
+        return None
+    return held.conventions
 
 
 def load_user(user_id: str):
@@ -159,7 +190,7 @@ def load_user(user_id: str):
         rows = db.session.execute(_PARTNER_WITH_CONVENTIONS, {**params, "caisse_id": caisse_id}).all()
         row = rows[0][:3] if rows else None
         if row is not None:
-            access.prefetch_conventions(row[0], caisse_id, [r[3] for r in rows if r[3] is not None])
+            hand_over_conventions(row[0], caisse_id, [r[3] for r in rows if r[3] is not None])
     else:
         row = db.session.execute(_USER_IN_SESSION[kind], params).first()
     if row is None:
