@@ -2,7 +2,7 @@
 import enum
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now, today
@@ -130,15 +130,8 @@ class Convention(Model):
     )
 
     def state(self, on: date | None = None) -> ConventionState:
-        """R-CONV-4, computed from today's date (Paris)."""
-        on = on or today()
-        if on < self.start_date:
-            return ConventionState.UPCOMING
-        if on > self.end_date:
-            return ConventionState.ENDED
-        if self.end_date - on < timedelta(days=ENDING_SOON_DAYS):
-            return ConventionState.ENDING
-        return ConventionState.CURRENT
+        """R-CONV-4, computed from today's date (Paris) unless told: see state_of."""
+        return state_of(self, on or today())
 
     @property
     def state_label(self) -> str:
@@ -156,3 +149,37 @@ class Convention(Model):
 
     def __str__(self) -> str:
         return f"{self.structure} — {self.caisse.name} ({self.start_date:%d/%m/%Y} → {self.end_date:%d/%m/%Y})"
+
+
+# --- R-CONV-4, the convention's state: once in Python, once in SQL, side by side --------------
+# tests/test_conventions.py checks on boundary dates that both give the same state.
+
+
+def state_of(convention: Convention, day: date) -> ConventionState:
+    """Upcoming before its start; ended after its end; ending when fewer than ENDING_SOON_DAYS
+    days remain until the end (the end day included in the convention); current otherwise."""
+    if day < convention.start_date:
+        return ConventionState.UPCOMING
+    if day > convention.end_date:
+        return ConventionState.ENDED
+    if convention.end_date - day < timedelta(days=ENDING_SOON_DAYS):
+        return ConventionState.ENDING
+    return ConventionState.CURRENT
+
+
+def state_condition(state: ConventionState, day: date):
+    """The SQL condition on Convention that holds exactly when state_of(convention, day) is `state`."""
+    soon = day + timedelta(days=ENDING_SOON_DAYS)
+    if state is ConventionState.UPCOMING:
+        return Convention.start_date > day
+    if state is ConventionState.ENDED:
+        return Convention.end_date < day
+    if state is ConventionState.ENDING:
+        return and_(Convention.start_date <= day, Convention.end_date >= day, Convention.end_date < soon)
+    return and_(Convention.start_date <= day, Convention.end_date >= soon)
+
+
+def open_condition(day: date):
+    """The SQL condition 'not ended' (state_of(convention, day) is not ENDED): upcoming, current
+    or ending."""
+    return Convention.end_date >= day

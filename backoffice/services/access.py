@@ -11,10 +11,10 @@ from sqlalchemy.orm import joinedload
 
 from ..clock import today
 from ..extensions import db
-from ..models import AWAITING_CAISSE, Caisse, Convention, PartnerAccount, Request, RequestStatus
+from ..models import AWAITING_CAISSE, Caisse, Convention, ConventionState, PartnerAccount, Request, RequestStatus
+from ..models.partners import state_of
 
 GRACE_DAYS = 30
-ENDING_DAYS = 30
 
 
 class Situation(str, enum.Enum):
@@ -78,13 +78,14 @@ class CaisseAccess:
 
 
 def _situation(structure_id: int, caisse: Caisse, conventions: list[Convention], day: date) -> CaisseAccess | None:
-    running = [c for c in conventions if c.start_date <= day <= c.end_date]
+    states = {c: state_of(c, day) for c in conventions}
+    running = [c for c in conventions if states[c] in (ConventionState.CURRENT, ConventionState.ENDING)]
     if running:
         convention = max(running, key=lambda c: c.end_date)
-        if convention.end_date - day < timedelta(days=ENDING_DAYS):
+        if states[convention] is ConventionState.ENDING:  # R-ORG-3 is R-CONV-4's 'arrive à échéance'
             return CaisseAccess(caisse, convention, Situation.ENDING, convention.end_date)
         return CaisseAccess(caisse, convention, Situation.CURRENT, convention.end_date)
-    upcoming = [c for c in conventions if c.start_date > day]
+    upcoming = [c for c in conventions if states[c] is ConventionState.UPCOMING]
     if upcoming:
         convention = min(upcoming, key=lambda c: c.start_date)
         return CaisseAccess(caisse, convention, Situation.UPCOMING, convention.start_date)

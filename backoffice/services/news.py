@@ -15,6 +15,7 @@ from sqlalchemy import CursorResult, delete, select, update
 from ..clock import now, today
 from ..extensions import db
 from ..models import Agent, Convention, News, Newsletter, NewsletterSubscription, PartnerAccount
+from ..models.partners import open_condition
 from . import audit, outbox
 from .errors import DomainError, ValidationFailed
 
@@ -285,7 +286,7 @@ def update_newsletter(newsletter: Newsletter, data: dict, actor) -> Newsletter:
 def recipients(caisse_id: int) -> list[PartnerAccount]:
     """Active subscribed accounts of the structures with a convention with the caisse not ended."""
     structures = select(Convention.structure_id).where(
-        Convention.caisse_id == caisse_id, Convention.end_date >= today()
+        Convention.caisse_id == caisse_id, open_condition(today())
     )
     return list(
         db.session.scalars(

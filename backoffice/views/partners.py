@@ -4,7 +4,7 @@ from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.model.template import EndpointLinkRowAction
 from markupsafe import Markup
-from sqlalchemy import and_, or_
+from sqlalchemy import or_
 from wtforms import DateField, SelectField, TextAreaField
 from wtforms.validators import Optional
 
@@ -21,7 +21,7 @@ from ..models import (
     ServiceOffer,
     Structure,
 )
-from ..models.partners import ENDING_SOON_DAYS
+from ..models.partners import state_condition
 from ..services import accounts as account_service
 from ..services import structures as structure_service
 from ..services.errors import DomainError
@@ -80,19 +80,10 @@ class ConventionStateFilter(BaseSQLAFilter):
     """R-CONV-4 as a list filter: the state is computed from today's date."""
 
     def apply(self, query, value, alias=None):
-        day = today()
-        from datetime import timedelta
-
-        soon = day + timedelta(days=ENDING_SOON_DAYS)
-        conditions = {
-            ConventionState.UPCOMING.value: Convention.start_date > day,
-            ConventionState.CURRENT.value: and_(Convention.start_date <= day, Convention.end_date >= soon),
-            ConventionState.ENDING.value: and_(
-                Convention.start_date <= day, Convention.end_date >= day, Convention.end_date < soon
-            ),
-            ConventionState.ENDED.value: Convention.end_date < day,
-        }
-        return query.filter(conditions.get(value, or_(False)))
+        states = {s.value: s for s in ConventionState}
+        if value not in states:
+            return query.filter(or_(False))
+        return query.filter(state_condition(states[value], today()))
 
     def operation(self):
         return "est"
