@@ -198,7 +198,8 @@ def file_request(
             motive = documents[0]
             details["documents"] = [d.label for d in documents]
     else:
-        motive = allowed.get(data.get("motive_id"))
+        motive_id: int | None = data.get("motive_id")
+        motive = allowed.get(motive_id) if motive_id is not None else None
         if motive is None:
             errors["motive_id"] = "Veuillez sélectionner un motif."
     if offer.code == "contact":

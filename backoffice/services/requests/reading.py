@@ -61,7 +61,7 @@ def partner_message_count(request_id: int) -> int:
         select(func.count()).select_from(ExchangeMessage).where(
             ExchangeMessage.request_id == request_id, ExchangeMessage.side == "partner"
         )
-    )
+    ) or 0
 
 
 def exchange_files_count(request_id: int) -> int:
@@ -71,7 +71,7 @@ def exchange_files_count(request_id: int) -> int:
             Attachment.side == "partner",
             Attachment.exchange_message_id.is_not(None),
         )
-    )
+    ) or 0
 
 
 def exchange_state(request: Request, attachments: list[Attachment] | None = None) -> dict:
@@ -163,7 +163,7 @@ def download_for_agent(agent: Agent, attachment: Attachment) -> bytes | None:
     if content is None:
         return None
     data = content.data
-    request = db.session.get(Request, attachment.request_id)
+    request = db.session.get_one(Request, attachment.request_id)
     audit.record(
         "attachment.download", actor=agent, target=attachment, caisse_id=request.caisse_id,
         number=request.number, filename=attachment.filename, side=attachment.side,
