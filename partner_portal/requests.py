@@ -12,7 +12,6 @@ from flask import abort, flash, g, redirect, render_template, request, send_file
 from backoffice.clock import today
 from backoffice.extensions import db
 from backoffice.models import Attachment, RequestStatus, ServiceOffer
-from backoffice.services import audit
 from backoffice.services import requests as request_service
 from backoffice.services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, human_size
 from backoffice.services.errors import DomainError, ValidationFailed
@@ -196,10 +195,10 @@ def request_detail(number: str):
 def request_file(number: str, attachment_id: int):
     """A file sent by the caisse, for 15 days (R-HIS-4, R-RGPD-1); the partner's own are names only."""
     req = _own_or_404(number)
-    attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None or attachment.request_id != req.id or attachment.side != "caisse":
+    download = request_service.download_for_partner(current_partner(), req, attachment_id)
+    if download is None:
         abort(404)
-    if not request_service.received_file_available(attachment) or attachment.content is None:
+    if download.data is None:
         return (
             render_template(
                 "errors/error.html",
@@ -209,14 +208,9 @@ def request_file(number: str, attachment_id: int):
             ),
             410,
         )
-    account = current_partner()
-    audit.record(
-        "attachment.download", actor=account, target=attachment, caisse_id=req.caisse_id,
-        number=req.number, filename=attachment.filename,
-    )
-    db.session.commit()
+    attachment = download.attachment
     response = send_file(
-        io.BytesIO(attachment.content.data),
+        io.BytesIO(download.data),
         mimetype=attachment.content_type,
         as_attachment=True,
         download_name=attachment.filename,

@@ -385,6 +385,26 @@ def _record_failure(message: OutboxMessage, exc: Exception, max_attempts: int, s
     log.warning("outbox message %s not sent (attempt %s): %s", message.id, message.attempts, exc)
 
 
+def requeue_failed(agent: Agent, message_ids: list[int]) -> int:
+    """The admin's 'Renvoyer' on a selection: those of the messages that failed and that the agent
+    may see (services/scoping.outbox_filter) go back in the queue; committed. How many did."""
+    from .scoping import outbox_filter
+
+    ids = list(
+        db.session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.id.in_(message_ids),
+                OutboxMessage.status == OutboxStatus.FAILED.value,
+                outbox_filter(agent),
+            )
+        )
+    )
+    for message_id in ids:
+        requeue(message_id)
+    db.session.commit()
+    return len(ids)
+
+
 def requeue(message_id: int) -> None:
     """Put a failed message back in the queue (the admin's 'Renvoyer')."""
     db.session.execute(

@@ -3,8 +3,7 @@ from flask import flash
 from flask_admin.actions import action
 from markupsafe import Markup, escape
 
-from ..extensions import db
-from ..models import AuditEntry, OutboxMessage, OutboxStatus
+from ..models import AuditEntry
 from ..services import outbox as outbox_service
 from ..services.scoping import caisse_filter, outbox_filter
 from .base import ADMINS, SecureModelView, current_agent, row_ids
@@ -59,11 +58,7 @@ class OutboxView(SecureModelView):
 
     @action("requeue", "Renvoyer", "Remettre les messages en échec dans la file d'envoi ?")
     def action_requeue(self, ids):
-        for message in self.get_query().filter(
-            OutboxMessage.id.in_(row_ids(ids)), OutboxMessage.status == OutboxStatus.FAILED.value
-        ):
-            outbox_service.requeue(message.id)
-        db.session.commit()
+        outbox_service.requeue_failed(current_agent(), row_ids(ids))
         flash("Les messages en échec sont remis dans la file d'envoi.", "success")
 
 

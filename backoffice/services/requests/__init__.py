@@ -30,6 +30,7 @@ from .reading import (
     caisse_files,
     cancelled_for_partner,
     download_for_agent,
+    download_for_partner,
     exchange_deadline,
     exchange_files_count,
     exchange_state,

@@ -1,6 +1,7 @@
 """Reading requests: their files, the exchange's counters, the status history, the time left, downloads."""
 import math
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -170,6 +171,29 @@ def download_for_agent(agent: Agent, attachment: Attachment) -> bytes | None:
     )
     db.session.commit()
     return data
+
+
+class PartnerDownload(NamedTuple):
+    attachment: Attachment
+    data: bytes | None  # None: no longer downloadable (R-HIS-4's 15 days, or purged: R-RGPD-1)
+
+
+def download_for_partner(account: PartnerAccount, req: Request, attachment_id: int) -> PartnerDownload | None:
+    """A file the caisse sent on the partner's own request (the caller checked `req` is theirs),
+    audited when downloaded; None when the request has no such file of the caisse (the partner's
+    own files are listed by name only)."""
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.request_id != req.id or attachment.side != "caisse":
+        return None
+    if not received_file_available(attachment) or attachment.content is None:
+        return PartnerDownload(attachment, None)
+    data = attachment.content.data
+    audit.record(
+        "attachment.download", actor=account, target=attachment, caisse_id=req.caisse_id,
+        number=req.number, filename=attachment.filename,
+    )
+    db.session.commit()
+    return PartnerDownload(attachment, data)
 
 
 def record_queue_export(agent: Agent, export_type: str, filters: list[dict], search: str | None, rows: int, total: int | None) -> None:
