@@ -29,7 +29,20 @@ from itertools import chain
 from typing import NamedTuple, TypeVar
 
 from flask import Flask, current_app
-from sqlalchemy import any_, bindparam, event, exists, func, literal, null, select, union_all, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    any_,
+    bindparam,
+    event,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, attributes
 
 from ..extensions import db
@@ -46,10 +59,9 @@ DEFAULT_TTL_SECONDS = 300
 
 # The tables whose rows the kept lists show: a bulk statement on one of them must renew the stamps.
 LISTED_TABLES = frozenset(
-    table.name
-    for table in (
-        Convention.__table__, convention_offer, CaisseMotive.__table__, Structure.__table__,
-        PartnerAccount.__table__, ServiceOffer.__table__, Motive.__table__,
+    (
+        Convention.__tablename__, convention_offer.name, CaisseMotive.__tablename__, Structure.__tablename__,
+        PartnerAccount.__tablename__, ServiceOffer.__tablename__, Motive.__tablename__,
     )
 )
 
@@ -137,10 +149,11 @@ def _statement(dialect: str | None):
         literal("motive"), Motive.id, Motive.label, ServiceOffer.label, ServiceOffer.position, Motive.position,
     ).join(ServiceOffer, ServiceOffer.id == Motive.service_offer_id)
     under_convention = select(Convention.structure_id)
+    in_caisse: ColumnElement[bool]
     if dialect is None:
         in_caisse = Structure.id.in_(under_convention)
     else:
-        caisse_id = bindparam("caisse_id")
+        caisse_id: BindParameter[int] = bindparam("caisse_id")
         motives = motives.where(
             exists().where(CaisseMotive.motive_id == Motive.id, CaisseMotive.caisse_id == caisse_id)
         )
@@ -201,9 +214,9 @@ def _watch_bulk_statements(state: ORMExecuteState) -> None:
     """A bulk statement on a listed table, in a transaction that did not renew: renew every caisse."""
     if not (state.is_update or state.is_delete or state.is_insert) or state.session.info.get(_RENEWED):
         return
-    table = getattr(state.statement, "table", None)
-    if getattr(table, "name", None) in LISTED_TABLES:
-        log.warning("Bulk statement on %s without caisse_cache.renew(): every caisse's stamp renewed", table.name)
+    name = getattr(getattr(state.statement, "table", None), "name", None)
+    if name in LISTED_TABLES:
+        log.warning("Bulk statement on %s without caisse_cache.renew(): every caisse's stamp renewed", name)
         _new_stamp(state.session, (), (), every_caisse=True)
 
 
