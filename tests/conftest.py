@@ -13,7 +13,7 @@ from config import TestConfig, normalize_database_url
 
 TEST_DB = os.environ.get("TEST_DB", "sqlite")
 DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-from helpers import PASSWORD, CsrfClient  # noqa: E402  (one definition, shared with the test files)
+from helpers import PASSWORD, CsrfClient, make_account  # noqa: E402  (one definition, shared with the test files)
 
 
 def pytest_report_header(config):
@@ -131,6 +131,25 @@ def world(app):
             "convention": convention, "manager": manager,
         }
     return w
+
+
+@pytest.fixture
+def gironde(world):
+    """The GIRONDE part of the world: its caisse, admin, agent, structure, convention and manager."""
+    return world["gironde"]
+
+
+@pytest.fixture
+def oise(world):
+    """The OISE part of the world, the other tenant."""
+    return world["oise"]
+
+
+@pytest.fixture
+def tech(gironde):
+    """v.chausson (Victor CHAUSSON), technician of the GIRONDE structure: PASSWORD set now, CGU
+    accepted, e-mail v.chausson@example.fr."""
+    return make_account(gironde["structure"], "v.chausson", first_name="Victor", usage_name="CHAUSSON")
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ Figure printed at the end (README "Reliability and security"): routes × roles c
 import re
 
 import pytest
-from helpers import PASSWORD
-from portal_helpers import add_request, enter, make_account
+from helpers import PASSWORD, add_request, enter, make_account
 
 from backoffice.clock import now
 from backoffice.extensions import db

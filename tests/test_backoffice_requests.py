@@ -41,19 +41,6 @@ NUMBER_RE = re.compile(r'class="font-weight-bold">(\d{10})</a>')
 # --- fixtures and helpers ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def tech(world):
-    """v.chausson, technician of the GIRONDE structure."""
-    account = PartnerAccount(
-        login="v.chausson", role=PartnerRole.TECHNICIAN.value, structure=world["gironde"]["structure"],
-        civility="Monsieur", usage_name="CHAUSSON", first_name="Victor", function="Bénévole",
-        phone="07.00.00.00.00", email="victor@example.fr",
-    )
-    db.session.add(account)
-    db.session.commit()
-    return account
-
-
 def agent_client(app, username):
     """A fresh client logged in as this back-office user (one client per user)."""
     other = app.test_client()
@@ -544,13 +531,13 @@ def test_take_is_post_with_csrf_and_mails_the_technician(app, client, login, wor
     assert client.get(f"/admin/requests/prendre/?id={req.id}").status_code == 405
     assert client.post("/admin/requests/prendre/", data={"id": req.id}).status_code == 400  # no CSRF token
     assert db.session.get(Request, req.id).status == RequestStatus.NEW.value
-    assert outbox_for("victor@example.fr") == []
+    assert outbox_for("v.chausson@example.fr") == []
 
     response = client.post_form("/admin/requests/prendre/", {"id": req.id}, follow_redirects=True)
     assert "Vous avez pris en charge la demande" in page_text(response)
     req = db.session.get(Request, req.id)
     assert req.status == RequestStatus.TAKEN.value and req.taken_by.username == "agent.gironde"
-    [mail] = outbox_for("victor@example.fr", "request_taken")
+    [mail] = outbox_for("v.chausson@example.fr", "request_taken")
     assert f"votre demande N°{req.number} a été prise en charge" in mail.body_text
     assert "Paul GIRONDE (caisse)" in page_text(client.get(screen(req.id)))
 
@@ -570,9 +557,9 @@ def test_no_taken_mail_for_saisine_mission_accompagnement_sante(app, client, log
     login("agent.gironde")
     client.post_form("/admin/requests/prendre/", {"id": req.id})
     assert db.session.get(Request, req.id).status == RequestStatus.TAKEN.value
-    assert outbox_for("victor@example.fr") == []
+    assert outbox_for("v.chausson@example.fr") == []
     client.post_form("/admin/requests/repondre/", {"id": req.id, "answer": "Transmis à la mission."})
-    assert [m.kind for m in outbox_for("victor@example.fr")] == ["request_resolved"]
+    assert [m.kind for m in outbox_for("v.chausson@example.fr")] == ["request_resolved"]
 
 
 def test_answer_resolves_and_mails_the_15_days(app, client, login, world, tech):
@@ -587,7 +574,7 @@ def test_answer_resolves_and_mails_the_15_days(app, client, login, world, tech):
     req = db.session.get(Request, req.id)
     assert req.status == RequestStatus.RESOLVED.value and req.answer == "Prise en charge faite"
     assert [a.filename for a in requests.caisse_files(req)] == ["attestation.pdf"]
-    [mail] = outbox_for("victor@example.fr", "request_resolved")
+    [mail] = outbox_for("v.chausson@example.fr", "request_resolved")
     assert f"votre demande N°{req.number} est résolue" in mail.body_text
     assert "ils resteront visibles pendant 15 jours" in mail.body_text
     # Answering again is refused; the screen shows the answer and its file.
@@ -711,8 +698,8 @@ def test_qr_exchange_reply_mails_and_the_4th_answer_closes(app, client, login, w
         req = db.session.get(Request, req.id)
         expected = RequestStatus.CLOSED if round_ == 4 else RequestStatus.MESSAGE_RECEIVED
         assert req.status == expected.value
-    assert len(outbox_for("victor@example.fr", "exchange_answer")) == 4
-    mail = outbox_for("victor@example.fr", "exchange_answer")[0]
+    assert len(outbox_for("v.chausson@example.fr", "exchange_answer")) == 4
+    mail = outbox_for("v.chausson@example.fr", "exchange_answer")[0]
     assert f"la caisse a répondu à votre message concernant la demande N°{req.number}" in mail.body_text
     text = page_text(client.get(screen(req.id)))
     assert "Répondre au message" not in text and "Clôturé" in text and "reponse4.pdf" in text
@@ -864,4 +851,4 @@ def test_two_agents_taking_at_once_exactly_one_wins(app, world, tech):
     winner = db.session.get(Request, request_id).taken_by
     assert loser_message == f"Cette demande a déjà été prise en charge par {winner.full_name}."
     assert winner.id == next(a for a, m in results.items() if m == "won")
-    assert len(outbox_for("victor@example.fr", "request_taken")) == 1
+    assert len(outbox_for("v.chausson@example.fr", "request_taken")) == 1

@@ -3,7 +3,7 @@ net, the one renewal function for bulk statements, and the watch for a bulk stat
 import logging
 from datetime import datetime, timedelta, timezone
 
-from portal_helpers import make_account
+from helpers import make_account
 from sqlalchemy import select, update
 
 from backoffice.clock import now

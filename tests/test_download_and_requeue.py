@@ -2,7 +2,7 @@
 services/requests.download_for_partner and services/outbox.requeue_failed (the routes only render)."""
 from datetime import timedelta
 
-from portal_helpers import add_request, make_account
+from helpers import add_request, make_account
 from sqlalchemy import select
 
 from backoffice.clock import now

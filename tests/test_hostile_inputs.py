@@ -14,8 +14,7 @@ from urllib.parse import quote, quote_from_bytes, urlsplit
 import flask_admin.model.base
 import pytest
 from form_parsing import action_path, forms_of, post_forms
-from helpers import PASSWORD, field_errors, input_value, page_text
-from portal_helpers import add_request, enter, make_account
+from helpers import PASSWORD, add_request, enter, field_errors, input_value, make_account, page_text
 
 from backoffice.clock import now
 from backoffice.extensions import db

@@ -8,9 +8,9 @@ import random
 import zipfile
 
 import pytest
+from helpers import enter, make_account
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from portal_helpers import enter, make_account
 
 from backoffice.extensions import db
 from backoffice.models import Attachment, Request, ServiceOffer, StagedUpload

@@ -6,8 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from argon2 import PasswordHasher
-from helpers import PASSWORD, CsrfClient, page_text
-from portal_helpers import location, utc
+from helpers import PASSWORD, CsrfClient, location, page_text, utc
 from sqlalchemy import select
 
 from backoffice import create_app

@@ -20,8 +20,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
-from helpers import PASSWORD, TOKEN_LINK_RE, count, deliver_mail, mail_text
-from portal_helpers import accept_cgu, enter
+from helpers import PASSWORD, TOKEN_LINK_RE, accept_cgu, count, deliver_mail, enter, mail_text
 from sqlalchemy import JSON, String, Text, select
 from test_outbox import free_port
 

@@ -3,17 +3,7 @@ import html as html_lib
 import re
 
 import pytest
-from helpers import PASSWORD
-from portal_helpers import (
-    accept_cgu,
-    count,
-    enter,
-    location,
-    make_account,
-    portal_login,
-    text_of,
-    token_sent_to,
-)
+from helpers import PASSWORD, accept_cgu, count, enter, location, make_account, page_text, portal_login, token_sent_to
 
 from backoffice.extensions import db
 from backoffice.models import AuditEntry, OutboxMessage, PartnerAccount, PartnerRole
@@ -30,21 +20,16 @@ NAME_MESSAGE = "Seuls les lettres, l'apostrophe, le tiret et l'espace sont autor
 
 
 @pytest.fixture
-def g(world):
-    return world["gironde"]
-
-
-@pytest.fixture
 def o(world):
     return world["oise"]
 
 
 @pytest.fixture
-def manager(client, g):
+def manager(client, gironde):
     """The GIRONDE manager, logged in on the portal with CPAM GIRONDE selected."""
-    accept_cgu(g["manager"])
-    assert location(enter(client, g["manager"], g["caisse"])) == "/"
-    return g["manager"]
+    accept_cgu(gironde["manager"])
+    assert location(enter(client, gironde["manager"], gironde["caisse"])) == "/"
+    return gironde["manager"]
 
 
 def technician(structure, login, **kwargs):
@@ -78,14 +63,14 @@ def input_value(response, name):
 def field_errors(response, field_id):
     body = response.get_data(as_text=True)
     block = re.search(rf'<div id="{field_id}-errors">([\s\S]*?)</div>', body)
-    return text_of(block.group(1)) if block else ""
+    return page_text(block.group(1)) if block else ""
 
 
 # --- R-TEC-3: the list ---------------------------------------------------------------------------
 
 
-def test_list_shows_active_accounts_first_alphabetically_then_inactive_ones(client, g, o, manager):
-    s = g["structure"]
+def test_list_shows_active_accounts_first_alphabetically_then_inactive_ones(client, gironde, o, manager):
+    s = gironde["structure"]
     technician(s, "a.bernard", first_name="Alice", usage_name="BERNARD", civility="Madame")
     technician(s, "z.albert", first_name="Zoé", usage_name="ALBERT", civility="Madame")
     technician(s, "e.etienne", first_name="Emma", usage_name="ÉTIENNE", civility="Madame")
@@ -106,7 +91,7 @@ def test_list_shows_active_accounts_first_alphabetically_then_inactive_ones(clie
         ("ep-inactive", "Monsieur AARON Paul"),
         ("ep-inactive", "Madame DUPONT Bea"),
     ]
-    text = text_of(page)
+    text = page_text(page)
     for shown in ("a.bernard", "05.56.11.22.33", "Bénévole", "a.bernard@example.fr", "Actif", "Inactif"):
         assert shown in text
     assert "x.oise" not in text and "OISEAU" not in text
@@ -115,18 +100,18 @@ def test_list_shows_active_accounts_first_alphabetically_then_inactive_ones(clie
 # --- R-TEC-2: the cap ----------------------------------------------------------------------------
 
 
-def test_cap_minus_one_shows_the_button_and_creation_works_then_at_the_cap_it_is_refused(client, g, manager):
-    convention = g["convention"]
+def test_cap_minus_one_shows_the_button_and_creation_works_then_at_the_cap_it_is_refused(client, gironde, manager):
+    convention = gironde["convention"]
     convention.technician_cap = 3  # lower than the 5 of an 8-member structure
     db.session.commit()
-    s = g["structure"]
+    s = gironde["structure"]
     technician(s, "t.un", first_name="Anne")
     technician(s, "t.deux", first_name="Bruno")
     old = technician(s, "t.vieux", first_name="Carl", active=False)  # inactive: not counted
 
     # N-1 active: the button is there and creation works
     page = client.get("/comptes")
-    assert "Ajouter un technicien" in text_of(page) and 'href="/comptes/nouveau"' in page.get_data(as_text=True)
+    assert "Ajouter un technicien" in page_text(page) and 'href="/comptes/nouveau"' in page.get_data(as_text=True)
     assert client.get("/comptes/nouveau").status_code == 200
     r = client.post_form("/comptes/nouveau", form_data(email="victor@example.fr"))
     assert location(r) == "/comptes"
@@ -134,15 +119,15 @@ def test_cap_minus_one_shows_the_button_and_creation_works_then_at_the_cap_it_is
 
     # N active: no button, the form and a forged POST are refused server-side
     page = client.get("/comptes")
-    assert "Ajouter un technicien" not in text_of(page)
+    assert "Ajouter un technicien" not in page_text(page)
     assert 'href="/comptes/nouveau"' not in page.get_data(as_text=True)
-    assert "Le nombre maximum de comptes techniciens actifs de votre structure est atteint." in text_of(page)
+    assert "Le nombre maximum de comptes techniciens actifs de votre structure est atteint." in page_text(page)
     assert location(client.get("/comptes/nouveau")) == "/comptes"
     accounts_before = count(PartnerAccount)
     outbox_before = count(OutboxMessage)
     r = client.post_form("/comptes/nouveau", form_data(usage_name="Lapierre", email="lapierre@example.fr"))
     assert location(r) == "/comptes"
-    assert CAP_MESSAGE in text_of(client.get("/comptes"))
+    assert CAP_MESSAGE in page_text(client.get("/comptes"))
     assert count(PartnerAccount) == accounts_before
     assert count(OutboxMessage) == outbox_before
     assert count(PartnerAccount, PartnerAccount.login == "v.lapierre") == 0
@@ -150,7 +135,7 @@ def test_cap_minus_one_shows_the_button_and_creation_works_then_at_the_cap_it_is
     # reactivating would go above the cap too (R-TEC-5)
     r = client.post_form(f"/comptes/{old.id}/reactiver", {"reason": "Retour de congé"})
     assert r.status_code == 200
-    assert "Le nombre maximum de comptes techniciens actifs (3) est atteint pour cette structure." in text_of(r)
+    assert "Le nombre maximum de comptes techniciens actifs (3) est atteint pour cette structure." in page_text(r)
     assert not db.session.get(PartnerAccount, old.id).active
     assert count(OutboxMessage) == outbox_before
 
@@ -158,8 +143,8 @@ def test_cap_minus_one_shows_the_button_and_creation_works_then_at_the_cap_it_is
 # --- R-TEC-4: inactivation -----------------------------------------------------------------------
 
 
-def test_the_last_active_technician_cannot_be_inactivated(client, g, manager):
-    s = g["structure"]
+def test_the_last_active_technician_cannot_be_inactivated(client, gironde, manager):
+    s = gironde["structure"]
     first = technician(s, "t.premier", first_name="Anne")
     second = technician(s, "t.second", first_name="Bruno")
     technician(s, "t.ancien", first_name="Carl", active=False)
@@ -167,20 +152,20 @@ def test_the_last_active_technician_cannot_be_inactivated(client, g, manager):
     r = client.post_form(f"/comptes/{first.id}/inactiver")
     assert location(r) == "/comptes"
     page = client.get("/comptes")
-    assert "Le compte t.premier est inactivé." in text_of(page)
+    assert "Le compte t.premier est inactivé." in page_text(page)
     first = db.session.get(PartnerAccount, first.id)
     assert not first.active and first.inactivated_at is not None
     assert count(AuditEntry, AuditEntry.action == "technician.inactivate", AuditEntry.target_id == first.id) == 1
 
     r = client.post_form(f"/comptes/{second.id}/inactiver")
     assert location(r) == "/comptes"
-    assert LAST_TECHNICIAN in text_of(client.get("/comptes"))
+    assert LAST_TECHNICIAN in page_text(client.get("/comptes"))
     assert db.session.get(PartnerAccount, second.id).active
     assert count(AuditEntry, AuditEntry.action == "technician.inactivate", AuditEntry.target_id == second.id) == 0
 
 
-def test_inactivation_asks_for_confirmation_and_get_changes_nothing(client, g, manager):
-    s = g["structure"]
+def test_inactivation_asks_for_confirmation_and_get_changes_nothing(client, gironde, manager):
+    s = gironde["structure"]
     tech = technician(s, "t.confirme", first_name="Anne", usage_name="CONFIRME", civility="Madame")
     technician(s, "t.autre", first_name="Bruno")
     gone = technician(s, "t.parti", first_name="Carl", active=False)
@@ -188,12 +173,12 @@ def test_inactivation_asks_for_confirmation_and_get_changes_nothing(client, g, m
 
     page = client.get(f"/comptes/{tech.id}/inactiver")
     assert page.status_code == 200
-    assert CONFIRM_INACTIVATION in text_of(page)
-    assert "Madame CONFIRME Anne" in text_of(page) and "t.confirme" in text_of(page)
+    assert CONFIRM_INACTIVATION in page_text(page)
+    assert "Madame CONFIRME Anne" in page_text(page) and "t.confirme" in page_text(page)
     assert re.search(r'<form method="post"[\s\S]*?>OUI</button>', page.get_data(as_text=True))
     page = client.get(f"/comptes/{gone.id}/reactiver")
     assert page.status_code == 200
-    assert "Êtes-vous sûr de vouloir réactiver ce compte ?" in text_of(page)
+    assert "Êtes-vous sûr de vouloir réactiver ce compte ?" in page_text(page)
     assert client.get(f"/comptes/{tech.id}/modifier").status_code == 200
     assert client.get("/comptes/nouveau").status_code == 200
 
@@ -210,8 +195,8 @@ def test_inactivation_asks_for_confirmation_and_get_changes_nothing(client, g, m
 # --- R-TEC-5 / R-ACC-6: reactivation -------------------------------------------------------------
 
 
-def test_reactivation_needs_a_reason_of_at_most_5000_characters(client, g, manager):
-    s = g["structure"]
+def test_reactivation_needs_a_reason_of_at_most_5000_characters(client, gironde, manager):
+    s = gironde["structure"]
     technician(s, "t.actif", first_name="Anne")
     tech = technician(s, "r.retour", first_name="Rémi", usage_name="RETOUR", active=False, email="remi@example.fr")
     url = f"/comptes/{tech.id}/reactiver"
@@ -229,7 +214,7 @@ def test_reactivation_needs_a_reason_of_at_most_5000_characters(client, g, manag
     reason = ("Retour de congé parental. " * 200)[:5000]
     r = client.post_form(url, {"reason": reason})
     assert location(r) == "/comptes"
-    assert "Le compte r.retour est réactivé" in text_of(client.get("/comptes"))
+    assert "Le compte r.retour est réactivé" in page_text(client.get("/comptes"))
     tech = db.session.get(PartnerAccount, tech.id)
     assert tech.active and tech.inactivated_at is None
     assert tech.reactivation_reason == reason.strip()
@@ -243,7 +228,7 @@ def test_reactivation_needs_a_reason_of_at_most_5000_characters(client, g, manag
     # the old password no longer works; the link of the e-mail sets a new one
     client.post_form("/deconnexion")
     r = portal_login(client, "r.retour")
-    assert r.status_code == 200 and "Identifiant ou mot de passe incorrect." in text_of(r)
+    assert r.status_code == 200 and "Identifiant ou mot de passe incorrect." in page_text(r)
     token = token_sent_to(mail.recipient)
     new_password = "Un nouveau départ en 2027"
     r = client.post_form(f"/mot-de-passe/{token}", {"password": new_password, "confirmation": new_password})
@@ -254,27 +239,27 @@ def test_reactivation_needs_a_reason_of_at_most_5000_characters(client, g, manag
 # --- R-ACC-2 / R-TEC-6: creation and modification ------------------------------------------------
 
 
-def test_a_second_victor_chausson_gets_v_chausson2(client, g, o, manager):
+def test_a_second_victor_chausson_gets_v_chausson2(client, gironde, o, manager):
     technician(o["structure"], "v.chausson", first_name="Victor", usage_name="CHAUSSON")  # another structure
     r = client.post_form("/comptes/nouveau", form_data(email="victor.bis@example.fr"))
     assert location(r) == "/comptes"
     page = client.get("/comptes")
-    assert "Compte technicien partenaire créé avec succès." in text_of(page)
-    assert "v.chausson2" in text_of(page)
+    assert "Compte technicien partenaire créé avec succès." in page_text(page)
+    assert "v.chausson2" in page_text(page)
     r = client.post_form("/comptes/nouveau", form_data(usage_name="chausson", first_name="VICTOR", email="victor.ter@example.fr"))
     assert location(r) == "/comptes"
     logins = {a.login: a for a in db.session.query(PartnerAccount).filter(PartnerAccount.login.like("v.chausson%"))}
     assert set(logins) == {"v.chausson", "v.chausson2", "v.chausson3"}
-    assert logins["v.chausson2"].structure_id == g["structure"].id
+    assert logins["v.chausson2"].structure_id == gironde["structure"].id
     assert logins["v.chausson3"].first_name == "Victor" and logins["v.chausson3"].usage_name == "CHAUSSON"
     mail = db.session.query(OutboxMessage).filter_by(recipient="victor.bis@example.fr").one()
     assert "v.chausson2" in mail.body_text and "Bienvenue sur Espace Partenaires" in mail.body_text
 
 
-def test_modification_keeps_the_login(client, g, manager):
-    tech = technician(g["structure"], "v.chausson", first_name="Victor", usage_name="CHAUSSON")
+def test_modification_keeps_the_login(client, gironde, manager):
+    tech = technician(gironde["structure"], "v.chausson", first_name="Victor", usage_name="CHAUSSON")
     page = client.get(f"/comptes/{tech.id}/modifier")
-    assert "Identifiant : v.chausson (inchangé)" in text_of(page)
+    assert "Identifiant : v.chausson (inchangé)" in page_text(page)
     assert input_value(page, "usage_name") == "CHAUSSON" and input_value(page, "phone") == "05.56.11.22.33"
 
     r = client.post_form(
@@ -283,15 +268,15 @@ def test_modification_keeps_the_login(client, g, manager):
     )
     assert location(r) == "/comptes"
     page = client.get("/comptes")
-    assert "Compte technicien partenaire modifié avec succès." in text_of(page)
+    assert "Compte technicien partenaire modifié avec succès." in page_text(page)
     tech = db.session.get(PartnerAccount, tech.id)
     assert tech.login == "v.chausson"
     assert (tech.usage_name, tech.first_name, tech.phone, tech.email) == ("MARTIN", "Victor-Hugo", "06.07.08.09.10", "vh@example.fr")
-    assert "Monsieur MARTIN Victor-Hugo" in text_of(page) and "v.chausson" in text_of(page)
+    assert "Monsieur MARTIN Victor-Hugo" in page_text(page) and "v.chausson" in page_text(page)
     assert count(AuditEntry, AuditEntry.action == "technician.update", AuditEntry.target_id == tech.id) == 1
 
 
-def test_bad_input_shows_french_messages_and_keeps_the_typed_values(client, g, manager):
+def test_bad_input_shows_french_messages_and_keeps_the_typed_values(client, gironde, manager):
     before = count(PartnerAccount)
     r = client.post_form("/comptes/nouveau", form_data(first_name="Jean2", phone="0556", usage_name="Dupont"))
     assert r.status_code == 200
@@ -305,11 +290,11 @@ def test_bad_input_shows_french_messages_and_keeps_the_typed_values(client, g, m
 
     r = client.post_form("/comptes/nouveau", form_data(usage_name="", birth_name="", email="pas-une-adresse"))
     assert r.status_code == 200
-    assert "Veuillez renseigner le nom patronymique ou le nom usuel." in text_of(r)
+    assert "Veuillez renseigner le nom patronymique ou le nom usuel." in page_text(r)
     assert "L'adresse e-mail n'est pas valide." in field_errors(r, "email")
     assert count(PartnerAccount) == before
 
-    tech = technician(g["structure"], "t.stable", first_name="Anne")
+    tech = technician(gironde["structure"], "t.stable", first_name="Anne")
     r = client.post_form(f"/comptes/{tech.id}/modifier", form_data(phone="12.34", first_name="Anne"))
     assert r.status_code == 200 and PHONE_MESSAGE in field_errors(r, "phone")
     assert input_value(r, "phone") == "12.34"
@@ -326,9 +311,9 @@ def _snapshot(account_ids):
     return {i: tuple(getattr(db.session.get(PartnerAccount, i), c) for c in columns) for i in account_ids}
 
 
-def test_a_manager_gets_404_on_every_account_url_of_another_structure(client, g, o, manager):
-    own = technician(g["structure"], "t.gironde", first_name="Anne")
-    technician(g["structure"], "t.gironde2", first_name="Bruno")
+def test_a_manager_gets_404_on_every_account_url_of_another_structure(client, gironde, o, manager):
+    own = technician(gironde["structure"], "t.gironde", first_name="Anne")
+    technician(gironde["structure"], "t.gironde2", first_name="Bruno")
     b_active = technician(o["structure"], "b.actif", first_name="Benoît", usage_name="SECRETOISE", email="b.actif@oise.fr")
     b_other = technician(o["structure"], "b.autre", first_name="Bérénice", usage_name="CONFIDENTIELLE", email="b.autre@oise.fr")
     b_inactive = technician(o["structure"], "b.inactif", first_name="Basile", usage_name="DISCRET", active=False, email="b.inactif@oise.fr")
@@ -337,7 +322,7 @@ def test_a_manager_gets_404_on_every_account_url_of_another_structure(client, g,
     before = _snapshot(b_ids)
     outbox_before, audit_before = count(OutboxMessage), count(AuditEntry)
 
-    targets = b_ids + [g["manager"].id, 987654]  # other structure, a manager (even one's own), no such id
+    targets = b_ids + [gironde["manager"].id, 987654]  # other structure, a manager (even one's own), no such id
     posts = {
         "modifier": form_data(usage_name="Pirate", email="pirate@example.fr"),
         "inactiver": {},
@@ -361,11 +346,11 @@ def test_a_manager_gets_404_on_every_account_url_of_another_structure(client, g,
         assert secret not in list_page
 
 
-def test_a_technician_gets_403_on_the_account_pages(client, g):
-    tech = technician(g["structure"], "t.curieux", first_name="Anne")
-    other = technician(g["structure"], "t.voisin", first_name="Bruno")
-    gone = technician(g["structure"], "t.ancien", first_name="Carl", active=False)
-    assert location(enter(client, tech, g["caisse"])) == "/"
+def test_a_technician_gets_403_on_the_account_pages(client, gironde):
+    tech = technician(gironde["structure"], "t.curieux", first_name="Anne")
+    other = technician(gironde["structure"], "t.voisin", first_name="Bruno")
+    gone = technician(gironde["structure"], "t.ancien", first_name="Carl", active=False)
+    assert location(enter(client, tech, gironde["caisse"])) == "/"
     before = _snapshot([tech.id, other.id, gone.id])
     accounts_before = count(PartnerAccount)
 
@@ -373,7 +358,7 @@ def test_a_technician_gets_403_on_the_account_pages(client, g):
                 f"/comptes/{gone.id}/reactiver"):
         r = client.get(url)
         assert r.status_code == 403, url
-        assert "Vous n'avez pas les droits nécessaires pour accéder à cette page." in text_of(r)
+        assert "Vous n'avez pas les droits nécessaires pour accéder à cette page." in page_text(r)
     for url, data in (
         ("/comptes/nouveau", form_data()),
         (f"/comptes/{other.id}/modifier", form_data(usage_name="Pirate")),
@@ -383,13 +368,13 @@ def test_a_technician_gets_403_on_the_account_pages(client, g):
         assert client.post_form(url, data).status_code == 403, url
     assert _snapshot([tech.id, other.id, gone.id]) == before
     assert count(PartnerAccount) == accounts_before and count(OutboxMessage) == 0
-    assert "Gestion des comptes" not in text_of(client.get("/demandes"))
+    assert "Gestion des comptes" not in page_text(client.get("/demandes"))
 
 
-def test_the_back_office_manager_inactivation_is_not_reachable_from_the_portal(client, g, o, manager):
+def test_the_back_office_manager_inactivation_is_not_reachable_from_the_portal(client, gironde, o, manager):
     """R-MGR-2 is the caisse's business: a partner session gets 403 in /admin/, 404 in the portal."""
-    second = make_account(g["structure"], "m.second", role=PartnerRole.MANAGER, first_name="Sophie")
-    ids = [g["manager"].id, second.id, o["manager"].id]
+    second = make_account(gironde["structure"], "m.second", role=PartnerRole.MANAGER, first_name="Sophie")
+    ids = [gironde["manager"].id, second.id, o["manager"].id]
     before = _snapshot(ids)
     for account_id in ids:
         url = f"/admin/managers/etat/?id={account_id}"
@@ -403,7 +388,7 @@ def test_the_back_office_manager_inactivation_is_not_reachable_from_the_portal(c
     assert client.get("/comptes").status_code == 200
 
 
-def test_creation_e_mail_and_password_link_then_the_technician_logs_in(client, g, manager):
+def test_creation_e_mail_and_password_link_then_the_technician_logs_in(client, gironde, manager):
     r = client.post_form("/comptes/nouveau", form_data(first_name="Maryse", usage_name="", birth_name="Pichon", civility="Madame", email="maryse@example.fr"))
     assert location(r) == "/comptes"
     mail = db.session.query(OutboxMessage).filter_by(recipient="maryse@example.fr").one()

@@ -8,7 +8,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from portal_helpers import enter, make_account
+from helpers import enter, make_account
 from sqlalchemy import func, select
 
 from backoffice.clock import now, today

@@ -13,8 +13,7 @@ import flask_admin.model.base
 import pytest
 from flask import request
 from form_parsing import action_path, post_forms
-from helpers import PASSWORD
-from portal_helpers import add_request, make_account
+from helpers import PASSWORD, add_request, make_account
 from sqlalchemy import select
 
 from backoffice.clock import now

@@ -5,24 +5,11 @@ import pytest
 import time_machine
 
 from backoffice.extensions import db
-from backoffice.models import OutboxMessage, PartnerAccount, PartnerRole, RequestStatus, ServiceOffer
+from backoffice.models import OutboxMessage, RequestStatus, ServiceOffer
 from backoffice.services import access, requests, uploads
 from backoffice.services.errors import DomainError, ValidationFailed
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def tech(world):
-    g = world["gironde"]
-    account = PartnerAccount(
-        login="v.chausson", role=PartnerRole.TECHNICIAN.value, structure=g["structure"], civility="Monsieur",
-        usage_name="CHAUSSON", first_name="Victor", function="Bénévole", phone="07.00.00.00.00",
-        email="victor@example.fr",
-    )
-    db.session.add(account)
-    db.session.commit()
-    return account
 
 
 def offer(code):
@@ -68,30 +55,30 @@ def test_comment_boundary_and_files(tech, world):
 
 
 def test_take_answer_exchange_and_close(tech, world):
-    g = world["gironde"]
+    gironde = world["gironde"]
     r = file_one(tech, world)
-    requests.take_request(g["agent"], r)
+    requests.take_request(gironde["agent"], r)
     assert r.status == RequestStatus.TAKEN.value
     other = world["gironde"]["admin"]
     with pytest.raises(DomainError, match="déjà été prise en charge par"):
         requests.take_request(other, r)
-    requests.answer_request(g["agent"], r, "Prise en charge faite", [])
+    requests.answer_request(gironde["agent"], r, "Prise en charge faite", [])
     assert r.status == RequestStatus.RESOLVED.value
-    subjects = [m.subject for m in db.session.query(OutboxMessage).filter_by(recipient="victor@example.fr")]
+    subjects = [m.subject for m in db.session.query(OutboxMessage).filter_by(recipient="v.chausson@example.fr")]
     assert len(subjects) == 2
     for round_ in range(4):
         requests.partner_message(tech, r, f"Question {round_ + 1}", [])
         assert r.status == RequestStatus.MESSAGE_SENT.value
-        requests.caisse_reply(g["agent"], r, f"Réponse {round_ + 1}", [])
+        requests.caisse_reply(gironde["agent"], r, f"Réponse {round_ + 1}", [])
     assert r.status == RequestStatus.CLOSED.value
     with pytest.raises(DomainError):
         requests.partner_message(tech, r, "Encore", [])
 
 
 def test_day_16_closing(tech, world):
-    g = world["gironde"]
+    gironde = world["gironde"]
     r = file_one(tech, world)
-    requests.answer_request(g["agent"], r, "Réponse", [])
+    requests.answer_request(gironde["agent"], r, "Réponse", [])
     resolved = r.resolved_at
     with time_machine.travel(resolved + timedelta(days=15) - timedelta(seconds=1), tick=False):
         assert requests.exchange_state(r)["can_write"]

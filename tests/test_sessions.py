@@ -7,8 +7,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from helpers import PASSWORD, CsrfClient
-from portal_helpers import accept_cgu, enter, location, make_account, portal_login, utc
+from helpers import PASSWORD, CsrfClient, accept_cgu, enter, location, make_account, portal_login, utc
 from sqlalchemy import select
 
 from backoffice import create_app
@@ -21,16 +20,6 @@ from config import TestConfig
 
 NEW_PASSWORD = "Le printemps reviendra en 2027"
 START = utc(2027, 3, 1, 8, 0)
-
-
-@pytest.fixture
-def g(world):
-    return world["gironde"]
-
-
-@pytest.fixture
-def tech(g):
-    return make_account(g["structure"], "t.gironde", first_name="Théo", usage_name="GIRONDIN")
 
 
 def cookie_of(client) -> str:
@@ -68,8 +57,8 @@ def rows_of(account) -> list[UserSession]:
 # --- logout ----------------------------------------------------------------------------------------
 
 
-def test_a_portal_cookie_copied_before_logout_is_refused_after_it(app, client, g, tech):
-    enter(client, tech, g["caisse"])
+def test_a_portal_cookie_copied_before_logout_is_refused_after_it(app, client, gironde, tech):
+    enter(client, tech, gironde["caisse"])
     saved = cookie_of(client)
     assert browser_with(app, saved).get("/demandes").status_code == 200  # the copy works before
     assert location(client.post_form("/deconnexion")) == "/connexion"
@@ -81,7 +70,7 @@ def test_a_portal_cookie_copied_before_logout_is_refused_after_it(app, client, g
     assert [r.revoked_at is not None for r in rows_of(tech)] == [True]
 
 
-def test_a_back_office_cookie_copied_before_logout_is_refused_after_it(app, client, g):
+def test_a_back_office_cookie_copied_before_logout_is_refused_after_it(app, client, gironde):
     bo_login(client, "agent.gironde")
     assert bo_in(client)
     saved = cookie_of(client)
@@ -91,10 +80,10 @@ def test_a_back_office_cookie_copied_before_logout_is_refused_after_it(app, clie
         assert location(response).startswith("/admin/connexion"), url
 
 
-def test_logout_ends_that_session_only(app, client, g, tech):
-    enter(client, tech, g["caisse"])
+def test_logout_ends_that_session_only(app, client, gironde, tech):
+    enter(client, tech, gironde["caisse"])
     other = app.test_client()  # the same account in another browser
-    enter(other, tech, g["caisse"])
+    enter(other, tech, gironde["caisse"])
     client.post_form("/deconnexion")
     assert not portal_in(client)
     assert other.get("/demandes").status_code == 200
@@ -108,7 +97,7 @@ def test_logout_ends_that_session_only(app, client, g, tech):
     assert bo_in(client)
 
 
-def test_logging_out_twice_or_with_a_dead_cookie_is_harmless(app, client, g, tech):
+def test_logging_out_twice_or_with_a_dead_cookie_is_harmless(app, client, gironde, tech):
     portal_login(client, tech.login)
     saved = cookie_of(client)
     client.post_form("/deconnexion")
@@ -117,7 +106,7 @@ def test_logging_out_twice_or_with_a_dead_cookie_is_harmless(app, client, g, tec
     assert location(client.post_form("/deconnexion")) == "/connexion"
 
 
-def test_the_database_holds_the_key_hash_only_and_a_cookie_without_a_live_key_is_refused(app, client, g, tech):
+def test_the_database_holds_the_key_hash_only_and_a_cookie_without_a_live_key_is_refused(app, client, gironde, tech):
     portal_login(client, tech.login)
     data = app.session_interface.get_signing_serializer(app).loads(cookie_of(client))
     raw = data[sessions.SESSION_KEY]
@@ -148,12 +137,12 @@ def server_b(app):
         db.engine.dispose()
 
 
-def test_logout_on_server_b_ends_the_session_on_server_a(app, server_b, g, tech):
+def test_logout_on_server_b_ends_the_session_on_server_a(app, server_b, gironde, tech):
     on_a = app.test_client()
-    enter(on_a, tech, g["caisse"])
+    enter(on_a, tech, gironde["caisse"])
     saved = cookie_of(on_a)
     colleague_on_a = app.test_client()  # another session of the same account, on A
-    enter(colleague_on_a, tech, g["caisse"])
+    enter(colleague_on_a, tech, gironde["caisse"])
     on_b = browser_with(server_b, saved)  # the load balancer sends the same browser to B
     assert on_b.get("/demandes").status_code == 200
     assert location(on_b.post_form("/deconnexion")) == "/connexion"
@@ -165,24 +154,24 @@ def test_logout_on_server_b_ends_the_session_on_server_a(app, server_b, g, tech)
     print("\nsessions: logout on server B, replay on server A refused; the other session alive on A and B")
 
 
-def test_an_inactivation_on_server_a_ends_the_sessions_on_server_b(app, server_b, g, tech):
-    make_account(g["structure"], "t.collegue", first_name="Anne")  # not the last technician
+def test_an_inactivation_on_server_a_ends_the_sessions_on_server_b(app, server_b, gironde, tech):
+    make_account(gironde["structure"], "t.collegue", first_name="Anne")  # not the last technician
     on_b = server_b.test_client()
-    enter(on_b, tech, g["caisse"])
+    enter(on_b, tech, gironde["caisse"])
     assert on_b.get("/demandes").status_code == 200
-    account_service.inactivate_account(tech, g["manager"], g["caisse"].id)
+    account_service.inactivate_account(tech, gironde["manager"], gironde["caisse"].id)
     assert location(on_b.get("/demandes")).startswith("/connexion")
 
 
 # --- idle timeout and absolute lifetime, on the server -------------------------------------------
 
 
-def test_idle_timeout_to_the_second(app, client, g, tech):
+def test_idle_timeout_to_the_second(app, client, gironde, tech):
     assert app.config["SESSION_IDLE_MINUTES"] == 30
     with time_machine.travel(START, tick=False) as traveller:
-        enter(client, tech, g["caisse"])
+        enter(client, tech, gironde["caisse"])
         late = app.test_client()
-        enter(late, tech, g["caisse"])
+        enter(late, tech, gironde["caisse"])
         traveller.shift(timedelta(minutes=30) - timedelta(seconds=1))
         assert client.get("/demandes").status_code == 200  # 29 min 59 s idle
         traveller.shift(timedelta(minutes=30) - timedelta(seconds=1))  # 29 min 59 s after that request
@@ -195,22 +184,22 @@ def test_idle_timeout_to_the_second(app, client, g, tech):
         assert location(late.get("/organisme")).startswith("/connexion")
 
 
-def test_the_idle_timeout_is_the_servers_not_the_cookies(app, client, g, tech, monkeypatch):
+def test_the_idle_timeout_is_the_servers_not_the_cookies(app, client, gironde, tech, monkeypatch):
     """With a shorter SESSION_IDLE_MINUTES than the cookie's lifetime, the server refuses first."""
     monkeypatch.setitem(app.config, "SESSION_IDLE_MINUTES", 10)
     with time_machine.travel(START, tick=False) as traveller:
-        enter(client, tech, g["caisse"])
+        enter(client, tech, gironde["caisse"])
         traveller.shift(timedelta(minutes=10) - timedelta(seconds=1))
         assert client.get("/demandes").status_code == 200
         traveller.shift(timedelta(minutes=10) + timedelta(seconds=1))
         assert location(client.get("/demandes")).startswith("/connexion")
 
 
-def test_absolute_lifetime_to_the_second_however_active(app, client, g, tech):
+def test_absolute_lifetime_to_the_second_however_active(app, client, gironde, tech):
     assert app.config["SESSION_ABSOLUTE_HOURS"] == 12
     end = START + timedelta(hours=12)
     with time_machine.travel(START, tick=False) as traveller:
-        enter(client, tech, g["caisse"])
+        enter(client, tech, gironde["caisse"])
         moment = START
         while moment + timedelta(minutes=20) < end:
             moment += timedelta(minutes=20)
@@ -225,7 +214,7 @@ def test_absolute_lifetime_to_the_second_however_active(app, client, g, tech):
         assert portal_in(client)
 
 
-def test_absolute_lifetime_applies_to_the_back_office(app, client, g, monkeypatch):
+def test_absolute_lifetime_applies_to_the_back_office(app, client, gironde, monkeypatch):
     monkeypatch.setitem(app.config, "SESSION_ABSOLUTE_HOURS", 1)
     with time_machine.travel(START, tick=False) as traveller:
         bo_login(client, "agent.gironde")
@@ -241,9 +230,9 @@ def test_absolute_lifetime_applies_to_the_back_office(app, client, g, monkeypatc
 # --- activity is written at most once a minute: a page costs no statement ------------------------
 
 
-def test_last_activity_is_written_at_most_once_a_minute(app, client, g, tech, count_queries):
+def test_last_activity_is_written_at_most_once_a_minute(app, client, gironde, tech, count_queries):
     with time_machine.travel(START, tick=False) as traveller:
-        enter(client, tech, g["caisse"])
+        enter(client, tech, gironde["caisse"])
         client.get("/demandes")
         with count_queries() as base:
             assert client.get("/demandes").status_code == 200
@@ -267,11 +256,11 @@ def test_last_activity_is_written_at_most_once_a_minute(app, client, g, tech, co
 # --- every session of the account ends on a password change, reset, inactivation, reactivation -----
 
 
-def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, client, g, tech):
-    enter(client, tech, g["caisse"])
+def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, client, gironde, tech):
+    enter(client, tech, gironde["caisse"])
     others = [app.test_client() for _ in range(2)]
     for other in others:
-        enter(other, tech, g["caisse"])
+        enter(other, tech, gironde["caisse"])
     saved = cookie_of(client)
     r = client.post_form("/mot-de-passe/changer", {"current": PASSWORD, "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
     assert location(r) == "/"
@@ -283,10 +272,10 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, clien
     assert [r.revoked_at is None for r in rows] == [False, False, False, True]
 
 
-def test_a_reset_link_ends_every_session(app, client, g, tech):
+def test_a_reset_link_ends_every_session(app, client, gironde, tech):
     browsers = [app.test_client() for _ in range(2)]
     for browser in browsers:
-        enter(browser, tech, g["caisse"])
+        enter(browser, tech, gironde["caisse"])
     with app.test_request_context():
         token = tokens.issue(tech, "reset")
     db.session.commit()
@@ -297,9 +286,9 @@ def test_a_reset_link_ends_every_session(app, client, g, tech):
     assert all(r.revoked_at is not None for r in rows_of(tech))
 
 
-def test_setting_a_password_in_a_browser_ends_the_session_another_account_had_there(app, client, g, tech):
+def test_setting_a_password_in_a_browser_ends_the_session_another_account_had_there(app, client, gironde, tech):
     """The set-password page logs out whoever used that browser: a copy of their cookie dies too."""
-    enter(client, g["manager"], g["caisse"])
+    enter(client, gironde["manager"], gironde["caisse"])
     saved = cookie_of(client)
     with app.test_request_context():
         token = tokens.issue(tech, "reset")
@@ -307,15 +296,15 @@ def test_setting_a_password_in_a_browser_ends_the_session_another_account_had_th
     r = client.post_form(f"/mot-de-passe/{token}", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
     assert r.status_code == 200
     assert location(browser_with(app, saved).get("/organisme")).startswith("/connexion")
-    assert [row.revoked_at is not None for row in rows_of(g["manager"])] == [True]
+    assert [row.revoked_at is not None for row in rows_of(gironde["manager"])] == [True]
 
 
-def test_inactivation_and_reactivation_end_every_session(app, g, tech):
-    make_account(g["structure"], "t.collegue", first_name="Anne")
+def test_inactivation_and_reactivation_end_every_session(app, gironde, tech):
+    make_account(gironde["structure"], "t.collegue", first_name="Anne")
     browsers = [app.test_client() for _ in range(2)]
     for browser in browsers:
-        enter(browser, tech, g["caisse"])
-    account_service.inactivate_account(tech, g["manager"], g["caisse"].id)
+        enter(browser, tech, gironde["caisse"])
+    account_service.inactivate_account(tech, gironde["manager"], gironde["caisse"].id)
     assert all(r.revoked_at is not None for r in rows_of(tech))
     for browser in browsers:
         assert location(browser.get("/demandes")).startswith("/connexion")
@@ -326,20 +315,20 @@ def test_inactivation_and_reactivation_end_every_session(app, g, tech):
     tech.active = True
     db.session.commit()
     browser = app.test_client()
-    enter(browser, tech, g["caisse"])
+    enter(browser, tech, gironde["caisse"])
     tech.active = False
     db.session.commit()
     assert location(browser.get("/demandes")).startswith("/connexion")
-    account_service.reactivate_account(tech, "Retour de congé", g["manager"], g["caisse"].id)
+    account_service.reactivate_account(tech, "Retour de congé", gironde["manager"], gironde["caisse"].id)
     assert all(r.revoked_at is not None for r in rows_of(tech))
 
 
-def test_an_agents_inactivation_and_reactivation_end_its_sessions(app, client, g):
-    agent = g["agent"]
+def test_an_agents_inactivation_and_reactivation_end_its_sessions(app, client, gironde):
+    agent = gironde["agent"]
     bo_login(client, "agent.gironde")
-    caisse_service.set_agent_active(agent, False, g["admin"])
+    caisse_service.set_agent_active(agent, False, gironde["admin"])
     assert location(client.get("/admin/requests/")).startswith("/admin/connexion")
-    caisse_service.set_agent_active(agent, True, g["admin"])
+    caisse_service.set_agent_active(agent, True, gironde["admin"])
     assert location(client.get("/admin/requests/")).startswith("/admin/connexion")  # still ended
     assert all(r.revoked_at is not None for r in rows_of(agent))
     bo_login(client, "agent.gironde")
@@ -349,12 +338,12 @@ def test_an_agents_inactivation_and_reactivation_end_its_sessions(app, client, g
 # --- housekeeping ----------------------------------------------------------------------------------
 
 
-def test_housekeeping_deletes_ended_sessions_a_day_later(app, g, tech):
-    accept_cgu(g["manager"])
+def test_housekeeping_deletes_ended_sessions_a_day_later(app, gironde, tech):
+    accept_cgu(gironde["manager"])
     with time_machine.travel(START, tick=False) as traveller:
         revoked, idle, live = (app.test_client() for _ in range(3))
         portal_login(revoked, tech.login)
-        portal_login(idle, g["manager"].login)
+        portal_login(idle, gironde["manager"].login)
         revoked.post_form("/deconnexion")
         assert sessions.purge_ended() == 0
         # revoked at START: kept until START + 1 day; idle since START: until START + 30 min + 1 day
@@ -371,7 +360,7 @@ def test_housekeeping_deletes_ended_sessions_a_day_later(app, g, tech):
     assert [r.revoked_at for r in db.session.scalars(select(UserSession))] == [None]
 
 
-def test_an_accounts_sessions_go_with_it(app, client, g, tech):
+def test_an_accounts_sessions_go_with_it(app, client, gironde, tech):
     """The foreign key cascades: a deleted account (R-LIFE-2) leaves no session row."""
     portal_login(client, tech.login)
     assert len(rows_of(tech)) == 1

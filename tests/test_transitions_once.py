@@ -12,8 +12,7 @@ import threading
 from datetime import date, timedelta
 
 import pytest
-from helpers import PASSWORD, TEST_DB, page_text
-from portal_helpers import enter, location, make_account, text_of
+from helpers import PASSWORD, TEST_DB, enter, location, make_account, page_text
 from sqlalchemy import func, select
 
 from backoffice.clock import now
@@ -55,23 +54,13 @@ def pg_only(test):
 # --- set-up ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def g(world):
-    return world["gironde"]
-
-
-@pytest.fixture
-def tech(g):
-    return make_account(g["structure"], "v.chausson", first_name="Victor", usage_name="CHAUSSON", email=TECH_MAIL)
-
-
-def file_request(tech, g, keys=()) -> Request:
-    acc = access.access_for(tech, g["caisse"].id)
+def file_request(tech, gironde, keys=()) -> Request:
+    acc = access.access_for(tech, gironde["caisse"].id)
     offer = db.session.scalars(select(ServiceOffer).filter_by(code="file_review")).one()
     data = {
         "person_civility": "Madame", "person_last_name": "tutu", "person_first_name": "joséphine",
         "person_birth_date": date(1971, 10, 10), "person_birth_place": "44", "person_phone": "0700000000",
-        "comment": "Demande de test", "motive_id": requests.motives_for(g["caisse"].id, offer)[0].id,
+        "comment": "Demande de test", "motive_id": requests.motives_for(gironde["caisse"].id, offer)[0].id,
     }
     return requests.file_request(tech, acc, offer, data, list(keys))
 
@@ -82,25 +71,25 @@ def stage(owner, *names) -> list[str]:
     return keys
 
 
-def in_state(status: RequestStatus, tech, g) -> Request:
+def in_state(status: RequestStatus, tech, gironde) -> Request:
     """A request brought to `status` through the services."""
-    req = file_request(tech, g, keys=stage(tech, "initial.pdf"))
+    req = file_request(tech, gironde, keys=stage(tech, "initial.pdf"))
     if status == RequestStatus.NEW:
         return req
-    requests.answer_request(g["agent"], req, "Réponse de la caisse", [])
+    requests.answer_request(gironde["agent"], req, "Réponse de la caisse", [])
     if status == RequestStatus.RESOLVED:
         return req
     requests.partner_message(tech, req, "Une question", [])
     if status == RequestStatus.MESSAGE_SENT:
         return req
-    requests.caisse_reply(g["agent"], req, "Une réponse", [])
+    requests.caisse_reply(gironde["agent"], req, "Une réponse", [])
     assert status == RequestStatus.MESSAGE_RECEIVED
     return req
 
 
-def expired(tech, g) -> Request:
+def expired(tech, gironde) -> Request:
     """A request resolved 16 days ago: due for the day-16 closing (R-STA-4)."""
-    req = in_state(RequestStatus.RESOLVED, tech, g)
+    req = in_state(RequestStatus.RESOLVED, tech, gironde)
     req.resolved_at = now() - timedelta(days=16)
     db.session.commit()
     return req
@@ -233,12 +222,12 @@ KINDS = {
 }
 
 
-def prepare(kind: str, tech, g) -> dict:
+def prepare(kind: str, tech, gironde) -> dict:
     start, _submit, owner, _message, _effect = KINDS[kind]
-    req = expired(tech, g) if start is None else in_state(start, tech, g)
-    ids = {"request": req.id, "agent": g["agent"].id, "tech": tech.id}
+    req = expired(tech, gironde) if start is None else in_state(start, tech, gironde)
+    ids = {"request": req.id, "agent": gironde["agent"].id, "tech": tech.id}
     if kind in ("répondre", "répondre au message"):
-        ids["keys"] = stage(g["agent"], "reponse.pdf")
+        ids["keys"] = stage(gironde["agent"], "reponse.pdf")
     elif kind in ("compléter", "poursuivre l'échange"):
         ids["keys"] = stage(tech, "complement.pdf")
     return ids
@@ -260,9 +249,9 @@ def comparable(effect: dict, expected: dict) -> dict:
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_a_second_identical_submission_is_refused_and_writes_nothing(kind, tech, g):
+def test_a_second_identical_submission_is_refused_and_writes_nothing(kind, tech, gironde):
     _start, submit, _owner, loser_message, expected = KINDS[kind]
-    ids = prepare(kind, tech, g)
+    ids = prepare(kind, tech, gironde)
     before = footprint(ids["request"])
     submit(ids)()
     first = footprint(ids["request"])
@@ -273,21 +262,21 @@ def test_a_second_identical_submission_is_refused_and_writes_nothing(kind, tech,
     assert footprint(ids["request"]) == first
 
 
-def test_a_cancel_after_the_answer_is_refused_and_an_answer_after_the_cancel_too(tech, g):
-    answered = in_state(RequestStatus.NEW, tech, g)
-    requests.answer_request(g["agent"], answered, "Réponse", [])
+def test_a_cancel_after_the_answer_is_refused_and_an_answer_after_the_cancel_too(tech, gironde):
+    answered = in_state(RequestStatus.NEW, tech, gironde)
+    requests.answer_request(gironde["agent"], answered, "Réponse", [])
     before = footprint(answered.id)
     with pytest.raises(DomainError, match="La demande ne peut plus être annulée : la caisse y a déjà répondu."):
         requests.cancel_request(tech, answered, requests.CANCEL_REASONS[0], True)
     assert footprint(answered.id) == before
 
-    cancelled = in_state(RequestStatus.NEW, tech, g)
+    cancelled = in_state(RequestStatus.NEW, tech, gironde)
     requests.cancel_request(tech, cancelled, requests.CANCEL_REASONS[0], True)
     before = footprint(cancelled.id)
-    keys = stage(g["agent"], "reponse.pdf")
+    keys = stage(gironde["agent"], "reponse.pdf")
     for attempt in (
-        lambda: requests.answer_request(g["agent"], cancelled, "Réponse", keys),
-        lambda: requests.take_request(g["agent"], cancelled),
+        lambda: requests.answer_request(gironde["agent"], cancelled, "Réponse", keys),
+        lambda: requests.take_request(gironde["agent"], cancelled),
     ):
         with pytest.raises(DomainError, match="Cette demande a été annulée par le partenaire."):
             attempt()
@@ -295,11 +284,11 @@ def test_a_cancel_after_the_answer_is_refused_and_an_answer_after_the_cancel_too
     assert db.session.scalar(select(func.count()).select_from(StagedUpload).where(StagedUpload.key.in_(keys))) == 1
 
 
-def test_the_fifth_message_is_refused_the_maximum_of_exchanges_is_reached(tech, g):
-    req = in_state(RequestStatus.RESOLVED, tech, g)
+def test_the_fifth_message_is_refused_the_maximum_of_exchanges_is_reached(tech, gironde):
+    req = in_state(RequestStatus.RESOLVED, tech, gironde)
     for round_ in range(4):
         requests.partner_message(tech, req, f"Question {round_}", [])
-        requests.caisse_reply(g["agent"], req, f"Réponse {round_}", [])
+        requests.caisse_reply(gironde["agent"], req, f"Réponse {round_}", [])
     assert db.session.get(Request, req.id).status == RequestStatus.CLOSED.value
     # Forced back to "Message reçu" (as a close that never happened): the counter still refuses.
     req.status = RequestStatus.MESSAGE_RECEIVED.value
@@ -311,8 +300,8 @@ def test_the_fifth_message_is_refused_the_maximum_of_exchanges_is_reached(tech, 
     assert footprint(req.id) == before
 
 
-def test_a_message_past_the_15_days_is_refused_and_writes_nothing(tech, g):
-    req = in_state(RequestStatus.RESOLVED, tech, g)
+def test_a_message_past_the_15_days_is_refused_and_writes_nothing(tech, gironde):
+    req = in_state(RequestStatus.RESOLVED, tech, gironde)
     req.resolved_at = now() - timedelta(days=15, seconds=1)
     db.session.commit()
     before = footprint(req.id)
@@ -321,18 +310,18 @@ def test_a_message_past_the_15_days_is_refused_and_writes_nothing(tech, g):
     assert footprint(req.id) == before
 
 
-def test_a_reply_past_the_15_days_closes_the_exchange_in_the_same_update(tech, g):
-    req = in_state(RequestStatus.MESSAGE_SENT, tech, g)
+def test_a_reply_past_the_15_days_closes_the_exchange_in_the_same_update(tech, gironde):
+    req = in_state(RequestStatus.MESSAGE_SENT, tech, gironde)
     req.resolved_at = now() - timedelta(days=16)
     db.session.commit()
-    requests.caisse_reply(g["agent"], req, "Réponse tardive", [])
+    requests.caisse_reply(gironde["agent"], req, "Réponse tardive", [])
     after = footprint(req.id)
     assert after["status"] == RequestStatus.CLOSED.value and after["closed_at"] is not None
     assert after["history"][-1] == RequestStatus.CLOSED.value and after["answers_in_exchange"] == 1
 
 
-def test_complete_refuses_files_beyond_the_total_of_eight_and_writes_nothing(tech, g):
-    req = file_request(tech, g, keys=stage(tech, *[f"PJ{i}.pdf" for i in range(6)]))
+def test_complete_refuses_files_beyond_the_total_of_eight_and_writes_nothing(tech, gironde):
+    req = file_request(tech, gironde, keys=stage(tech, *[f"PJ{i}.pdf" for i in range(6)]))
     before = footprint(req.id)
     with pytest.raises(ValidationFailed) as refused:
         requests.complete_request(tech, req, "Avec trois de plus", stage(tech, "a.pdf", "b.pdf", "c.pdf"))
@@ -349,8 +338,8 @@ def agent_client(app, username="agent.gironde"):
     return client
 
 
-def test_repondre_clicked_twice_resolves_once_and_mails_once(app, tech, g):
-    req = in_state(RequestStatus.NEW, tech, g)
+def test_repondre_clicked_twice_resolves_once_and_mails_once(app, tech, gironde):
+    req = in_state(RequestStatus.NEW, tech, gironde)
     client = agent_client(app)
     form = {"id": req.id, "answer": "Prise en charge faite"}
     before = footprint(req.id)
@@ -371,8 +360,8 @@ def test_repondre_clicked_twice_resolves_once_and_mails_once(app, tech, g):
     assert changes(before, done)["mails"] == 1 and changes(before, done)["files"] == 1
 
 
-def test_repondre_au_message_clicked_twice_replies_once(app, tech, g):
-    req = in_state(RequestStatus.MESSAGE_SENT, tech, g)
+def test_repondre_au_message_clicked_twice_replies_once(app, tech, gironde):
+    req = in_state(RequestStatus.MESSAGE_SENT, tech, gironde)
     client = agent_client(app)
     client.post_form("/admin/requests/message/", {"id": req.id, "body": "Bien reçu"})
     done = footprint(req.id)
@@ -381,8 +370,8 @@ def test_repondre_au_message_clicked_twice_replies_once(app, tech, g):
     assert footprint(req.id) == done and done["answers_in_exchange"] == 1
 
 
-def test_prendre_en_charge_clicked_twice_takes_once(app, tech, g):
-    req = in_state(RequestStatus.NEW, tech, g)
+def test_prendre_en_charge_clicked_twice_takes_once(app, tech, gironde):
+    req = in_state(RequestStatus.NEW, tech, gironde)
     client = agent_client(app)
     client.post_form("/admin/requests/prendre/", {"id": req.id})
     done = footprint(req.id)
@@ -392,8 +381,8 @@ def test_prendre_en_charge_clicked_twice_takes_once(app, tech, g):
 
 
 @pytest.fixture
-def portal(client, g, tech):
-    enter(client, tech, g["caisse"])
+def portal(client, gironde, tech):
+    enter(client, tech, gironde["caisse"])
     return client
 
 
@@ -401,8 +390,8 @@ def _post(client, url, data):
     return client.post_form(url, data, content_type="multipart/form-data")
 
 
-def test_completer_clicked_twice_completes_once(portal, tech, g):
-    req = in_state(RequestStatus.NEW, tech, g)
+def test_completer_clicked_twice_completes_once(portal, tech, gironde):
+    req = in_state(RequestStatus.NEW, tech, gironde)
     url = f"/demandes/{req.number}/completer"
     keys = stage(tech, "facture.pdf")
     form = {"comment": "Demande de test\nAvec la facture.", "staged": keys}
@@ -412,38 +401,38 @@ def test_completer_clicked_twice_completes_once(portal, tech, g):
     assert changes(before, done)["files"] == 1
     again = _post(portal, url, form)
     assert location(again) == f"/demandes/{req.number}"
-    assert requests.ALREADY_COMPLETED in text_of(portal.get(location(again)))
+    assert requests.ALREADY_COMPLETED in page_text(portal.get(location(again)))
     assert footprint(req.id) == done
 
 
-def test_annuler_clicked_twice_cancels_once(portal, tech, g):
-    req = in_state(RequestStatus.NEW, tech, g)
+def test_annuler_clicked_twice_cancels_once(portal, tech, gironde):
+    req = in_state(RequestStatus.NEW, tech, gironde)
     url = f"/demandes/{req.number}/annuler"
     form = {"reason": requests.CANCEL_REASONS[2], "confirm": "y"}
     assert location(_post(portal, url, form)) == "/demandes"
     done = footprint(req.id)
     again = _post(portal, url, form)
     assert location(again) == "/demandes"
-    assert "Cette demande a déjà été annulée." in text_of(portal.get("/demandes"))
+    assert "Cette demande a déjà été annulée." in page_text(portal.get("/demandes"))
     assert footprint(req.id) == done and done["history"] == ["new", "cancelled"]
 
 
-def test_message_and_cloture_clicked_twice_take_effect_once(portal, tech, g):
-    req = in_state(RequestStatus.RESOLVED, tech, g)
+def test_message_and_cloture_clicked_twice_take_effect_once(portal, tech, gironde):
+    req = in_state(RequestStatus.RESOLVED, tech, gironde)
     detail = f"/demandes/{req.number}"
     form = {"body": "Voici le document manquant."}
     assert location(_post(portal, f"{detail}/echange", form)) == detail
     sent = footprint(req.id)
     assert location(_post(portal, f"{detail}/echange", form)) == detail
-    assert "L'échange n'est plus possible sur cette demande." in text_of(portal.get(detail))
+    assert "L'échange n'est plus possible sur cette demande." in page_text(portal.get(detail))
     assert footprint(req.id) == sent and sent["messages"] == 1
 
-    requests.caisse_reply(g["agent"], db.session.get(Request, req.id), "Bien reçu", [])
+    requests.caisse_reply(gironde["agent"], db.session.get(Request, req.id), "Bien reçu", [])
     assert location(portal.post_form(f"{detail}/cloturer")) == detail
     closed = footprint(req.id)
     assert closed["status"] == RequestStatus.CLOSED.value
     assert location(portal.post_form(f"{detail}/cloturer")) == detail
-    assert "L'échange est déjà clôturé." in text_of(portal.get(detail))
+    assert "L'échange est déjà clôturé." in page_text(portal.get(detail))
     assert footprint(req.id) == closed
 
 
@@ -485,10 +474,10 @@ def race(app, submissions) -> list[str]:
 
 
 @pg_only
-def test_each_transition_submitted_10_times_at_once_takes_effect_once(app, tech, g, capsys):
+def test_each_transition_submitted_10_times_at_once_takes_effect_once(app, tech, gironde, capsys):
     effects = duplicates = 0
     for kind, (_start, submit, _owner, loser_message, expected) in KINDS.items():
-        ids = prepare(kind, tech, g)
+        ids = prepare(kind, tech, gironde)
         before = footprint(ids["request"])
         results = race(app, [(submit, ids)] * PARALLEL)
         after = footprint(ids["request"])
@@ -504,11 +493,11 @@ def test_each_transition_submitted_10_times_at_once_takes_effect_once(app, tech,
 
 
 @pg_only
-def test_a_cancel_racing_an_answer_ends_consistent(app, tech, g):
+def test_a_cancel_racing_an_answer_ends_consistent(app, tech, gironde):
     outcomes = set()
     for _ in range(6):
-        ids = prepare("annuler", tech, g)
-        ids["keys"] = stage(g["agent"], "reponse.pdf")
+        ids = prepare("annuler", tech, gironde)
+        ids["keys"] = stage(gironde["agent"], "reponse.pdf")
         results = race(app, [(cancel, ids), (answer, ids)])
         after = footprint(ids["request"])
         cancel_result, answer_result = results
@@ -531,9 +520,9 @@ def test_a_cancel_racing_an_answer_ends_consistent(app, tech, g):
 
 
 @pg_only
-def test_two_agents_replying_to_one_partner_message_give_one_reply(app, tech, g, world):
-    ids = prepare("répondre au message", tech, g)
-    admin_ids = {**ids, "agent": g["admin"].id, "keys": stage(g["admin"], "autre.pdf")}
+def test_two_agents_replying_to_one_partner_message_give_one_reply(app, tech, gironde, world):
+    ids = prepare("répondre au message", tech, gironde)
+    admin_ids = {**ids, "agent": gironde["admin"].id, "keys": stage(gironde["admin"], "autre.pdf")}
     results = race(app, [(reply, ids), (reply, admin_ids)])
     assert results.count("won") == 1
     assert "Ce message du partenaire a déjà reçu une réponse." in results
@@ -549,9 +538,9 @@ def test_two_agents_replying_to_one_partner_message_give_one_reply(app, tech, g,
 
 
 @pg_only
-def test_two_parallel_completes_cannot_pass_the_total_of_eight_files(app, tech, g):
-    colleague = make_account(g["structure"], "m.lapierre", first_name="Martine", usage_name="LAPIERRE")
-    req = file_request(tech, g, keys=stage(tech, "PJ1.pdf", "PJ2.pdf", "PJ3.pdf"))
+def test_two_parallel_completes_cannot_pass_the_total_of_eight_files(app, tech, gironde):
+    colleague = make_account(gironde["structure"], "m.lapierre", first_name="Martine", usage_name="LAPIERRE")
+    req = file_request(tech, gironde, keys=stage(tech, "PJ1.pdf", "PJ2.pdf", "PJ3.pdf"))
     mine = {"request": req.id, "tech": tech.id, "keys": stage(tech, *[f"T{i}.pdf" for i in range(4)])}
     theirs = {"request": req.id, "tech": colleague.id, "keys": stage(colleague, *[f"C{i}.pdf" for i in range(4)])}
     results = race(app, [(complete, mine), (complete, theirs)])
@@ -562,8 +551,8 @@ def test_two_parallel_completes_cannot_pass_the_total_of_eight_files(app, tech, 
 
 
 @pg_only
-def test_repondre_double_clicked_at_once_over_http_resolves_once(app, tech, g):
-    req = in_state(RequestStatus.NEW, tech, g)
+def test_repondre_double_clicked_at_once_over_http_resolves_once(app, tech, gironde):
+    req = in_state(RequestStatus.NEW, tech, gironde)
     first = agent_client(app)
     token = first.csrf_token()
     cookie = first.get_cookie(app.config["SESSION_COOKIE_NAME"])

@@ -8,8 +8,8 @@ import re
 import struct
 import zlib
 
+from helpers import make_account
 from playwright.sync_api import expect
-from portal_helpers import make_account
 
 from backoffice.extensions import db
 from backoffice.models import Request
