@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import current_app
 from flask.testing import FlaskClient
+from itsdangerous import BadSignature
 from sqlalchemy import func, select
 
 from backoffice.clock import now
@@ -143,13 +144,39 @@ def admin_view(app, endpoint: str):
 class CsrfClient(FlaskClient):
     """A test client that can fetch a CSRF token and post forms with it."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Flask-WTF signs every token from one secret kept in the session (session["csrf_token"]); a
+        # token stays valid as long as that secret (WTF_CSRF_TIME_LIMIT is None). Cached per secret:
+        # a login or logout that clears the session gives a new secret, hence a fresh page fetch.
+        self._csrf_tokens: dict[str, str] = {}
+
+    def _csrf_secret(self) -> str | None:
+        """The CSRF secret in this client's session cookie, or None (no session, no secret yet)."""
+        app = self.application
+        cookie = self.get_cookie(app.config["SESSION_COOKIE_NAME"])
+        if cookie is None:
+            return None
+        serializer = app.session_interface.get_signing_serializer(app)
+        try:
+            data = serializer.loads(cookie.value)
+        except BadSignature:
+            return None
+        return data.get(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+
     def csrf_token(self) -> str:
+        secret = self._csrf_secret()
+        if secret is not None and secret in self._csrf_tokens:
+            return self._csrf_tokens[secret]
         # A logged-in agent is redirected from the login page to /admin/, whose logout form has one.
         page = self.get("/admin/connexion", follow_redirects=True).get_data(as_text=True)
         match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
             r'type="hidden" name="csrf_token" value="([^"]+)"', page
         )
         assert match, "no CSRF token on the login page"
+        secret = self._csrf_secret()
+        if secret is not None:
+            self._csrf_tokens[secret] = match.group(1)
         return match.group(1)
 
     def open(self, *args, **kwargs):
