@@ -1,6 +1,40 @@
-"""Secure Flask-Admin building blocks: role checks, CSRF forms, tenant-scoped queries."""
+"""Secure Flask-Admin building blocks: role checks, CSRF forms, tenant-scoped queries.
+
+Every Flask-Admin hook the back office overrides (tests/test_flask_admin_hooks.py checks each one
+against the installed Flask-Admin: it still exists with the signature below, and it still does its
+work through the test client):
+
+Here, for every view (RoleMixin) and every model view (SecureModelView):
+- is_accessible(), inaccessible_callback(name, **kwargs) (public): the role check; anonymous →
+  the login page, a partner account or the wrong role → 403.
+- _handle_view(name, **kwargs) (private, "executed before calling any view method"): after the role
+  check, drops an off-site `url=` return parameter (drop_offsite_return_url), which Flask-Admin
+  reads through a module-level helper that no public method wraps.
+- get_query(), get_count_query() (public): tenant scoping (`scope`, deny by default).
+- get_one(id) (public): an id outside the database's integer range is no object.
+- create_model(form), update_model(form, model), delete_model(model) (public): writes go through
+  the services (service_create / service_update); no deletion.
+- get_save_return_url(model, is_created) (public): after a save, a same-site `url=` or the list.
+- _get_list_extra_args() (private): page, sort, search and filter values bounded before any
+  query; the one place Flask-Admin parses its list's and export's query string.
+- get_invalid_value_msg(value, filter) (public): a refused filter value's message, in French.
+
+In views/requests/queue.py (RequestView, the work queue):
+- get_list(page, sort_column, sort_desc, search, filters, execute, page_size) (public): the list
+  page's count and rows from services/queue.queue_page (Flask-Admin's index_view is its caller).
+- search_placeholder() (public): the search box's hint; the search itself is the service's
+  (column_searchable_list only turns the box on).
+- _get_filter_groups() (private): the offer, motive and structure filters' options are the agent's
+  caisse's, computed per request rather than once at start-up.
+- _export_data() (private, what the export route calls): the export's rows from
+  services/queue.queue_export, with its filters and row count audited (R-RGPD-4); it reads the
+  sort column with _get_column_by_idx(idx).
+- get_export_name(export_type) (public): the exported file's name.
+
+In the other views, public form hooks only: create_form(obj), edit_form(obj) (news, partners,
+registry), on_form_prefill(form, id) (news), and Flask-Admin's `@action` methods.
+"""
 from datetime import date
-from urllib.parse import urlencode
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
@@ -53,11 +87,6 @@ def current_agent():
     return None
 
 
-# Flask-Admin asks for the URL of each of its static files on every page (about twenty url_for
-# calls); those URLs never change for a given script root, so each is built once per process.
-_STATIC_URLS: dict[tuple, str] = {}
-
-
 RETURN_URL_PARAM = "url"  # the parameter Flask-Admin's get_redirect_target() reads
 
 
@@ -84,25 +113,9 @@ def drop_offsite_return_url() -> None:
 
 
 class RoleMixin:
-    """Anonymous → login page; a partner account or the wrong role → 403.
-
-    Flask-Admin hooks overridden here (each covered by tests/test_redirects.py):
-    - is_accessible / inaccessible_callback (public): the role check.
-    - _handle_view (private, documented as "executed before calling any view method"): after the
-      role check, drops an off-site `url=` return parameter (drop_offsite_return_url), because
-      Flask-Admin reads it through a module-level helper that no public method wraps.
-    """
+    """Anonymous → login page; a partner account or the wrong role → 403 (hooks: module docstring)."""
 
     allowed_roles: set[str] = ALL_ROLES
-
-    def get_url(self, endpoint: str, **kwargs) -> str:
-        if not endpoint.endswith(".static"):
-            return url_for(endpoint, **kwargs)
-        key = (request.script_root, endpoint, tuple(sorted(kwargs.items())))
-        url = _STATIC_URLS.get(key)
-        if url is None:
-            url = _STATIC_URLS[key] = url_for(endpoint, **kwargs)
-        return url
 
     def is_accessible(self) -> bool:
         agent = current_agent()
@@ -148,12 +161,7 @@ class SecureModelView(RoleMixin, ModelView):
     Subclasses implement `scope(query)`; creation and edits go through `service_create` and
     `service_update`, which call the service layer and may raise DomainError.
 
-    Flask-Admin hooks overridden here, besides RoleMixin's: get_query, get_count_query, get_one
-    (an id outside the database's integer range is no object), create_model, update_model,
-    delete_model, get_save_return_url (after a save, only a same-site `url=`, else the list) and
-    get_invalid_value_msg (French), all public; two private ones: _get_list_url (the list's links
-    from one url_for per request) and _get_list_extra_args (page, sort, search and filter values
-    bounded before any query: tests/test_hostile_inputs.py fails if Flask-Admin stops calling it).
+    The Flask-Admin hooks it overrides are listed in the module's docstring.
     """
 
     form_base_class = AdminSecureForm
@@ -177,24 +185,6 @@ class SecureModelView(RoleMixin, ModelView):
             type(None): lambda view, value, name=None: "",
         }
         super().__init__(model, session or db, **kwargs)
-
-    def _get_list_url(self, view_args) -> str:
-        """Flask-Admin's list URL (page, sort, search, page size, filters), built from the list's
-        base URL, resolved once per request, rather than with one url_for per link (a list page
-        has a link per sortable column, per page and per page size)."""
-        if "ep_list_base" not in g or g.ep_list_base[0] is not self:
-            g.ep_list_base = (self, url_for(f"{self.endpoint}.index_view"))
-        params = {
-            "page": view_args.page or None,
-            "sort": view_args.sort,
-            "desc": 1 if view_args.sort_desc else None,
-            "search": view_args.search,
-            **view_args.extra_args,
-            "page_size": self.get_safe_page_size(view_args.page_size),
-            **self._get_filters(view_args.filters),
-        }
-        query = urlencode([(k, v) for k, v in params.items() if v is not None], safe="!$'()*,/:;?@")
-        return f"{g.ep_list_base[1]}?{query}" if query else g.ep_list_base[1]
 
     # --- scoping --------------------------------------------------------------------------------
     def scope(self, query):

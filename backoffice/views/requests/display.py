@@ -39,6 +39,6 @@ def person_label(req: Request) -> str:
     return f"{req.person_civility or ''} {req.person_last_name} {req.person_first_name or ''}".strip()
 
 
-def process_url(request_id) -> str:
-    """The request screen's URL ("Traiter la demande")."""
+def process_url(request_id=None) -> str:
+    """The request screen's URL ("Traiter la demande") for that request, or without its id."""
     return url_for("requests.process_view", id=request_id)
