@@ -2,22 +2,11 @@
 from functools import wraps
 
 from flask import abort, g, redirect, request, session, url_for
-from flask_login import current_user
 
+from backoffice.current import current_partner  # noqa: F401 (the routes import it from here)
 from backoffice.services import access as access_service
 from backoffice.services.accounts import password_expired
 from backoffice.services.auth import prefetched_conventions
-
-
-def current_partner():
-    """The logged-in PartnerAccount itself (not the current_user proxy: handing the proxy to
-    login_user would make Flask-Login's user resolve to itself, endlessly)."""
-    user = g.get("_login_user")  # the user Flask-Login loaded for this request, if it did
-    if user is None:
-        user = current_user._get_current_object()
-    if getattr(user, "kind", None) == "partner" and user.is_authenticated:
-        return user
-    return None
 
 
 def login_required(view):

@@ -1,10 +1,11 @@
 """Back-office login and logout (agents only)."""
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import login_user, logout_user
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from .. import inputs
+from ..current import current_agent
 from ..extensions import limiter
 from ..security import LOGIN_LIMIT
 from ..services import sessions as session_service
@@ -47,7 +48,7 @@ def sign_out() -> None:
 @bp.route("/connexion", methods=["GET", "POST"])
 @limiter.limit(LOGIN_LIMIT, methods=["POST"])
 def login():
-    if current_user.is_authenticated and getattr(current_user, "kind", None) == "agent":
+    if current_agent() is not None:
         return redirect(url_for("admin.index"))
     form = LoginForm()
     if form.validate_on_submit():

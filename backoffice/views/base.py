@@ -36,7 +36,7 @@ registry), on_form_prefill(form, id) (news), and Flask-Admin's `@action` methods
 """
 from datetime import date
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
@@ -47,6 +47,7 @@ from sqlalchemy import inspect as sa_inspect
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
 
 from ..clock import format_date, format_datetime
+from ..current import current_agent  # noqa: F401 (the views import it from here)
 from ..extensions import db
 from ..inputs import (
     SafeFieldsMixin,
@@ -73,18 +74,6 @@ class AdminSecureForm(SafeFieldsMixin, SecureForm):
         csrf_class = _FlaskFormCSRF
         csrf_field_name = "csrf_token"
         csrf_time_limit = None
-
-
-def current_agent():
-    """The logged-in Agent, or None. Called for every menu entry of every page: it reads the user
-    Flask-Login keeps for the request (g._login_user, loaded once) rather than going through the
-    current_user proxy each time."""
-    user = g.get("_login_user")
-    if user is None:
-        user = current_user._get_current_object()
-    if getattr(user, "kind", None) == "agent" and user.is_authenticated:
-        return user
-    return None
 
 
 RETURN_URL_PARAM = "url"  # the parameter Flask-Admin's get_redirect_target() reads
