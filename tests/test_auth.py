@@ -1,10 +1,11 @@
 """Back-office login: French page, throttling (no lock), inactive agents, logout, safe redirects, argon2id, CSRF."""
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pytest
 import time_machine
 from helpers import PASSWORD, count, input_value, page_text
 
+from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.models import Agent, AuditEntry, PartnerAccount, PasswordToken
 from backoffice.services import tokens
@@ -76,7 +77,7 @@ def test_four_failures_are_free_and_a_success_resets_the_count(client, world):
 
 
 def test_five_failures_delay_the_next_attempt_from_that_address_only(client, world):
-    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
+    start = now().replace(tzinfo=timezone.utc, microsecond=0) + timedelta(days=1)
     with time_machine.travel(start, tick=False) as traveller:
         _fail(client, 5)
         response = _post_login(client, "admin.gironde", PASSWORD)  # the right password, too soon

@@ -1,6 +1,6 @@
 """`flask send-mail`: delivery over real SMTP (aiosmtpd), retries with back-off, exactly-once delivery."""
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from email import policy
 from email.parser import BytesParser
 
@@ -143,7 +143,7 @@ def test_only_due_messages_are_sent(runner, smtp_server, messages):
 
 
 def test_closed_smtp_port_records_the_error_and_schedules_a_retry(runner, smtp_config, messages):
-    moment = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
+    moment = now().replace(tzinfo=timezone.utc, microsecond=0) + timedelta(hours=1)
     with time_machine.travel(moment, tick=False):
         result = send_once(runner)
         assert "reportés=3" in result.output
@@ -184,7 +184,7 @@ def test_a_temporary_smtp_failure_451_is_retried_later(runner, smtp_server, mess
 
 def test_messages_are_marked_failed_after_the_maximum_attempts(app, runner, smtp_config, messages, monkeypatch):
     monkeypatch.setitem(app.config, "MAIL_MAX_ATTEMPTS", 2)
-    moment = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
+    moment = now().replace(tzinfo=timezone.utc, microsecond=0) + timedelta(hours=1)
     with time_machine.travel(moment, tick=False):
         send_once(runner)
     with time_machine.travel(moment + timedelta(minutes=1), tick=False):
@@ -194,7 +194,7 @@ def test_messages_are_marked_failed_after_the_maximum_attempts(app, runner, smtp
 
 
 def test_once_the_server_is_back_each_message_is_delivered_exactly_once(runner, smtp_config, messages):
-    moment = datetime.now(timezone.utc) + timedelta(hours=1)
+    moment = now().replace(tzinfo=timezone.utc) + timedelta(hours=1)
     with time_machine.travel(moment):
         send_once(runner)  # SMTP down: everything is postponed
     assert [r.attempts for r in rows()] == [1, 1, 1]

@@ -11,7 +11,7 @@ import time_machine
 from helpers import add_convention, count, enter, location, make_account, page_text, set_dates
 from sqlalchemy import select
 
-from backoffice.clock import now
+from backoffice.clock import now, today
 from backoffice.extensions import db
 from backoffice.models import (
     Attachment,
@@ -213,7 +213,7 @@ def test_a_manager_cannot_file(client, gironde):
 
 def test_a_history_only_technician_cannot_file(client, gironde, tech):
     seed(gironde, tech)  # a request still being handled: R-ORG-4 after the end
-    set_dates(gironde["convention"], date.today() - timedelta(days=400), date.today() - timedelta(days=2))
+    set_dates(gironde["convention"], today() - timedelta(days=400), today() - timedelta(days=2))
     enter(client, tech, gironde["caisse"])
     assert access_of(tech, gironde).history_only
     response = client.get("/demandes/nouvelle")
@@ -329,7 +329,7 @@ def test_document_is_filed_with_several_documents(portal, gironde):
 
 
 def test_the_field_rules_give_french_messages_and_keep_what_was_typed(portal, gironde):
-    tomorrow = (date.today() + timedelta(days=2)).strftime("%d/%m/%Y")
+    tomorrow = (today() + timedelta(days=2)).strftime("%d/%m/%Y")
     data = person(
         motive_id=str(motive(gironde, "file_review").id), person_last_name="Dupont2", person_first_name="",
         person_birth_date=tomorrow, person_phone="06.00.00", person_birth_place="Bordeaux 33", comment="Un commentaire",
@@ -510,8 +510,8 @@ def history_rows(gironde, tech, colleague, world):
         "new": seed(gironde, colleague, code="file_review", deposited_at=base, last_name="PRINCE", first_name="Marius"),
     }
     cancelled = seed(gironde, tech, status=RequestStatus.CANCELLED, deposited_at=base)
-    other_structure = add_convention(world["oise"]["structure"], gironde["caisse"], date.today() - timedelta(days=10),
-                                     date.today() + timedelta(days=100))
+    other_structure = add_convention(world["oise"]["structure"], gironde["caisse"], today() - timedelta(days=10),
+                                     today() + timedelta(days=100))
     stranger = make_account(world["oise"]["structure"], "s.etranger")
     foreign = seed(gironde, stranger, structure=world["oise"]["structure"], deposited_at=base)
     foreign.convention_id = other_structure.id
@@ -945,7 +945,7 @@ def test_a_technician_of_another_structure_gets_404_everywhere(client, gironde, 
     sent = rs.partner_files(request)[0]
     new = file_direct(tech, gironde)
     oise = world["oise"]
-    add_convention(oise["structure"], gironde["caisse"], date.today() - timedelta(days=10), date.today() + timedelta(days=100))
+    add_convention(oise["structure"], gironde["caisse"], today() - timedelta(days=10), today() + timedelta(days=100))
     stranger = make_account(oise["structure"], "s.etranger", role=PartnerRole.TECHNICIAN)
     enter(client, stranger, gironde["caisse"])
     for number in (request.number, new.number):
@@ -968,7 +968,7 @@ def test_a_technician_of_another_structure_gets_404_everywhere(client, gironde, 
 def test_the_same_structure_sees_nothing_of_another_caisse(client, gironde, tech, world):
     request = file_direct(tech, gironde)
     oise = world["oise"]
-    add_convention(gironde["structure"], oise["caisse"], date.today() - timedelta(days=10), date.today() + timedelta(days=100))
+    add_convention(gironde["structure"], oise["caisse"], today() - timedelta(days=10), today() + timedelta(days=100))
     enter(client, tech, oise["caisse"])
     assert client.get(f"/demandes/{request.number}").status_code == 404
     assert numbers_listed(client.get("/demandes")) == []

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 import pytest
 import time_machine
 
+from backoffice.clock import today
 from backoffice.extensions import db
 from backoffice.models import OutboxMessage, RequestStatus, ServiceOffer
 from backoffice.services import access, requests, uploads
@@ -36,7 +37,7 @@ def file_one(tech, world, code="file_review", keys=(), **extra):
 def test_filing_numbers_and_normalises(tech, world):
     r1 = file_one(tech, world)
     r2 = file_one(tech, world)
-    year = str(date.today().year)[2:]
+    year = str(today().year)[2:]
     assert r1.number == f"{year}33100001" and r2.number == f"{year}33100002"
     assert r1.person_last_name == "TUTU" and r1.person_first_name == "Joséphine"
     assert r1.person_phone == "07.00.00.00.00" and r1.status == RequestStatus.NEW.value

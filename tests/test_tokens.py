@@ -1,13 +1,14 @@
 """Set-password links (R-ACC-3, R-ACC-6): random, stored hashed, single use, expiring, policy in French."""
 import base64
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pytest
 import time_machine
 from helpers import count, page_text, token_sent_to
 from sqlalchemy import select, text
 
+from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.models import Agent, AuditEntry, PartnerAccount, PartnerRole, PasswordToken
 from backoffice.services import accounts, tokens
@@ -174,7 +175,7 @@ def test_link_of_an_inactive_account_is_invalid(client, world, new_manager):
 
 
 def test_link_expires_after_72_hours(app, client, world):
-    issued = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2)
+    issued = now().replace(tzinfo=timezone.utc, microsecond=0) + timedelta(days=2)
     with time_machine.travel(issued, tick=False):
         raw = _issue(app, world["gironde"]["manager"], "create")
     with time_machine.travel(issued + timedelta(hours=71, minutes=59, seconds=59), tick=False):
@@ -188,7 +189,7 @@ def test_link_expires_after_72_hours(app, client, world):
 
 
 def test_a_link_used_just_before_expiry_still_works(app, client, world):
-    issued = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2)
+    issued = now().replace(tzinfo=timezone.utc, microsecond=0) + timedelta(days=2)
     with time_machine.travel(issued, tick=False):
         raw = _issue(app, world["gironde"]["manager"], "create")
     with time_machine.travel(issued + timedelta(hours=71, minutes=59, seconds=59), tick=False):
@@ -199,7 +200,7 @@ def test_a_link_used_just_before_expiry_still_works(app, client, world):
 @pytest.mark.parametrize("hours", [1, 24])
 def test_link_lifetime_is_configurable(app, client, world, monkeypatch, hours):
     monkeypatch.setitem(app.config, "PASSWORD_TOKEN_HOURS", hours)
-    issued = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2)
+    issued = now().replace(tzinfo=timezone.utc, microsecond=0) + timedelta(days=2)
     with time_machine.travel(issued, tick=False):
         raw = _issue(app, world["gironde"]["manager"])
     with time_machine.travel(issued + timedelta(hours=hours) - timedelta(seconds=1), tick=False):
