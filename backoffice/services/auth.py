@@ -1,10 +1,11 @@
 """Authentication shared by the back-office and the portal: argon2id, login throttling
 (services/throttle.py, in place of an account lock) and the Flask-Login loader that checks the
 server-side session (services/sessions.py) in the statement that loads the user."""
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Unpack
 
 from flask import current_app, g, has_request_context, request, session
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.orm import SessionTransaction, joinedload
 
 from ..clock import now
@@ -24,7 +25,7 @@ def _dummy_verify(password: str) -> None:
     verify_password(_dummy_hash(), password)
 
 
-_DUMMY = {}
+_DUMMY: dict[tuple[object, object], str] = {}
 
 
 def _dummy_hash() -> str:
@@ -56,7 +57,7 @@ def _check(model, column, realm: str, login: str, password: str, address: str | 
     else:  # unknown, or no password yet (a new or reactivated account): the same argon2 work
         _dummy_verify(password)
         verified = False
-    if not verified:
+    if user is None or not verified:  # an unknown login is never verified
         if user is None:
             audit.record("login.failure", actor=None, login=login, reason="unknown")
         else:
@@ -102,14 +103,14 @@ def _live_session(owner_column):
 _AGENT_SESSION = _live_session(UserSession.agent_id == Agent.id)
 _PARTNER_SESSION = _live_session(UserSession.partner_account_id == PartnerAccount.id)
 
-_USER_BY_ALT_ID = {
+_USER_BY_ALT_ID: dict[str, Select[Unpack[tuple[Any, ...]]]] = {
     "agent": select(Agent).options(joinedload(Agent.caisse)).where(Agent.alt_id == bindparam("alt_id")),
     "partner": select(PartnerAccount)
     .options(joinedload(PartnerAccount.structure))
     .where(PartnerAccount.alt_id == bindparam("alt_id")),
 }
 
-_USER_IN_SESSION = {
+_USER_IN_SESSION: dict[str, Select[Unpack[tuple[Any, ...]]]] = {
     "agent": select(Agent, UserSession.id, UserSession.last_seen_at)
     .join(UserSession, _AGENT_SESSION)
     .options(joinedload(Agent.caisse))
@@ -186,6 +187,7 @@ def load_user(user_id: str):
         "born_after": moment - sessions.absolute_limit(),
     }
     caisse_id = session.get("caisse_id") if kind == "partner" else None
+    row: Sequence[Any] | None
     if isinstance(caisse_id, int):
         rows = db.session.execute(_PARTNER_WITH_CONVENTIONS, {**params, "caisse_id": caisse_id}).all()
         row = rows[0][:3] if rows else None
