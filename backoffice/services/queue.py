@@ -11,8 +11,9 @@ statement for a page, the count riding along its rows), whatever the size of the
 
 The back-office list (views/requests/queue.py) only turns its Flask-Admin arguments into these.
 """
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, any_, case, desc, func, or_, select, union_all
 from sqlalchemy.orm import aliased, joinedload
@@ -45,7 +46,7 @@ class CappedCount(int):
 
 
 class QueuePage(NamedTuple):
-    rows: list  # rows of QUEUE_COLUMNS, in the page's order
+    rows: Sequence[Any]  # rows of QUEUE_COLUMNS, in the page's order
     total: int  # the number of matches, a CappedCount past COUNT_CAP
 
 
@@ -120,7 +121,7 @@ def search_conditions(agent: Agent, search: str) -> list:
 
 # A clicked column header: the column sorted, and the relation to join for it (an outer join, so a
 # request without a motive stays listed), as Flask-Admin's own sort did.
-SORTS = {
+SORTS: dict[str, tuple[Callable[..., Any], tuple[Any, Any] | None]] = {
     "number": (lambda: Request.number, None),
     "deposited_at": (lambda: Request.deposited_at, None),
     "status": (lambda: Request.status, None),
@@ -159,6 +160,8 @@ def queue_page(agent: Agent, search: str | None, filters, page: int, size: int, 
     query = db.session.query(Request).filter(*queue_conditions(agent, search, filters))
     offset = (page or 0) * size
     total = _capped_count_column(query)
+    rows: Sequence[Any]
+    count: int | None
     if sort is not None:
         query = _sorted(query, sort, sort_desc)
         ranked = query.with_entities(Request.id, total).limit(size).offset(offset).all()
@@ -172,7 +175,7 @@ def queue_page(agent: Agent, search: str | None, filters, page: int, size: int, 
         rows = db.session.execute(_ordered_page(query, offset, size).add_columns(total)).all()
         count = rows[0].total if rows else None
     if count is None:  # no row to carry the count (nothing matches, or a page past the end)
-        count = db.session.scalar(select(total))
+        count = db.session.execute(select(total)).scalar_one()
     return QueuePage(rows, CappedCount(count) if count > COUNT_CAP else count)
 
 
@@ -182,7 +185,7 @@ def queue_export(agent: Agent, search: str | None, filters, limit: int, sort: st
     the offer, motive and structure the export shows, in the queue order or a clicked column's; and
     the true number of matches (the export's audit records it)."""
     conditions = queue_conditions(agent, search, filters)
-    total = db.session.scalar(select(func.count()).select_from(Request).where(*conditions))
+    total = db.session.execute(select(func.count()).select_from(Request).where(*conditions)).scalar_one()
     query = db.session.query(Request).filter(*conditions).options(
         joinedload(Request.service_offer), joinedload(Request.motive), joinedload(Request.structure)
     )
