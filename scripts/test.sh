@@ -6,9 +6,12 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export PG_SERVER_URL="${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}"
 
-echo "=== Static checks: ruff (with bandit's S rules) ==="
+echo "=== Static checks: ruff (with bandit's S rules), mypy (models and services) ==="
 .venv/bin/ruff check .
-static_status=$?
+ruff_status=$?
+.venv/bin/mypy
+mypy_status=$?
+static_status=$(( ruff_status || mypy_status ))
 
 echo "=== Test leg 1/2: SQLite ==="
 TEST_DB=sqlite "$PY" -m pytest "$@"
