@@ -4,7 +4,8 @@ from flask import abort, flash, g, redirect, render_template, url_for
 from backoffice.extensions import db
 from backoffice.models import PartnerRole
 from backoffice.services import accounts as account_service
-from backoffice.services.errors import DomainError, ValidationFailed
+from backoffice.services.errors import DomainError
+from backoffice.ui import show_domain_error
 
 from . import bp
 from .forms import ConfirmForm, ReactivateForm, TechnicianForm
@@ -18,15 +19,6 @@ def _technician_or_404(account_id: int):
     if technician is None:
         abort(404)
     return technician
-
-
-def _show_errors(form, exc: DomainError) -> None:
-    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: exc.message}
-    for field, message in errors.items():
-        if field and field in form:
-            form[field].errors = list(form[field].errors) + [message]
-        else:
-            flash(message, "error")
 
 
 @bp.route("/comptes")
@@ -60,7 +52,7 @@ def account_new():
             )
         except DomainError as exc:
             db.session.rollback()
-            _show_errors(form, exc)
+            show_domain_error(form, exc)
         else:
             flash("Compte technicien partenaire créé avec succès.", "success")
             return redirect(url_for("portal.accounts"))
@@ -79,7 +71,7 @@ def account_edit(account_id: int):
             )
         except DomainError as exc:
             db.session.rollback()
-            _show_errors(form, exc)
+            show_domain_error(form, exc)
         else:
             flash("Compte technicien partenaire modifié avec succès.", "success")
             return redirect(url_for("portal.accounts"))
@@ -115,7 +107,7 @@ def account_reactivate(account_id: int):
             account_service.reactivate_account(technician, form.reason.data, current_partner(), g.access.caisse.id)
         except DomainError as exc:
             db.session.rollback()
-            _show_errors(form, exc)
+            show_domain_error(form, exc)
         else:
             flash(
                 f"Le compte {technician.login} est réactivé : un e-mail l'invite à créer un nouveau mot de passe.",

@@ -24,6 +24,7 @@ from backoffice.models import CIVILITIES
 from backoffice.services import requests as request_service
 from backoffice.services import uploads
 from backoffice.services.attachments import MAX_SIZE, clean_filename
+from backoffice.ui import errors_onto_form
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
 
@@ -137,14 +138,9 @@ class CancelForm(FlaskForm):
 
 
 def show_errors(form, errors: dict) -> list[str]:
-    """Put each service message under its field; return those that belong to no field."""
-    loose = []
-    for name, message in errors.items():
-        if name in form and name != "files":
-            form[name].errors = list(form[name].errors or []) + [message]
-        else:
-            loose.append(message)
-    return loose
+    """Put each service message under its field; return those that belong to no field (a
+    message about the files is shown with the upload refusals, not under the file input)."""
+    return errors_onto_form(form, errors, skip=("files",))
 
 
 def collect_files(owner, limit: int):

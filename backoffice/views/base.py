@@ -58,7 +58,8 @@ from ..inputs import (
     same_site_path,
 )
 from ..models import AgentRole
-from ..services.errors import DomainError, ValidationFailed
+from ..services.errors import DomainError
+from ..ui import show_domain_error  # noqa: F401 (the views import it from here)
 
 ALL_ROLES = {r.value for r in AgentRole}
 ADMINS = {AgentRole.NATIONAL_ADMIN.value, AgentRole.CAISSE_ADMIN.value}
@@ -284,26 +285,6 @@ def filter_value_ok(flt, value) -> bool:
         if isinstance(item, date) and not date_in_range(item):
             return False
     return True
-
-
-def show_domain_error(form, exc: DomainError) -> None:
-    """Put each message on its field when the form has it, else flash it above the form."""
-    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: exc.message}
-    for field_name, message in errors.items():
-        field = _find_field(form, field_name)
-        if field is not None:
-            field.errors = list(field.errors or []) + [message]
-        else:
-            flash(message, "error")
-
-
-def _find_field(form, name):
-    if not name:
-        return None
-    for candidate in (name, name.removesuffix("_id"), name.removesuffix("_ids")):
-        if candidate in form:
-            return form[candidate]
-    return None
 
 
 def row_ids(ids) -> list[int]:
