@@ -81,7 +81,6 @@ class Config:
     BABEL_DEFAULT_LOCALE = "fr"
     BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
     FLASK_ADMIN_SWATCH = "default"
-    FLASK_ADMIN_FLUID_LAYOUT = True
 
     # 8 attachments of 5 MB and the form: larger bodies are refused before reaching the views.
     MAX_CONTENT_LENGTH = 60 * 1024 * 1024

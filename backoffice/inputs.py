@@ -79,27 +79,9 @@ def bounded_int(value, minimum: int = INT_MIN, maximum: int = INT_MAX) -> int | 
     return number if minimum <= number <= maximum else None
 
 
-def arg_int(args, name: str, default: int | None = None, minimum: int = INT_MIN, maximum: int = INT_MAX):
-    """args[name] as a bounded integer (see bounded_int), default when absent or refused."""
-    number = bounded_int(args.get(name), minimum, maximum)
-    return default if number is None else number
-
-
 # --- dates ---------------------------------------------------------------------------------------
 def date_in_range(value: date | None) -> bool:
     return value is None or YEAR_MIN <= value.year <= YEAR_MAX
-
-
-def parse_iso_date(value) -> date | None:
-    """'2026-03-31' (an <input type="date">) as a date within YEAR_MIN..YEAR_MAX, else None."""
-    text = str(value or "").strip()
-    if len(text) != 10 or not text.isascii():
-        return None
-    try:
-        parsed = date.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if date_in_range(parsed) else None
 
 
 # --- text ----------------------------------------------------------------------------------------

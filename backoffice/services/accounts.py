@@ -4,7 +4,7 @@ Both follow R-ACC-1..3 and R-ACC-6: validated identity, generated login, set-pas
 """
 from sqlalchemy import func, select
 
-from ..clock import now, today
+from ..clock import now
 from ..extensions import db
 from ..models import Convention, ConventionState, PartnerAccount, PartnerRole, Structure
 from . import audit, outbox, tokens
@@ -20,14 +20,6 @@ def conventions_of(structure_id: int, caisse_id: int | None = None) -> list[Conv
     if caisse_id is not None:
         query = query.where(Convention.caisse_id == caisse_id)
     return list(db.session.scalars(query.order_by(Convention.end_date.desc())))
-
-
-def open_convention(structure_id: int, caisse_id: int | None) -> Convention | None:
-    """The convention that lets accounts be created: upcoming, current or ending (not ended)."""
-    for convention in conventions_of(structure_id, caisse_id):
-        if convention.state() is not ConventionState.ENDED:
-            return convention
-    return None
 
 
 def active_count(structure_id: int, role: PartnerRole, exclude_id: int | None = None) -> int:
@@ -172,10 +164,6 @@ def reactivate_account(account: PartnerAccount, reason: str, actor, caisse_id: i
     _send_welcome(account, caisse_id, reactivated=True)
     audit.record(f"{account.role}.reactivate", actor=actor, target=account, caisse_id=caisse_id, reason=reason)
     db.session.commit()
-
-
-def convention_is_open(convention: Convention) -> bool:
-    return convention.state(today()) is not ConventionState.ENDED
 
 
 # --- portal self-service (R-ACC-4, R-ACC-5, "Mot de passe oublié ?") ----------------------------

@@ -63,10 +63,6 @@ def _luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
-def visible_structures(actor: Agent):
-    return select(Structure).where(structure_filter(actor)).order_by(Structure.name)
-
-
 def get_visible_structure(actor: Agent, structure_id: int) -> Structure | None:
     return db.session.scalar(
         select(Structure).where(Structure.id == structure_id, structure_filter(actor))
