@@ -158,8 +158,8 @@ class CsrfClient(FlaskClient):
         if cookie is None:
             return None
         serializer = app.session_interface.get_signing_serializer(app)
-        try:
-            data = serializer.loads(cookie.value)
+        try:  # read as Flask opens it: a cookie older than the session lifetime is an empty session
+            data = serializer.loads(cookie.value, max_age=int(app.permanent_session_lifetime.total_seconds()))
         except BadSignature:
             return None
         return data.get(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))

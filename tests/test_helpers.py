@@ -1,6 +1,11 @@
 """The test client's CSRF token: fetched once per session secret, fetched again when a login or a
 logout gives the session a new one (tests/helpers.CsrfClient)."""
+from datetime import timedelta, timezone
+
+import time_machine
 from helpers import PASSWORD
+
+from backoffice.clock import now
 
 
 def _login_page_fetches(client, monkeypatch) -> list[str]:
@@ -36,3 +41,17 @@ def test_login_and_logout_renew_the_secret_and_the_cached_token_follows(client, 
     assert client.post_form("/admin/deconnexion").status_code == 302  # accepted: the token is right
     after_logout = client.csrf_token()
     assert after_logout not in (before, after_login) and len(fetched) == 3
+
+
+def test_a_session_cookie_past_its_lifetime_gets_a_fresh_token(app, client, world, monkeypatch):
+    """Flask opens a session cookie older than PERMANENT_SESSION_LIFETIME as an empty session (no
+    secret): the cached token would be refused, so a new one is fetched."""
+    fetched = _login_page_fetches(client, monkeypatch)
+    start = now().replace(tzinfo=timezone.utc)
+    with time_machine.travel(start, tick=False) as traveller:
+        before = client.csrf_token()
+        traveller.move_to(start + app.permanent_session_lifetime + timedelta(minutes=1))
+        after = client.csrf_token()
+        assert after != before and len(fetched) == 2
+        response = client.post_form("/admin/connexion", {"username": "agent.gironde", "password": PASSWORD})
+        assert response.status_code == 302  # the fresh token is accepted
