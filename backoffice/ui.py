@@ -1,7 +1,8 @@
 """UI plumbing shared by the back office (backoffice/views) and the partner portal (partner_portal):
-how a service's refusal lands on a form."""
-from flask import flash
+how a service's refusal lands on a form, and how a form's service call is run (run_service)."""
+from flask import flash, redirect
 
+from .extensions import db
 from .services.errors import DomainError, ValidationFailed
 
 
@@ -28,6 +29,30 @@ def show_domain_error(form, exc: DomainError) -> None:
     """Put each message on its field when the form has it, else flash it above the form."""
     for message in errors_onto_form(form, exc):
         flash(message, "error")
+
+
+def run_service(call, *, form=None, success=None, redirect_to=None, on_error=None):
+    """Run a form's service call (`call`, no argument) the way every page of both front ends does.
+
+    Went through: `success` is flashed (a text, or a function of what the call returned that gives
+    it), and the answer is a redirect to `redirect_to` when given, else what the call returned.
+    Refused (a DomainError): the session is rolled back, then `on_error(exc)` when given — its
+    value is the answer — else the refusal is shown (on the field of `form` it names, else
+    flashed) and the answer is None: the caller shows its form again."""
+    try:
+        result = call()
+    except DomainError as exc:
+        db.session.rollback()
+        if on_error is not None:
+            return on_error(exc)
+        if form is not None:
+            show_domain_error(form, exc)
+        else:
+            flash(exc.message, "error")
+        return None
+    if success is not None:
+        flash(success(result) if callable(success) else success, "success")
+    return redirect(redirect_to) if redirect_to is not None else result
 
 
 def _find_field(form, name):

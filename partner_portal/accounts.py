@@ -1,17 +1,19 @@
 """'Gestion des comptes' (R-TEC-1..6): a manager administers the technician accounts of its structure."""
 from flask import abort, flash, g, redirect, render_template, url_for
 
-from backoffice.extensions import db
 from backoffice.models import PartnerRole
 from backoffice.services import accounts as account_service
-from backoffice.services.errors import DomainError
-from backoffice.ui import show_domain_error
+from backoffice.ui import run_service
 
 from . import bp
 from .forms import ConfirmForm, ReactivateForm, TechnicianForm
 from .guards import current_partner, manager_required
 
 IDENTITY_FIELDS = ("civility", "birth_name", "usage_name", "first_name", "function", "phone", "email")
+
+
+def _identity(form) -> dict:
+    return {k: form[k].data for k in IDENTITY_FIELDS}
 
 
 def _technician_or_404(account_id: int):
@@ -42,20 +44,16 @@ def account_new():
         return redirect(url_for("portal.accounts"))
     form = TechnicianForm()
     if form.validate_on_submit():
-        try:
-            account_service.create_account(
-                manager.structure,
-                PartnerRole.TECHNICIAN,
-                {k: form[k].data for k in IDENTITY_FIELDS},
-                manager,
-                g.access.caisse.id,
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            show_domain_error(form, exc)
-        else:
-            flash("Compte technicien partenaire créé avec succès.", "success")
-            return redirect(url_for("portal.accounts"))
+        created = run_service(
+            lambda: account_service.create_account(
+                manager.structure, PartnerRole.TECHNICIAN, _identity(form), manager, g.access.caisse.id
+            ),
+            form=form,
+            success="Compte technicien partenaire créé avec succès.",
+            redirect_to=url_for("portal.accounts"),
+        )
+        if created:
+            return created
     return render_template("portal/account_form.html", form=form, technician=None)
 
 
@@ -65,16 +63,14 @@ def account_edit(account_id: int):
     technician = _technician_or_404(account_id)
     form = TechnicianForm(obj=technician)
     if form.validate_on_submit():
-        try:
-            account_service.update_account(
-                technician, {k: form[k].data for k in IDENTITY_FIELDS}, current_partner(), g.access.caisse.id
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            show_domain_error(form, exc)
-        else:
-            flash("Compte technicien partenaire modifié avec succès.", "success")
-            return redirect(url_for("portal.accounts"))
+        updated = run_service(
+            lambda: account_service.update_account(technician, _identity(form), current_partner(), g.access.caisse.id),
+            form=form,
+            success="Compte technicien partenaire modifié avec succès.",
+            redirect_to=url_for("portal.accounts"),
+        )
+        if updated:
+            return updated
     return render_template("portal/account_form.html", form=form, technician=technician)
 
 
@@ -85,13 +81,10 @@ def account_inactivate(account_id: int):
     technician = _technician_or_404(account_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        try:
-            account_service.inactivate_account(technician, current_partner(), g.access.caisse.id)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            flash(f"Le compte {technician.login} est inactivé.", "success")
+        run_service(
+            lambda: account_service.inactivate_account(technician, current_partner(), g.access.caisse.id),
+            success=f"Le compte {technician.login} est inactivé.",
+        )
         return redirect(url_for("portal.accounts"))
     return render_template("portal/account_inactivate.html", technician=technician, form=form)
 
@@ -103,15 +96,14 @@ def account_reactivate(account_id: int):
     technician = _technician_or_404(account_id)
     form = ReactivateForm()
     if form.validate_on_submit():
-        try:
-            account_service.reactivate_account(technician, form.reason.data, current_partner(), g.access.caisse.id)
-        except DomainError as exc:
-            db.session.rollback()
-            show_domain_error(form, exc)
-        else:
-            flash(
-                f"Le compte {technician.login} est réactivé : un e-mail l'invite à créer un nouveau mot de passe.",
-                "success",
-            )
-            return redirect(url_for("portal.accounts"))
+        reactivated = run_service(
+            lambda: account_service.reactivate_account(
+                technician, form.reason.data, current_partner(), g.access.caisse.id
+            ),
+            form=form,
+            success=f"Le compte {technician.login} est réactivé : un e-mail l'invite à créer un nouveau mot de passe.",
+            redirect_to=url_for("portal.accounts"),
+        )
+        if reactivated:
+            return reactivated
     return render_template("portal/account_reactivate.html", technician=technician, form=form)

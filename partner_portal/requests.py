@@ -15,6 +15,7 @@ from backoffice.models import Attachment, RequestStatus, ServiceOffer
 from backoffice.services import requests as request_service
 from backoffice.services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, human_size
 from backoffice.services.errors import DomainError, ValidationFailed
+from backoffice.ui import run_service
 
 from . import bp
 from .forms import ConfirmForm
@@ -295,23 +296,23 @@ def request_cancel(number: str):
         return redirect(url_for("portal.request_detail", number=number))
     form = CancelForm()
     if request.method == "POST" and form.validate():
-        try:
-            request_service.cancel_request(current_partner(), req, form.reason.data or "", bool(form.confirm.data))
-        except ValidationFailed as exc:
-            db.session.rollback()
-            for message in show_errors(form, exc.errors):
-                flash(message, "error")
-        except DomainError as exc:
-            db.session.rollback()
+        def refused(exc):
+            if isinstance(exc, ValidationFailed):  # the form again, its messages above it
+                for message in show_errors(form, exc.errors):
+                    flash(message, "error")
+                return None
             flash(exc.message, "error")
             return _back_to(number)
-        else:
-            flash(
-                f"La demande n° {number} a été annulée. Elle a été automatiquement supprimée de la liste "
-                "des demandes affichées dans l'historique des demandes.",
-                "success",
-            )
-            return redirect(url_for("portal.history"))
+
+        done = run_service(
+            lambda: request_service.cancel_request(current_partner(), req, form.reason.data or "", bool(form.confirm.data)),
+            success=f"La demande n° {number} a été annulée. Elle a été automatiquement supprimée de la liste "
+            "des demandes affichées dans l'historique des demandes.",
+            redirect_to=url_for("portal.history"),
+            on_error=refused,
+        )
+        if done:
+            return done
     return render_template("portal/request_cancel.html", req=req, form=form)
 
 
@@ -350,11 +351,5 @@ def request_message(number: str):
 def request_close(number: str):
     req = _own_or_404(number)
     if ConfirmForm().validate():
-        try:
-            request_service.close_exchange(current_partner(), req)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            flash("L'échange est clôturé.", "success")
+        run_service(lambda: request_service.close_exchange(current_partner(), req), success="L'échange est clôturé.")
     return _back_to(number)

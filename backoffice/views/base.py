@@ -59,7 +59,10 @@ from ..inputs import (
 )
 from ..models import AgentRole
 from ..services.errors import DomainError
-from ..ui import show_domain_error  # noqa: F401 (the views import it from here)
+from ..ui import (
+    run_service,
+    show_domain_error,  # noqa: F401 (the views import it from here)
+)
 
 ALL_ROLES = {r.value for r in AgentRole}
 ADMINS = {AgentRole.NATIONAL_ADMIN.value, AgentRole.CAISSE_ADMIN.value}
@@ -240,21 +243,12 @@ class SecureModelView(RoleMixin, ModelView):
         raise DomainError("La modification n'est pas disponible ici.")
 
     def create_model(self, form):
-        try:
-            return self.service_create(form)
-        except DomainError as exc:
-            db.session.rollback()
-            show_domain_error(form, exc)
-            return False
+        """The record the service created, or False: refused, the form shows why (Flask-Admin's contract)."""
+        return run_service(lambda: self.service_create(form), form=form) or False
 
     def update_model(self, form, model):
-        try:
-            self.service_update(form, model)
-            return True
-        except DomainError as exc:
-            db.session.rollback()
-            show_domain_error(form, exc)
-            return False
+        """True when the service updated the record, or False: refused, the form shows why."""
+        return bool(run_service(lambda: self.service_update(form, model) or True, form=form))
 
     def delete_model(self, model):
         flash("La suppression n'est pas autorisée.", "error")

@@ -1,5 +1,5 @@
 """The caisse's catalogue: which service offers and motives it offers (SPEC §5)."""
-from flask import flash, redirect, request, url_for
+from flask import flash, request, url_for
 from flask_admin import expose
 from sqlalchemy import select
 
@@ -7,7 +7,7 @@ from ..extensions import db
 from ..inputs import bounded_int
 from ..models import Caisse
 from ..services import catalog as catalog_service
-from ..services.errors import DomainError
+from ..ui import run_service
 from .base import ADMINS, AdminSecureForm, SecureBaseView, current_agent, row_ids
 
 
@@ -35,15 +35,14 @@ class CatalogView(SecureBaseView):
         if request.method == "POST" and form.validate():
             chosen_offers = set(row_ids(request.form.getlist("offer")))
             chosen_motives = set(row_ids(request.form.getlist("motive")))
-            try:
-                catalog_service.set_caisse_catalog(caisse.id, chosen_offers, chosen_motives, current_agent())
-            except DomainError as exc:
-                db.session.rollback()
-                flash(exc.message, "error")
-                offer_ids, motive_ids = chosen_offers, chosen_motives  # keep what was ticked
-            else:
-                flash("Le catalogue de l'organisme est enregistré.", "success")
-                return redirect(url_for(".index", caisse_id=caisse.id))
+            saved = run_service(
+                lambda: catalog_service.set_caisse_catalog(caisse.id, chosen_offers, chosen_motives, current_agent()),
+                success="Le catalogue de l'organisme est enregistré.",
+                redirect_to=url_for(".index", caisse_id=caisse.id),
+            )
+            if saved:
+                return saved
+            offer_ids, motive_ids = chosen_offers, chosen_motives  # refused: keep what was ticked
         caisses = (
             list(db.session.scalars(select(Caisse).order_by(Caisse.name)))
             if current_agent().is_national_admin

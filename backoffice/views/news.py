@@ -11,9 +11,9 @@ from ..clock import format_datetime, now, paris_to_utc, utc_to_paris_naive
 from ..extensions import db
 from ..models import Caisse, News, Newsletter
 from ..services import news as news_service
-from ..services.errors import DomainError
 from ..services.scoping import caisse_filter
-from .base import ADMINS, AdminSecureForm, SecureModelView, current_agent, show_domain_error
+from ..ui import run_service
+from .base import ADMINS, AdminSecureForm, SecureModelView, current_agent
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M"]
 
@@ -220,14 +220,14 @@ class NewsletterView(_CaisseFieldMixin, SecureModelView):
             return redirect(return_url)
         form = SendForm(formdata=request.form if request.method == "POST" else None)
         if request.method == "POST" and form.validate():
-            try:
-                count = news_service.send_newsletter(newsletter, current_agent())
-            except DomainError as exc:
-                db.session.rollback()
-                show_domain_error(form, exc)
-            else:
-                flash(f"Newsletter envoyée à {count} destinataire(s).", "success")
-                return redirect(return_url)
+            sent = run_service(
+                lambda: news_service.send_newsletter(newsletter, current_agent()),
+                form=form,
+                success=lambda count: f"Newsletter envoyée à {count} destinataire(s).",
+                redirect_to=return_url,
+            )
+            if sent:
+                return sent
         return self.render(
             "admin/newsletter_send.html",
             newsletter=newsletter,

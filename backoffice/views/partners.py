@@ -1,5 +1,7 @@
 """Structures, conventions and manager accounts, scoped to the caisse of the admin (R-TEN-2)."""
-from flask import abort, flash, redirect, request, url_for
+from functools import partial
+
+from flask import abort, flash, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.model.template import EndpointLinkRowAction
@@ -26,7 +28,8 @@ from ..services import accounts as account_service
 from ..services import structures as structure_service
 from ..services.errors import DomainError
 from ..services.scoping import convention_filter, partner_account_filter, structure_filter
-from .base import ADMINS, AdminSecureForm, SecureModelView, current_agent, show_domain_error
+from ..ui import run_service
+from .base import ADMINS, AdminSecureForm, SecureModelView, current_agent
 
 
 def visible_structures_query():
@@ -287,21 +290,15 @@ class ManagerView(SecureModelView):
         form = ToggleForm(formdata=request.form if request.method == "POST" else None)
         if request.method == "POST" and form.validate():
             actor = current_agent()
-            try:
-                if account.active:
-                    account_service.inactivate_account(account, actor, actor.caisse_id)
-                    flash(f"Le compte {account.login} est inactivé.", "success")
-                else:
-                    account_service.reactivate_account(account, form.reason.data, actor, actor.caisse_id)
-                    flash(
-                        f"Le compte {account.login} est réactivé : un e-mail l'invite à créer un "
-                        "nouveau mot de passe.",
-                        "success",
-                    )
-                return redirect(return_url)
-            except DomainError as exc:
-                db.session.rollback()
-                show_domain_error(form, exc)
+            if account.active:
+                change = partial(account_service.inactivate_account, account, actor, actor.caisse_id)
+                success = f"Le compte {account.login} est inactivé."
+            else:
+                change = partial(account_service.reactivate_account, account, form.reason.data, actor, actor.caisse_id)
+                success = f"Le compte {account.login} est réactivé : un e-mail l'invite à créer un nouveau mot de passe."
+            done = run_service(change, form=form, success=success, redirect_to=return_url)
+            if done:
+                return done
         return self.render("admin/manager_toggle.html", account=account, form=form, return_url=return_url)
 
 

@@ -1,4 +1,6 @@
 """Caisses and back-office users (national admin; a caisse admin manages its own agents)."""
+from functools import partial
+
 from flask import flash
 from flask_admin.actions import action
 from wtforms import SelectField
@@ -6,8 +8,8 @@ from wtforms import SelectField
 from ..extensions import db
 from ..models import AGENT_ROLE_LABELS, Agent, AgentRole, Caisse
 from ..services import caisses as caisse_service
-from ..services.errors import DomainError
 from ..services.scoping import agent_filter, caisse_list_filter
+from ..ui import run_service
 from .base import ADMINS, NATIONAL, SecureModelView, current_agent, row_ids
 
 
@@ -106,13 +108,10 @@ class AgentView(SecureModelView):
     def _set_active(self, ids, active: bool):
         actor = current_agent()
         for agent in self.get_query().filter(Agent.id.in_(row_ids(ids))).all():
-            try:
-                caisse_service.set_agent_active(agent, active, actor)
-            except DomainError as exc:
-                db.session.rollback()
-                flash(exc.message, "error")
-            else:
-                flash(f"Compte {agent.username} {'réactivé' if active else 'désactivé'}.", "success")
+            run_service(
+                partial(caisse_service.set_agent_active, agent, active, actor),
+                success=f"Compte {agent.username} {'réactivé' if active else 'désactivé'}.",
+            )
 
     @action("deactivate", "Désactiver", "Désactiver les comptes sélectionnés ?")
     def action_deactivate(self, ids):

@@ -13,13 +13,13 @@ from flask_admin import expose
 from sqlalchemy.orm import joinedload
 
 from ...clock import format_date
-from ...extensions import db
 from ...inputs import bounded_int
 from ...models import Request, RequestStatus
 from ...services import requests as request_service
 from ...services import uploads
 from ...services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, MAX_SIZE, human_size
-from ...services.errors import DomainError, ValidationFailed
+from ...services.errors import ValidationFailed
+from ...ui import run_service
 from ..base import current_agent
 from .display import person_label, time_left_label
 
@@ -94,12 +94,10 @@ class RequestScreenMixin:
     @expose("/prendre/", methods=("POST",))
     def take_view(self):
         req = self._request_or_404(request.form.get("id"))
-        try:
-            request_service.take_request(current_agent(), req)
-            flash(f"Vous avez pris en charge la demande N° {req.number}.", "success")
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+        run_service(
+            lambda: request_service.take_request(current_agent(), req),
+            success=f"Vous avez pris en charge la demande N° {req.number}.",
+        )
         return redirect(url_for(".process_view", id=req.id))
 
     @expose("/repondre/", methods=("POST",))
@@ -121,20 +119,22 @@ class RequestScreenMixin:
                             "Votre réponse au message du partenaire est envoyée.")
 
     def _finish(self, req, state, service, field, success):
-        """Call the service; refusals re-render the screen with the typed text and kept files."""
-        try:
-            service(current_agent(), req, state.text, state.keys)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            state.errors.update(exc.errors)
-            kwargs = {"answer_form": state} if field == "answer" else {"reply_form": state}
-            return self._screen(req, status=400, **kwargs)
-        except DomainError as exc:
-            db.session.rollback()
+        """Call the service; a ValidationFailed re-renders the screen with the typed text and kept
+        files, another refusal (the request moved on) is flashed above the screen."""
+        back = url_for(".process_view", id=req.id)
+
+        def refused(exc):
+            if isinstance(exc, ValidationFailed):
+                state.errors.update(exc.errors)
+                kwargs = {"answer_form": state} if field == "answer" else {"reply_form": state}
+                return self._screen(req, status=400, **kwargs)
             flash(exc.message, "error")
-            return redirect(url_for(".process_view", id=req.id))
-        flash(success, "success")
-        return redirect(url_for(".process_view", id=req.id))
+            return redirect(back)
+
+        return run_service(
+            lambda: service(current_agent(), req, state.text, state.keys),
+            success=success, redirect_to=back, on_error=refused,
+        )
 
     @expose("/pj/")
     def attachment_view(self):
