@@ -23,10 +23,9 @@ actor. On PostgreSQL the whole run holds an advisory lock, so two machines never
 import calendar
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from typing import cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, String, delete, func, select, text, update
+from sqlalchemy import String, delete, func, select, text, update
 
 from ..clock import now, today
 from ..extensions import db
@@ -41,7 +40,7 @@ from ..models import (
     PasswordToken,
     Request,
 )
-from . import access, audit, caisse_cache, requests, sessions, throttle, uploads
+from . import access, audit, caisse_cache, requests, sessions, statements, throttle, uploads
 from .accounts import deactivate
 
 # pg_try_advisory_lock key: "EP-HK" — any constant shared by every machine of the deployment.
@@ -218,16 +217,7 @@ def _erase_traces(account: PartnerAccount) -> None:
 
 
 def purge_expired_tokens() -> int:
-    try:
-        deleted = cast(CursorResult, db.session.execute(
-            delete(PasswordToken).where(PasswordToken.expires_at < now() - TOKEN_GRACE),
-            execution_options={"synchronize_session": False},
-        )).rowcount
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return deleted or 0
+    return statements.purge(delete(PasswordToken).where(PasswordToken.expires_at < now() - TOKEN_GRACE))
 
 
 def purge_attachment_contents() -> int:

@@ -5,18 +5,17 @@ outbox, one message per subscribed active partner account, each with a signed on
 unsubscribe link (RFC 8058) that works without login.
 """
 from datetime import datetime, timezone
-from typing import cast
 
 import puremagic
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import delete, select, update
 
 from ..clock import now, today
 from ..extensions import db
 from ..models import Agent, Convention, News, Newsletter, NewsletterSubscription, PartnerAccount
 from ..models.partners import open_condition
-from . import audit, outbox
+from . import audit, outbox, statements
 from .errors import DomainError, ValidationFailed
 
 TITLE_MAX = 150
@@ -224,9 +223,9 @@ def unsubscribe(token: str) -> bool:
     account = db.session.get(PartnerAccount, payload["id"])
     if account is None or account.login != payload.get("login"):
         return True
-    removed = cast(CursorResult, db.session.execute(
+    removed = statements.affected(
         delete(NewsletterSubscription).where(NewsletterSubscription.account_id == account.id)
-    )).rowcount
+    )
     if removed:
         audit.record(
             "newsletter.unsubscribe", actor=None, target=account, caisse_id=account.last_caisse_id,
@@ -303,12 +302,12 @@ def send_newsletter(newsletter: Newsletter, actor) -> int:
     actor = _require_admin(actor)
     _check_owns(actor, newsletter.caisse_id)
     # The guarded UPDATE is the "not twice" rule, also when two admins click at the same time.
-    claimed = cast(CursorResult, db.session.execute(
+    claimed = statements.affected(
         update(Newsletter)
         .where(Newsletter.id == newsletter.id, Newsletter.sent_at.is_(None))
         .values(sent_at=now())
         .execution_options(synchronize_session=False)
-    )).rowcount
+    )
     if claimed != 1:
         db.session.rollback()
         raise DomainError("Cette newsletter a déjà été envoyée.")

@@ -13,15 +13,15 @@ so logout, password changes and inactivations hold across workers and machines.
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, delete, or_, update
+from sqlalchemy import delete, or_, update
 
 from ..clock import now
 from ..extensions import db
 from ..models import Agent, PartnerAccount, UserSession
 from ..models.caisses import new_alt_id
+from . import statements
 
 SESSION_KEY = "_session_key"  # the Flask session entry that holds the raw key
 RETENTION = timedelta(days=1)  # how long housekeeping keeps ended rows (to look into a recent case)
@@ -61,12 +61,12 @@ def revoke(raw: str | None) -> bool:
     """End the session of this key only (logout); the account's other sessions go on."""
     if not raw or not isinstance(raw, str):
         return False
-    ended = cast(CursorResult, db.session.execute(
+    ended = statements.affected(
         update(UserSession)
         .where(UserSession.key_hash == hash_key(raw), UserSession.revoked_at.is_(None))
         .values(revoked_at=now()),
-        execution_options={"synchronize_session": False},
-    )).rowcount
+        synchronize_session=False,
+    )
     db.session.commit()
     return ended == 1
 
@@ -108,19 +108,12 @@ def needs_touch(last_seen_at: datetime, moment: datetime) -> bool:
 def purge_ended() -> int:
     """Housekeeping: rows revoked, idle or past their lifetime for more than RETENTION."""
     moment = now()
-    try:
-        deleted = cast(CursorResult, db.session.execute(
-            delete(UserSession).where(
-                or_(
-                    UserSession.revoked_at < moment - RETENTION,
-                    UserSession.last_seen_at < moment - idle_limit() - RETENTION,
-                    UserSession.created_at < moment - absolute_limit() - RETENTION,
-                )
-            ),
-            execution_options={"synchronize_session": False},
-        )).rowcount
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return deleted or 0
+    return statements.purge(
+        delete(UserSession).where(
+            or_(
+                UserSession.revoked_at < moment - RETENTION,
+                UserSession.last_seen_at < moment - idle_limit() - RETENTION,
+                UserSession.created_at < moment - absolute_limit() - RETENTION,
+            )
+        )
+    )

@@ -17,15 +17,15 @@ incremented in SQL (INSERT … ON CONFLICT DO UPDATE), never read-modified-writt
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, case, delete, select
+from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import now
 from ..extensions import db
 from ..models import LoginThrottle
+from . import statements
 
 THROTTLED = "Trop de tentatives de connexion. Réessayez dans quelques instants."
 STALE_AFTER = timedelta(days=1)  # housekeeping deletes counters untouched for this long
@@ -102,23 +102,19 @@ def record_failure(keys: Keys, moment: datetime | None = None) -> None:
     """Count a failure under both keys, in the caller's transaction."""
     moment = moment or now()
     table = LoginThrottle.__table__
-    forgotten = table.c.last_failure_at <= moment - _reset()
-    stmt = _upsert().values(key_hash=keys.login, failures=1, window_started_at=moment, last_failure_at=moment)
+    _count_failure(keys.login, moment, restart=table.c.last_failure_at <= moment - _reset())
+    _count_failure(keys.address, moment, restart=table.c.window_started_at <= moment - _window())
+
+
+def _count_failure(key_hash: str, moment: datetime, restart) -> None:
+    """One more failure under key_hash (an upsert); `restart`: the count starts again at 1."""
+    column = LoginThrottle.__table__.c
+    stmt = _upsert().values(key_hash=key_hash, failures=1, window_started_at=moment, last_failure_at=moment)
     db.session.execute(stmt.on_conflict_do_update(
-        index_elements=[table.c.key_hash],
+        index_elements=[column.key_hash],
         set_={
-            "failures": case((forgotten, 1), else_=table.c.failures + 1),
-            "window_started_at": case((forgotten, moment), else_=table.c.window_started_at),
-            "last_failure_at": moment,
-        },
-    ))
-    window_over = table.c.window_started_at <= moment - _window()
-    stmt = _upsert().values(key_hash=keys.address, failures=1, window_started_at=moment, last_failure_at=moment)
-    db.session.execute(stmt.on_conflict_do_update(
-        index_elements=[table.c.key_hash],
-        set_={
-            "failures": case((window_over, 1), else_=table.c.failures + 1),
-            "window_started_at": case((window_over, moment), else_=table.c.window_started_at),
+            "failures": case((restart, 1), else_=column.failures + 1),
+            "window_started_at": case((restart, moment), else_=column.window_started_at),
             "last_failure_at": moment,
         },
     ))
@@ -136,13 +132,4 @@ def clear(keys: Keys) -> None:
 def purge_stale() -> int:
     """Housekeeping: counters with no failure for STALE_AFTER (longer than any window or delay)."""
     limit = max(STALE_AFTER, _reset(), _window())
-    try:
-        deleted = cast(CursorResult, db.session.execute(
-            delete(LoginThrottle).where(LoginThrottle.last_failure_at < now() - limit),
-            execution_options={"synchronize_session": False},
-        )).rowcount
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return deleted or 0
+    return statements.purge(delete(LoginThrottle).where(LoginThrottle.last_failure_at < now() - limit))

@@ -2,15 +2,14 @@
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 
 from ..clock import now
 from ..extensions import db
 from ..models import Agent, PartnerAccount, PasswordToken
-from . import audit
+from . import audit, statements
 from .errors import DomainError
 from .passwords import check_policy, hash_password
 from .sessions import rotate_session_id
@@ -83,11 +82,11 @@ def set_password_with_token(raw: str, password: str, confirmation: str) -> Passw
     if password != confirmation:
         raise DomainError("Les deux mots de passe saisis ne sont pas identiques.", "confirmation")
     # Mark used with a guarded UPDATE so two concurrent submissions cannot both succeed.
-    claimed = cast(CursorResult, db.session.execute(
+    claimed = statements.affected(
         update(PasswordToken)
         .where(PasswordToken.id == token.id, PasswordToken.used_at.is_(None))
         .values(used_at=now())
-    )).rowcount
+    )
     if claimed != 1:
         db.session.rollback()
         raise DomainError(INVALID_LINK)

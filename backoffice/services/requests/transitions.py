@@ -1,14 +1,13 @@
 """Every status change of a request: one guarded UPDATE each, which exactly one caller wins (R-STA-1..5, R-BO-2..4)."""
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import cast
 
-from sqlalchemy import CursorResult, case, func, literal, or_, select, update
+from sqlalchemy import case, func, literal, or_, select, update
 
 from ...clock import format_date, now
 from ...extensions import db
 from ...models import Agent, Attachment, ExchangeMessage, PartnerAccount, Request, RequestStatus, StatusChange
-from .. import audit, outbox, uploads
+from .. import audit, outbox, statements, uploads
 from ..attachments import MAX_FILES, check_count
 from ..errors import DomainError, ValidationFailed
 from ..scoping import caisse_filter
@@ -33,15 +32,15 @@ def _transition(request: Request, from_statuses, values: dict, *conditions) -> i
 
     Returns the rowcount (0 or 1). On 1 the row stays locked until the transaction ends and the
     request's attributes are expired, so they are read again as the UPDATE left them."""
-    result = cast(CursorResult, db.session.execute(
+    moved = statements.affected(
         update(Request)
         .where(Request.id == request.id, Request.status.in_([s.value for s in from_statuses]), *conditions)
         .values(**values)
         .execution_options(synchronize_session=False)
-    ))
-    if result.rowcount == 1:
+    )
+    if moved == 1:
         db.session.expire(request)
-    return result.rowcount
+    return moved
 
 
 def _moved(status: RequestStatus, stamp, **values) -> dict:
