@@ -5,7 +5,6 @@ layer, so the server refuses the same things whether or not JavaScript ran.
 """
 from datetime import date, datetime
 
-from flask import request
 from wtforms import (
     BooleanField,
     MultipleFileField,
@@ -17,13 +16,11 @@ from wtforms import (
     TextAreaField,
 )
 
-from backoffice.extensions import db
 from backoffice.inputs import SafeFlaskForm as FlaskForm
 from backoffice.inputs import bounded_int, date_in_range
 from backoffice.models import CIVILITIES
 from backoffice.services import requests as request_service
-from backoffice.services import uploads
-from backoffice.services.attachments import MAX_SIZE, clean_filename
+from backoffice.staged_uploads import StagedUploads
 from backoffice.ui import errors_onto_form
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
@@ -143,52 +140,18 @@ def show_errors(form, errors: dict) -> list[str]:
     return errors_onto_form(form, errors, skip=("files",))
 
 
+def posted_files(owner) -> StagedUploads:
+    """The files of a posted request form (staged_uploads): the keys kept from an earlier try
+    (hidden `staged`), the one whose 'Supprimer' was pressed (`discard`) and the new `files`."""
+    return StagedUploads.from_request(owner, removal_field="discard", files_field="files")
+
+
 def collect_files(owner, limit: int):
-    """The files of a posted form: those kept from an earlier try (hidden `staged` keys, minus the
-    one whose 'Supprimer' was pressed) plus the new ones, each checked by content and staged, so
-    a refused file or a refused form never loses the accepted ones (R-REQ-3).
+    """The files of a posted form, each new one checked by content and staged at once, so a
+    refused file or a refused form never loses the accepted ones (R-REQ-3).
 
     Returns (staged files, French refusals, whether a 'Supprimer' was pressed).
     """
-    kept, checked, errors, discarded = read_files(owner, limit)
-    return keep_files(owner, [s.key for s in kept], checked), errors, discarded
-
-
-def read_files(owner, limit: int):
-    """As collect_files, but the new files are only checked, not staged yet: a form that goes
-    through writes them once, with the request; keep_files stages them when it comes back.
-
-    Returns (staged files kept, new files accepted, French refusals, whether a 'Supprimer' was pressed).
-    """
-    discard = request.form.get("discard", "")
-    keys = [k for k in request.form.getlist("staged") if k and k != discard]
-    if discard:
-        uploads.discard(owner, discard)
-    kept = uploads.staged(owner, keys)
-    taken = len(kept)
-    new, errors = [], []
-    for item in request.files.getlist("files"):
-        if not item or not item.filename:
-            continue
-        if taken >= limit:
-            errors.append(
-                f"Le fichier « {clean_filename(item.filename)} » n'a pas été ajouté : "
-                f"{limit} pièce{'s' if limit > 1 else ''} jointe{'s' if limit > 1 else ''} maximum."
-                if limit
-                else f"Le fichier « {clean_filename(item.filename)} » n'a pas été ajouté : "
-                "le nombre maximum de pièces jointes est atteint."
-            )
-            continue
-        accepted, refusals = uploads.check_all([(item.filename, item.read(MAX_SIZE + 1))])
-        new += accepted
-        taken += len(accepted)
-        errors.extend(refusals)
-    return kept, new, errors, bool(discard)
-
-
-def keep_files(owner, kept_keys: list[str], checked) -> list:
-    """Stage the accepted new files beside those already kept (one commit for all): the form comes
-    back with every accepted file, whatever happened to the rest (R-REQ-3)."""
-    keys = kept_keys + uploads.stage_checked(owner, checked)
-    db.session.commit()
-    return uploads.staged(owner, keys)
+    files = posted_files(owner)
+    staged, errors = files.collect(limit)
+    return staged, errors, bool(files.removed)

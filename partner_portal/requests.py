@@ -15,6 +15,7 @@ from backoffice.models import Attachment, RequestStatus, ServiceOffer
 from backoffice.services import requests as request_service
 from backoffice.services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, human_size
 from backoffice.services.errors import DomainError, ValidationFailed
+from backoffice.staged_uploads import StagedUploads
 from backoffice.ui import run_service
 
 from . import bp
@@ -26,8 +27,7 @@ from .request_forms import (
     MessageForm,
     RequestForm,
     collect_files,
-    keep_files,
-    read_files,
+    posted_files,
     show_errors,
 )
 from .request_history import criteria_from_args, history_context
@@ -84,21 +84,19 @@ def new_request(code: str):
     form.documents.choices = [(str(m.id), m.label) for m in motives]
     staged, upload_errors, loose = [], [], []
     if request.method == "POST" and form.validate():
-        discarded, new_files = False, []
-        if offer.allows_attachments:
-            staged, new_files, upload_errors, discarded = read_files(account, MAX_FILES)
-        staged_keys = [s.key for s in staged]
-        if upload_errors or discarded:
-            staged = keep_files(account, staged_keys, new_files)  # the accepted files stay with the form
+        files = posted_files(account) if offer.allows_attachments else StagedUploads(account)
+        new_files, upload_errors = files.read(MAX_FILES)  # checked; written with the request if it goes
+        if upload_errors or files.removed:
+            staged = files.keep(new_files)  # the accepted files stay with the form
         else:
             try:
                 filed = request_service.file_request(
-                    account, g.access, offer, form.service_data(), staged_keys, new_files
+                    account, g.access, offer, form.service_data(), files.keys, new_files
                 )
             except ValidationFailed as exc:
                 db.session.rollback()
                 loose = show_errors(form, exc.errors)
-                staged = keep_files(account, staged_keys, new_files)
+                staged = files.keep(new_files)
             except DomainError as exc:
                 db.session.rollback()
                 flash(exc.message, "error")

@@ -16,9 +16,9 @@ from ...clock import format_date
 from ...inputs import bounded_int
 from ...models import Request, RequestStatus
 from ...services import requests as request_service
-from ...services import uploads
-from ...services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, MAX_SIZE, human_size
+from ...services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, human_size
 from ...services.errors import ValidationFailed
+from ...staged_uploads import StagedUploads
 from ...ui import run_service
 from ..base import current_agent
 from .display import person_label, time_left_label
@@ -103,8 +103,8 @@ class RequestScreenMixin:
     @expose("/repondre/", methods=("POST",))
     def answer_view(self):
         req = self._request_or_404(request.form.get("id"))
-        state = FormState.from_post("answer", "attachments")
-        if _answerable(req) and not state.stage(current_agent()):
+        state = FormState.from_post(current_agent(), "answer", "attachments")
+        if _answerable(req) and not state.stage():
             return self._screen(req, answer_form=state, status=400)  # a file refused: nothing else lost
         return self._finish(req, state, request_service.answer_request, "answer",
                             "La réponse est enregistrée : la demande est résolue.")
@@ -112,8 +112,8 @@ class RequestScreenMixin:
     @expose("/message/", methods=("POST",))
     def reply_view(self):
         req = self._request_or_404(request.form.get("id"))
-        state = FormState.from_post("body", "reply_attachments")
-        if req.status == RequestStatus.MESSAGE_SENT.value and not state.stage(current_agent()):
+        state = FormState.from_post(current_agent(), "body", "reply_attachments")
+        if req.status == RequestStatus.MESSAGE_SENT.value and not state.stage():
             return self._screen(req, reply_form=state, status=400)
         return self._finish(req, state, request_service.caisse_reply, "body",
                             "Votre réponse au message du partenaire est envoyée.")
@@ -168,38 +168,29 @@ def _answerable(req: Request) -> bool:
 
 
 class FormState:
-    """What the agent typed and the files already accepted (staged), kept across a refusal."""
+    """What the agent typed and the files already accepted (staged), kept across a refusal; the
+    files are the staged_uploads helper's, with the screen's `remove_staged` checkboxes."""
 
-    def __init__(self, text: str = "", keys=None):
+    def __init__(self, text: str = "", uploads: StagedUploads | None = None):
         self.text = text
-        self.keys = list(keys or [])
+        self.uploads = uploads
         self.errors: dict[str, str] = {}
-        self.files = []
-        self.removed: set[str] = set()
-        self._uploads: list[tuple[str, bytes]] = []
+        self.files: list = []
+
+    @property
+    def keys(self) -> list[str]:
+        return self.uploads.keys if self.uploads is not None else []
 
     @classmethod
-    def from_post(cls, text_field: str, files_field: str) -> "FormState":
-        removed = set(request.form.getlist("remove_staged"))
-        keys = [k for k in request.form.getlist("staged") if k and k not in removed]
-        state = cls(request.form.get(text_field, ""), keys)
-        state.removed = removed
-        state._uploads = [
-            # One byte over the limit is enough for the size refusal; no more is read into memory.
-            (f.filename, f.read(MAX_SIZE + 1)) for f in request.files.getlist(files_field) if f and f.filename
-        ]
-        return state
+    def from_post(cls, agent, text_field: str, files_field: str) -> "FormState":
+        posted = StagedUploads.from_request(agent, removal_field="remove_staged", files_field=files_field)
+        return cls(request.form.get(text_field, ""), posted)
 
-    def stage(self, agent) -> bool:
+    def stage(self) -> bool:
         """Stage new files by content; True when every file was accepted (the form may proceed)."""
-        for key in self.removed:
-            uploads.discard(agent, key)
-        refusals = []
-        if self._uploads:
-            new_keys, refusals = uploads.stage_with_keys(agent, self._uploads)
-            self.keys += new_keys
-        self.files = uploads.staged(agent, self.keys)
-        self.keys = [f.key for f in self.files]
+        accepted, refusals = self.uploads.read()
+        # Committed when files were posted; else the service call's transaction is the first one.
+        self.files = self.uploads.keep(accepted, commit=bool(self.uploads.posted))
         if refusals:
             self.errors["attachments"] = " ".join(refusals)
         return not refusals
