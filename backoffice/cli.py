@@ -62,7 +62,8 @@ def create_admin(username, email, first_name, last_name, password) -> None:
 @click.option("--batch", default=50, show_default=True)
 def send_mail(once: bool, interval: float, batch: int) -> None:
     """Deliver the outbox through MAIL_BACKEND (SMTP, or .eml files in development), with retries."""
-    from .services.outbox import backend_name, file_dir, send_pending
+    from .services.mail_backends import backend_name, file_dir
+    from .services.outbox import send_pending
 
     try:
         backend = backend_name()

@@ -13,31 +13,26 @@ unused links of the owner revoked) and puts the real link in the outgoing e-mail
 import logging
 import re
 import secrets
-import smtplib
 import socket
-import sys
 from contextlib import nullcontext
 from datetime import timedelta
-from pathlib import Path
-from typing import Protocol
 
 from flask import current_app, has_request_context, render_template, url_for
-from flask_mail import Connection, Message
+from flask_mail import Message
 from markupsafe import escape
 from sqlalchemy import exists, select, update
 
 from ..clock import now
-from ..extensions import db, mail
+from ..extensions import db
 from ..models import Agent, OutboxMessage, OutboxStatus, PartnerAccount
 from ..models.outbox import LINK_MASK
-from . import tokens
+from . import mail_backends, tokens
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
 # How long a worker may hold messages before another one takes them over.
 LEASE = timedelta(minutes=5)
-BACKENDS = ("smtp", "file", "console")
 # A set-password link with a token in it: never allowed in a stored copy.
 _TOKEN_LINK = re.compile(r"/mot-de-passe/[A-Za-z0-9_\-]{16,}")
 
@@ -211,99 +206,6 @@ def _to_mail_message(message: OutboxMessage, link: str | None) -> Message:
     )
 
 
-# --- backends -------------------------------------------------------------------------------------------
-
-
-def backend_name() -> str:
-    """MAIL_BACKEND, or by default `smtp` with a MAIL_SERVER and `file` without."""
-    name = current_app.config.get("MAIL_BACKEND") or ("smtp" if current_app.config.get("MAIL_SERVER") else "file")
-    if name not in BACKENDS:
-        raise ValueError(f"MAIL_BACKEND={name!r}: expected one of {', '.join(BACKENDS)}")
-    return name
-
-
-def file_dir() -> Path:
-    return Path(current_app.config.get("MAIL_FILE_DIR") or Path(current_app.instance_path) / "mail")
-
-
-class _Backend(Protocol):
-    """A delivery backend: opened once per batch, one send per message, closed; `errors` are the
-    exceptions that mean "this delivery failed" (the message is retried later)."""
-
-    errors: tuple[type[Exception], ...]
-
-    def open(self) -> None: ...
-
-    def send(self, outgoing: Message, message: OutboxMessage, link: str | None) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class _SmtpBackend:
-    errors: tuple[type[Exception], ...] = (OSError, smtplib.SMTPException)
-
-    def open(self) -> None:
-        """SMTP from the current config: not Flask-Mail's state frozen at init_app, which also
-        suppresses every send when TESTING is on (messages were marked sent without leaving). An
-        explicit MAIL_SUPPRESS_SEND still suppresses."""
-        # Connection takes the _Mail state as Flask-Mail's own Mail.connect passes it (its annotation says Mail).
-        state = mail.init_mail(current_app.config, current_app.debug)
-        self.connection = Connection(state).__enter__()  # type: ignore[arg-type]
-
-    def send(self, outgoing: Message, message: OutboxMessage, link: str | None) -> None:
-        self.connection.send(outgoing)
-
-    def close(self) -> None:
-        try:
-            self.connection.__exit__(None, None, None)  # type: ignore[arg-type]  # annotated without None
-        except self.errors:
-            pass
-
-
-class _FileBackend:
-    """Development: each delivered message becomes an .eml file (any mail client opens it)."""
-
-    errors: tuple[type[Exception], ...] = (OSError,)
-
-    def open(self) -> None:
-        self.directory = file_dir()
-        self.directory.mkdir(parents=True, exist_ok=True)
-
-    def send(self, outgoing: Message, message: OutboxMessage, link: str | None) -> None:
-        stamp = now().strftime("%Y%m%d-%H%M%S-%f")
-        path = self.directory / f"{stamp}-{message.id}-{secrets.token_hex(3)}.eml"
-        partial = path.with_suffix(".part")
-        partial.write_bytes(outgoing.as_bytes())
-        partial.replace(path)  # a reader never sees half a message
-        summary = f"E-mail écrit dans {path} — à {message.recipient} — « {message.subject} »"
-        if link is not None:
-            summary += f" — lien personnel : {link}"
-        print(summary, flush=True)  # noqa: T201 (the development console is the point)
-
-    def close(self) -> None:
-        pass
-
-
-class _ConsoleBackend:
-    """Development: the whole message on standard output, as Django's console backend does."""
-
-    errors: tuple[type[Exception], ...] = (OSError,)
-
-    def open(self) -> None:
-        pass
-
-    def send(self, outgoing: Message, message: OutboxMessage, link: str | None) -> None:
-        line = "-" * 79
-        sys.stdout.write(f"{line}\n{outgoing.as_string()}\n{line}\n")
-        sys.stdout.flush()
-
-    def close(self) -> None:
-        pass
-
-
-_BACKENDS: dict[str, type[_Backend]] = {"smtp": _SmtpBackend, "file": _FileBackend, "console": _ConsoleBackend}
-
-
 # --- the delivery pipeline ----------------------------------------------------------------------------
 
 
@@ -317,14 +219,14 @@ def send_pending(limit: int = 50) -> dict:
     one token for all attempts, would need it stored where the sender can read it again.
     """
     stats = {"sent": 0, "failed": 0, "retried": 0, "cancelled": 0}
-    name = backend_name()
+    name = mail_backends.backend_name()
     if name == "smtp" and not current_app.config.get("MAIL_SERVER"):
         log.warning("MAIL_BACKEND=smtp without MAIL_SERVER: nothing is sent")
         return stats
     batch = _claim_batch(limit)
     if not batch:
         return stats
-    backend = _BACKENDS[name]()
+    backend = mail_backends.BACKENDS[name]()
     max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(current_app.config["MAIL_TIMEOUT_SECONDS"])
@@ -348,7 +250,7 @@ def send_pending(limit: int = 50) -> dict:
     return stats
 
 
-def _deliver(backend: _Backend, message: OutboxMessage, max_attempts: int, stats: dict) -> None:
+def _deliver(backend: mail_backends.Backend, message: OutboxMessage, max_attempts: int, stats: dict) -> None:
     link = None
     if message.link_purpose is not None:
         owner = _link_owner(message)
