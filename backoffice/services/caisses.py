@@ -1,13 +1,13 @@
 """Caisses and their back-office users: created by the national admin, agents by their caisse admin."""
 import re
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Agent, AgentRole, Caisse
 from . import audit, catalog, outbox, tokens
 from .errors import DomainError, ValidationFailed
+from .identity import normalized_email
 from .sessions import rotate_session_id
 
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,58}[a-z0-9]$")
@@ -65,10 +65,7 @@ def _clean_agent(data: dict) -> dict:
         errors["first_name"] = "Veuillez renseigner le prénom (40 caractères au plus)."
     if not last_name or len(last_name) > 40:
         errors["last_name"] = "Veuillez renseigner le nom (40 caractères au plus)."
-    try:
-        email = validate_email(email, check_deliverability=False).normalized
-    except EmailNotValidError:
-        errors["email"] = "L'adresse e-mail n'est pas valide."
+    email = normalized_email(email, errors)
     if errors:
         raise ValidationFailed(errors)
     return {"username": username, "first_name": first_name, "last_name": last_name, "email": email}

@@ -17,6 +17,15 @@ NAME_MESSAGE = "Seuls les lettres, l'apostrophe, le tiret et l'espace sont autor
 PHONE_MESSAGE = "Le numéro de téléphone doit respecter le format XX.XX.XX.XX.XX."
 
 
+def normalized_email(email: str, errors: dict, field: str = "email") -> str:
+    """The address as email-validator normalises it; a French message under `field` if invalid."""
+    try:
+        return validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError:
+        errors[field] = "L'adresse e-mail n'est pas valide."
+        return email
+
+
 def _clean(value: str | None) -> str:
     return " ".join((value or "").split())
 
@@ -79,10 +88,7 @@ def clean_identity(data: dict) -> dict:
     if not email:
         errors["email"] = "Veuillez renseigner l'adresse e-mail."
     else:
-        try:
-            email = validate_email(email, check_deliverability=False).normalized
-        except EmailNotValidError:
-            errors["email"] = "L'adresse e-mail n'est pas valide."
+        email = normalized_email(email, errors)
     if errors:
         raise ValidationFailed(errors)
     return {
