@@ -80,18 +80,26 @@ def _as_utc(value) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
+def _heading_and_text(data: dict, errors: dict, heading: tuple[str, str, int], what: str) -> tuple[str, str]:
+    """The one-line heading (field, its name in messages, max length) and the text of a news or a
+    newsletter, cleaned; a French message in `errors` for each one missing or too long."""
+    field, name, limit = heading
+    line = " ".join((data.get(field) or "").split())
+    text = (data.get("body") or "").replace("\r\n", "\n").strip()
+    if not line:
+        errors[field] = f"Veuillez saisir {name.lower()} {what}."
+    elif len(line) > limit:
+        errors[field] = f"{name} ne doit pas dépasser {limit} caractères."
+    if not text:
+        errors["body"] = f"Veuillez saisir le texte {what}."
+    return line, text
+
+
 def _clean_news(actor: Agent, data: dict, current_caisse: int | None = None) -> dict:
-    errors = {}
-    title = " ".join((data.get("title") or "").split())
-    body = (data.get("body") or "").replace("\r\n", "\n").strip()
+    errors: dict = {}
+    title, body = _heading_and_text(data, errors, ("title", "Le titre", TITLE_MAX), "de l'actualité")
     publish_at = _as_utc(data.get("publish_at"))
     caisse_id = _target_caisse(actor, data, current_caisse)
-    if not title:
-        errors["title"] = "Veuillez saisir le titre de l'actualité."
-    elif len(title) > TITLE_MAX:
-        errors["title"] = f"Le titre ne doit pas dépasser {TITLE_MAX} caractères."
-    if not body:
-        errors["body"] = "Veuillez saisir le texte de l'actualité."
     if publish_at is None:
         errors["publish_at"] = "Veuillez renseigner la date de publication (JJ/MM/AAAA HH:MM)."
     if caisse_id is None:
@@ -239,16 +247,9 @@ def unsubscribe(token: str) -> bool:
 
 
 def _clean_newsletter(actor: Agent, data: dict, current_caisse: int | None = None) -> dict:
-    errors = {}
-    subject = " ".join((data.get("subject") or "").split())
-    body = (data.get("body") or "").replace("\r\n", "\n").strip()
+    errors: dict = {}
+    subject, body = _heading_and_text(data, errors, ("subject", "L'objet", SUBJECT_MAX), "de la newsletter")
     caisse_id = _target_caisse(actor, data, current_caisse)
-    if not subject:
-        errors["subject"] = "Veuillez saisir l'objet de la newsletter."
-    elif len(subject) > SUBJECT_MAX:
-        errors["subject"] = f"L'objet ne doit pas dépasser {SUBJECT_MAX} caractères."
-    if not body:
-        errors["body"] = "Veuillez saisir le texte de la newsletter."
     if caisse_id is None:
         errors["caisse"] = "Veuillez choisir l'organisme."
     if errors:
