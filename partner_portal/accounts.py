@@ -12,8 +12,19 @@ from .guards import current_partner, manager_required
 IDENTITY_FIELDS = ("civility", "birth_name", "usage_name", "first_name", "function", "phone", "email")
 
 
-def _identity(form) -> dict:
-    return {k: form[k].data for k in IDENTITY_FIELDS}
+def _technician_form(form, technician, save, success: str):
+    """The technician form, new (technician None) or edit: once it validates, save(identity) is
+    the service call (a refusal comes back on the form), else the page."""
+    if form.validate_on_submit():
+        saved = run_service(
+            lambda: save({k: form[k].data for k in IDENTITY_FIELDS}),
+            form=form,
+            success=success,
+            redirect_to=url_for("portal.accounts"),
+        )
+        if saved:
+            return saved
+    return render_template("portal/account_form.html", form=form, technician=technician)
 
 
 def _technician_or_404(account_id: int):
@@ -42,36 +53,26 @@ def account_new():
     if account_service.technician_cap_reached(manager.structure_id, g.access.caisse.id):
         flash("Le nombre maximum de comptes techniciens actifs est atteint pour votre structure.", "error")
         return redirect(url_for("portal.accounts"))
-    form = TechnicianForm()
-    if form.validate_on_submit():
-        created = run_service(
-            lambda: account_service.create_account(
-                manager.structure, PartnerRole.TECHNICIAN, _identity(form), manager, g.access.caisse.id
-            ),
-            form=form,
-            success="Compte technicien partenaire créé avec succès.",
-            redirect_to=url_for("portal.accounts"),
-        )
-        if created:
-            return created
-    return render_template("portal/account_form.html", form=form, technician=None)
+    return _technician_form(
+        TechnicianForm(),
+        None,
+        lambda identity: account_service.create_account(
+            manager.structure, PartnerRole.TECHNICIAN, identity, manager, g.access.caisse.id
+        ),
+        "Compte technicien partenaire créé avec succès.",
+    )
 
 
 @bp.route("/comptes/<int:account_id>/modifier", methods=["GET", "POST"])
 @manager_required
 def account_edit(account_id: int):
     technician = _technician_or_404(account_id)
-    form = TechnicianForm(obj=technician)
-    if form.validate_on_submit():
-        updated = run_service(
-            lambda: account_service.update_account(technician, _identity(form), current_partner(), g.access.caisse.id),
-            form=form,
-            success="Compte technicien partenaire modifié avec succès.",
-            redirect_to=url_for("portal.accounts"),
-        )
-        if updated:
-            return updated
-    return render_template("portal/account_form.html", form=form, technician=technician)
+    return _technician_form(
+        TechnicianForm(obj=technician),
+        technician,
+        lambda identity: account_service.update_account(technician, identity, current_partner(), g.access.caisse.id),
+        "Compte technicien partenaire modifié avec succès.",
+    )
 
 
 @bp.route("/comptes/<int:account_id>/inactiver", methods=["GET", "POST"])

@@ -144,14 +144,3 @@ def posted_files(owner) -> StagedUploads:
     """The files of a posted request form (staged_uploads): the keys kept from an earlier try
     (hidden `staged`), the one whose 'Supprimer' was pressed (`discard`) and the new `files`."""
     return StagedUploads.from_request(owner, removal_field="discard", files_field="files")
-
-
-def collect_files(owner, limit: int):
-    """The files of a posted form, each new one checked by content and staged at once, so a
-    refused file or a refused form never loses the accepted ones (R-REQ-3).
-
-    Returns (staged files, French refusals, whether a 'Supprimer' was pressed).
-    """
-    files = posted_files(owner)
-    staged, errors = files.collect(limit)
-    return staged, errors, bool(files.removed)

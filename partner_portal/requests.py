@@ -26,7 +26,6 @@ from .request_forms import (
     CompleteForm,
     MessageForm,
     RequestForm,
-    collect_files,
     posted_files,
     show_errors,
 )
@@ -240,6 +239,20 @@ def _run_on_detail(form, number: str, success: str, action):
     return _back_to(number), []
 
 
+def _send_with_files(form, number: str, success: str, send, files: StagedUploads | None, limit: int):
+    """A form of the detail page with files (None: the offer takes none): the files collected, each
+    new one checked and staged, then, unless one was refused or a 'Supprimer' pressed,
+    send(staged keys) run as _run_on_detail does. Returns (redirect or None, the staged files,
+    the messages to show with them)."""
+    staged: list = []
+    if files is not None:
+        staged, refusals = files.collect(limit)
+        if refusals or files.removed:
+            return None, staged, refusals
+    done, loose = _run_on_detail(form, number, success, lambda: send([s.key for s in staged]))
+    return done, staged, loose
+
+
 def _back_to(number: str):
     """The request's detail, or the history once the request has left it (cancelled meanwhile)."""
     if request_service.get_for_partner(current_partner(), g.access.caisse.id, number) is None:
@@ -258,23 +271,20 @@ def request_complete(number: str):
     already = len(request_service.partner_files(req))
     limit = max(MAX_FILES - already, 0)
     form = CompleteForm(comment=req.comment) if request.method == "GET" else CompleteForm()
-    staged, upload_errors, loose = [], [], []
+    staged, errors = [], []
     if request.method == "POST" and form.validate():
-        discarded = False
-        if req.service_offer.allows_attachments:
-            staged, upload_errors, discarded = collect_files(account, limit)
-        if not upload_errors and not discarded:
-            done, loose = _run_on_detail(
-                form, number, "La demande a bien été prise en compte.",
-                lambda: request_service.complete_request(account, req, form.comment.data or "", [s.key for s in staged]),
-            )
-            if done:
-                return done
+        done, staged, errors = _send_with_files(
+            form, number, "La demande a bien été prise en compte.",
+            lambda keys: request_service.complete_request(account, req, form.comment.data or "", keys),
+            posted_files(account) if req.service_offer.allows_attachments else None, limit,
+        )
+        if done:
+            return done
     return render_template(
         "portal/request_complete.html",
         req=req,
         form=form,
-        upload_errors=upload_errors + loose,
+        upload_errors=errors,
         **_files_context(staged, limit, already),
     )
 
@@ -328,20 +338,16 @@ def request_message(number: str):
     account = current_partner()
     limit = max(request_service.EXCHANGE_MAX_FILES - state["files"], 0)
     form = MessageForm()
-    staged, upload_errors, loose = [], [], []
+    staged, errors = [], []
     if form.validate():
-        staged, upload_errors, discarded = collect_files(account, limit)
-        if not upload_errors and not discarded:
-            done, loose = _run_on_detail(
-                form, number, "Votre message a bien été envoyé à l'organisme.",
-                lambda: request_service.partner_message(account, req, form.body.data or "", [s.key for s in staged]),
-            )
-            if done:
-                return done
-    return _detail(
-        req, message_form=form, message_errors=upload_errors + loose, message_staged=staged,
-        message_limit=limit,
-    )
+        done, staged, errors = _send_with_files(
+            form, number, "Votre message a bien été envoyé à l'organisme.",
+            lambda keys: request_service.partner_message(account, req, form.body.data or "", keys),
+            posted_files(account), limit,
+        )
+        if done:
+            return done
+    return _detail(req, message_form=form, message_errors=errors, message_staged=staged, message_limit=limit)
 
 
 @bp.route("/demandes/<number>/cloturer", methods=["POST"])
