@@ -1,5 +1,5 @@
 """Portal login, logout, forgotten and expired passwords, CGU (R-ACC-4/5/6)."""
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 
 from backoffice.extensions import db, limiter
 from backoffice.security import LOGIN_LIMIT, RESET_LIMIT
@@ -7,7 +7,7 @@ from backoffice.services import accounts as account_service
 from backoffice.services.auth import authenticate_partner
 from backoffice.services.errors import DomainError
 from backoffice.services.passwords import POLICY_TEXT
-from backoffice.views.auth import safe_next, sign_in, sign_out
+from backoffice.views.auth import login_page, sign_in, sign_out
 
 from . import bp
 from .forms import CguForm, ChangePasswordForm, ForgotPasswordForm, LoginForm
@@ -25,16 +25,12 @@ def login():
     if current_partner() is not None:
         return redirect(url_for("portal.home"))
     form = LoginForm()
-    if form.validate_on_submit():
-        try:
-            account = authenticate_partner(form.login.data, form.password.data)
-        except DomainError as exc:
-            form.password.errors = list(form.password.errors) + [exc.message]
-        else:
-            next_url = safe_next(request.args.get("next"), url_for("portal.select_caisse"))
-            sign_in(account)  # a fresh server-side session (services/sessions.py)
-            return redirect(next_url)
-    return render_template("portal/login.html", form=form)
+    return login_page(
+        form,
+        lambda: authenticate_partner(form.login.data, form.password.data),
+        url_for("portal.select_caisse"),
+        "portal/login.html",
+    )
 
 
 @bp.route("/deconnexion", methods=["POST"])

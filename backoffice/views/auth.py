@@ -45,22 +45,35 @@ def sign_out() -> None:
     session.clear()
 
 
+def login_page(form, authenticate, default_next: str, template: str):
+    """The login page of either front end: once the form validates, authenticate() gives the
+    user, who gets a fresh session (sign_in) and goes to the `next` page (safe_next, else
+    default_next); a refusal (bad credentials, throttled, inactive: the service has recorded the
+    attempt) is shown under the password field, whatever it names."""
+    if form.validate_on_submit():
+        try:
+            user = authenticate()
+        except DomainError as exc:
+            form.password.errors = list(form.password.errors) + [exc.message]
+        else:
+            next_url = safe_next(request.args.get("next"), default_next)
+            sign_in(user)  # a fresh session on every login
+            return redirect(next_url)
+    return render_template(template, form=form)
+
+
 @bp.route("/connexion", methods=["GET", "POST"])
 @limiter.limit(LOGIN_LIMIT, methods=["POST"])
 def login():
     if current_agent() is not None:
         return redirect(url_for("admin.index"))
     form = LoginForm()
-    if form.validate_on_submit():
-        try:
-            agent = authenticate_agent(form.username.data, form.password.data)
-        except DomainError as exc:
-            form.password.errors = list(form.password.errors) + [exc.message]
-        else:
-            next_url = safe_next(request.args.get("next"), url_for("admin.index"))
-            sign_in(agent)  # a fresh session on every login
-            return redirect(next_url)
-    return render_template("auth/login.html", form=form)
+    return login_page(
+        form,
+        lambda: authenticate_agent(form.username.data, form.password.data),
+        url_for("admin.index"),
+        "auth/login.html",
+    )
 
 
 @bp.route("/deconnexion", methods=["POST"])
