@@ -1,4 +1,5 @@
 """Configuration classes: the embedded default (SQLite), tests, and production (environment)."""
+
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -21,9 +22,9 @@ def _int(name: str, default: int) -> int:
 def normalize_database_url(url: str) -> str:
     """Accept the usual postgres:// and postgresql:// forms and route them to psycopg 3."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 

@@ -1,4 +1,5 @@
 """What gunicorn serves: `gunicorn wsgi:app`."""
+
 import gc
 
 from backoffice import create_app

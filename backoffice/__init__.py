@@ -1,4 +1,5 @@
 """Espace Partenaires: the application factory (back-office on Flask-Admin + the partner portal)."""
+
 import logging
 
 from flask import Flask, render_template
@@ -41,7 +42,7 @@ def _ensure_instance_dir(app: Flask) -> None:
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////:memory:"):
         from pathlib import Path
 
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _trust_proxies(app: Flask) -> None:

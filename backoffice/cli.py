@@ -1,4 +1,5 @@
 """Flask commands: demo, create-admin, send-mail, housekeeping."""
+
 import getpass
 import time
 

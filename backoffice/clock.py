@@ -2,6 +2,7 @@
 
 Everything reads the time through these helpers so tests can travel with time-machine.
 """
+
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 

@@ -1,5 +1,6 @@
 """Who is logged in, one helper per population: current_agent() in the back office,
 current_partner() in the partner portal (both read the same Flask-Login session)."""
+
 from flask import g
 from flask_login import current_user
 

@@ -1,4 +1,5 @@
 """Flask extensions, created once and bound to each app in create_app."""
+
 from typing import TYPE_CHECKING
 
 from flask_babel import Babel
@@ -42,7 +43,8 @@ def same_database(dialect_name: str):
 # migrations create them too; this is for metadata.create_all (the tests).
 for _extension in ("pg_trgm", "btree_gin"):
     event.listen(
-        Base.metadata, "before_create",
+        Base.metadata,
+        "before_create",
         DDL(f"CREATE EXTENSION IF NOT EXISTS {_extension}").execute_if(dialect="postgresql"),
     )
 

@@ -1,5 +1,6 @@
 """Parsing of untrusted request values: same-site return paths, bounded integers, bounded dates,
 text without control characters. One definition each, used by the back-office and the portal."""
+
 import unicodedata
 from datetime import date
 from urllib.parse import unquote, urlsplit
@@ -125,8 +126,9 @@ class PrintableStringConverter(UnicodeConverter):
 
 def register_converters(app) -> None:
     """Before any route is added: rules bind their converters when they are registered."""
-    app.url_map.converters.update(int=BoundedIntConverter, default=PrintableStringConverter,
-                                  string=PrintableStringConverter)
+    app.url_map.converters.update(
+        int=BoundedIntConverter, default=PrintableStringConverter, string=PrintableStringConverter
+    )
 
 
 # --- forms ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """HTTP hardening for every response: CSP with a per-request nonce, no sniffing, no framing,
 no caching of authenticated pages, HSTS in production; rate limits on login and password reset."""
+
 import secrets
 
 from flask import Flask, current_app, g, request

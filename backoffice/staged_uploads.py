@@ -8,6 +8,7 @@ portal's request forms a `discard` button per file (partner_portal/request_forms
 chooses a file twice, and a refused file or a refused form never loses the accepted ones (R-REQ-3).
 services/uploads checks, stores and finds the files; this module reads them off the request.
 """
+
 from flask import request
 
 from .extensions import db

@@ -1,5 +1,6 @@
 """UI plumbing shared by the back office (backoffice/views) and the partner portal (partner_portal):
 how a service's refusal lands on a form, and how a form's service call is run (run_service)."""
+
 from flask import flash, redirect
 
 from .extensions import db

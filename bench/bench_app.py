@@ -8,6 +8,7 @@
 
 Served by bench/run.py as `gunicorn --pythonpath bench bench_app:app`; never by production.
 """
+
 import gc
 import os
 import sys

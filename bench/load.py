@@ -8,6 +8,7 @@ are what production runs), the catalogue and the caisses from the services, and 
 Every login created here uses BENCH_PASSWORD: agents `agent.<code>` (one per caisse) and
 technicians `tech<structure id>.a` / `.b` (two per structure, CGU accepted).
 """
+
 import argparse
 import json
 import os
@@ -53,16 +54,40 @@ FIRST_NAMES = (
     "Léo Paul Alice Lina Rose Victor Martine Joséphine Maryse Hélène Claire Thomas Antoine"
 ).split()
 CITIES = [
-    ("33000", "Bordeaux"), ("60000", "Beauvais"), ("40000", "Mont-de-Marsan"), ("24000", "Périgueux"),
-    ("47000", "Agen"), ("75011", "Paris"), ("69003", "Lyon"), ("13001", "Marseille"), ("59000", "Lille"),
-    ("31000", "Toulouse"), ("44000", "Nantes"), ("67000", "Strasbourg"), ("35000", "Rennes"),
+    ("33000", "Bordeaux"),
+    ("60000", "Beauvais"),
+    ("40000", "Mont-de-Marsan"),
+    ("24000", "Périgueux"),
+    ("47000", "Agen"),
+    ("75011", "Paris"),
+    ("69003", "Lyon"),
+    ("13001", "Marseille"),
+    ("59000", "Lille"),
+    ("31000", "Toulouse"),
+    ("44000", "Nantes"),
+    ("67000", "Strasbourg"),
+    ("35000", "Rennes"),
 ]
 OFFER_WEIGHTS = {"contact": 10, "difficulty": 25, "appointment": 25, "file_review": 25, "document": 15}
 # (status, weight) for requests older than 20 days, and for the last 20 days.
-OLD_STATUSES = [("closed", 860), ("resolved", 60), ("cancelled", 30), ("taken", 20),
-                ("message_received", 15), ("message_sent", 10), ("new", 5)]
-RECENT_STATUSES = [("new", 25), ("taken", 20), ("resolved", 30), ("message_sent", 8),
-                   ("message_received", 7), ("closed", 5), ("cancelled", 5)]
+OLD_STATUSES = [
+    ("closed", 860),
+    ("resolved", 60),
+    ("cancelled", 30),
+    ("taken", 20),
+    ("message_received", 15),
+    ("message_sent", 10),
+    ("new", 5),
+]
+RECENT_STATUSES = [
+    ("new", 25),
+    ("taken", 20),
+    ("resolved", 30),
+    ("message_sent", 8),
+    ("message_received", 7),
+    ("closed", 5),
+    ("cancelled", 5),
+]
 CANCEL_REASONS = ["La demande a été résolue via un autre canal", "La demande n'est plus justifiée"]
 
 
@@ -74,7 +99,7 @@ def libpq_url(url: str) -> str:
     """postgresql+psycopg://… (SQLAlchemy) or postgres://… → postgresql://… (libpq)."""
     for prefix in ("postgresql+psycopg://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix):]
+            return "postgresql://" + url[len(prefix) :]
     return url
 
 
@@ -106,8 +131,9 @@ def migrate(url: str) -> None:
     env = {**os.environ, "FLASK_APP": "wsgi.py", "DATABASE_URL": libpq_url(url)}
     env.pop("FLASK_ENV_NAME", None)
     flask = ROOT / ".venv" / "bin" / "flask"
-    subprocess.run([str(flask), "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        [str(flask), "db", "upgrade"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def _tsv(value) -> str:
@@ -240,18 +266,59 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
 
         # Agents: one per caisse (the work queue), same known password.
         agent_of = {}
-        copy = _Copy(cur, "agent", ["id", "alt_id", "username", "first_name", "last_name", "email", "role",
-                                    "caisse_id", "password_hash", "password_changed_at", "active",
-                                    "created_at"])
+        copy = _Copy(
+            cur,
+            "agent",
+            [
+                "id",
+                "alt_id",
+                "username",
+                "first_name",
+                "last_name",
+                "email",
+                "role",
+                "caisse_id",
+                "password_hash",
+                "password_changed_at",
+                "active",
+                "created_at",
+            ],
+        )
         for i, (cid, code) in enumerate(caisses, start=1):
             agent_of[cid] = i
-            copy.add(i, secrets.token_hex(16), f"agent.{code}", "Agent", f"CAISSE {code}",
-                     f"agent.{code}@bench.invalid", "agent", cid, pw, now, True, now)
+            copy.add(
+                i,
+                secrets.token_hex(16),
+                f"agent.{code}",
+                "Agent",
+                f"CAISSE {code}",
+                f"agent.{code}@bench.invalid",
+                "agent",
+                cid,
+                pw,
+                now,
+                True,
+                now,
+            )
         copy.close()
 
         # Structures, conventions (all five offers), two technicians each.
-        s_copy = _Copy(cur, "structure", ["id", "name", "type", "siret", "address", "postal_code", "city",
-                                          "member_count", "registered_by_caisse_id", "created_at"])
+        s_copy = _Copy(
+            cur,
+            "structure",
+            [
+                "id",
+                "name",
+                "type",
+                "siret",
+                "address",
+                "postal_code",
+                "city",
+                "member_count",
+                "registered_by_caisse_id",
+                "created_at",
+            ],
+        )
         c_copy_rows = []
         conventions_of: dict[int, list[tuple[int, int]]] = {}
         conv_id = 0
@@ -259,8 +326,18 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
         for sid in range(1, STRUCTURES + 1):
             postal, city = CITIES[sid % len(CITIES)]
             home = caisse_ids[(sid - 1) % CAISSES]
-            s_copy.add(sid, f"{types[sid % len(types)]} {city} {sid:05d}", types[sid % len(types)], _siret(sid),
-                       f"{sid % 200 + 1} rue de la République", postal, city, rng.randint(1, 60), home, now)
+            s_copy.add(
+                sid,
+                f"{types[sid % len(types)]} {city} {sid:05d}",
+                types[sid % len(types)],
+                _siret(sid),
+                f"{sid % 200 + 1} rue de la République",
+                postal,
+                city,
+                rng.randint(1, 60),
+                home,
+                now,
+            )
             partners = [home]
             if sid % SECOND_CONVENTION_EVERY == 0:
                 partners.append(caisse_ids[(sid - 1 + 37) % CAISSES])
@@ -269,8 +346,21 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
                 c_copy_rows.append((conv_id, sid, cid, conv_start, conv_end, None, None, None, now))
                 conventions_of.setdefault(sid, []).append((conv_id, cid))
         s_copy.close()
-        c_copy = _Copy(cur, "convention", ["id", "structure_id", "caisse_id", "start_date", "end_date",
-                                           "manager_cap", "technician_cap", "notes", "created_at"])
+        c_copy = _Copy(
+            cur,
+            "convention",
+            [
+                "id",
+                "structure_id",
+                "caisse_id",
+                "start_date",
+                "end_date",
+                "manager_cap",
+                "technician_cap",
+                "notes",
+                "created_at",
+            ],
+        )
         for row in c_copy_rows:
             c_copy.add(*row)
         c_copy.close()
@@ -280,20 +370,54 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
                 o_copy.add(cid_row[0], offer_id)
         o_copy.close()
 
-        a_copy = _Copy(cur, "partner_account", [
-            "id", "alt_id", "login", "role", "structure_id", "civility", "usage_name", "first_name", "function",
-            "phone", "email", "password_hash", "password_changed_at", "active",
-            "cgu_accepted_at", "last_caisse_id", "created_at"])
+        a_copy = _Copy(
+            cur,
+            "partner_account",
+            [
+                "id",
+                "alt_id",
+                "login",
+                "role",
+                "structure_id",
+                "civility",
+                "usage_name",
+                "first_name",
+                "function",
+                "phone",
+                "email",
+                "password_hash",
+                "password_changed_at",
+                "active",
+                "cgu_accepted_at",
+                "last_caisse_id",
+                "created_at",
+            ],
+        )
         technicians: dict[int, list[tuple[int, str]]] = {}
         account_id = 0
         for sid in range(1, STRUCTURES + 1):
             for suffix in ("a", "b"):
                 account_id += 1
                 last, first = rng.choice(LAST_NAMES), rng.choice(FIRST_NAMES)
-                a_copy.add(account_id, secrets.token_hex(16), f"tech{sid}.{suffix}", "technician", sid,
-                           rng.choice(["Madame", "Monsieur"]), last, first, "Bénévole", "05.56.00.00.00",
-                           f"tech{sid}.{suffix}@bench.invalid", pw, now, True, now,
-                           conventions_of[sid][0][1], now)
+                a_copy.add(
+                    account_id,
+                    secrets.token_hex(16),
+                    f"tech{sid}.{suffix}",
+                    "technician",
+                    sid,
+                    rng.choice(["Madame", "Monsieur"]),
+                    last,
+                    first,
+                    "Bénévole",
+                    "05.56.00.00.00",
+                    f"tech{sid}.{suffix}@bench.invalid",
+                    pw,
+                    now,
+                    True,
+                    now,
+                    conventions_of[sid][0][1],
+                    now,
+                )
                 technicians.setdefault(sid, []).append((account_id, f"{last} {first}"))
         a_copy.close()
         stats.update(structures=STRUCTURES, conventions=conv_id, technicians=account_id, agents=len(caisses))
@@ -310,13 +434,41 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
         for year in range(start.year - 1, now.year + 2):
             year_starts[year] = datetime(year, 1, 1, tzinfo=PARIS).astimezone(timezone.utc).replace(tzinfo=None)
         counters: dict[tuple[int, int], int] = {}
-        r_copy = _Copy(cur, "request", [
-            "id", "number", "caisse_id", "structure_id", "convention_id", "service_offer_id", "motive_id",
-            "requester_account_id", "requester_name", "person_civility", "person_last_name",
-            "person_first_name", "person_birth_date", "person_birth_place", "person_phone", "comment",
-            "details", "status", "status_changed_at", "deposited_at", "taken_by_agent_id", "taken_at", "answer",
-            "resolved_by_agent_id", "resolved_at", "closed_at", "cancel_reason", "cancelled_at",
-            "caisse_answers_in_exchange"])
+        r_copy = _Copy(
+            cur,
+            "request",
+            [
+                "id",
+                "number",
+                "caisse_id",
+                "structure_id",
+                "convention_id",
+                "service_offer_id",
+                "motive_id",
+                "requester_account_id",
+                "requester_name",
+                "person_civility",
+                "person_last_name",
+                "person_first_name",
+                "person_birth_date",
+                "person_birth_place",
+                "person_phone",
+                "comment",
+                "details",
+                "status",
+                "status_changed_at",
+                "deposited_at",
+                "taken_by_agent_id",
+                "taken_at",
+                "answer",
+                "resolved_by_agent_id",
+                "resolved_at",
+                "closed_at",
+                "cancel_reason",
+                "cancelled_at",
+                "caisse_answers_in_exchange",
+            ],
+        )
         # One COPY at a time per connection: the status history waits in a temporary file.
         h_file = tempfile.TemporaryFile("w+", encoding="utf-8") if status_history else None
         h_rows = 0
@@ -372,13 +524,40 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
                         history.append(("closed", closed_at, None, None))
             person = (None,) * 6
             if concerns_person:
-                person = (rng.choice(["Madame", "Monsieur"]), rng.choice(LAST_NAMES), rng.choice(FIRST_NAMES),
-                          date(rng.randint(1940, 2015), rng.randint(1, 12), rng.randint(1, 28)),
-                          f"{rng.randint(1, 95):02d}", "06.12.34.56.78")
-            r_copy.add(rid, number, cid, sid, conv, offer_id, motive_id, requester_id, requester_name, *person,
-                       "Demande de test de charge : merci de rappeler la personne.", details, status, changed,
-                       deposited, taken_by, taken_at, answer, resolved_by, resolved_at, closed_at, cancel_reason,
-                       cancelled_at, 1 if status == "message_received" else 0)
+                person = (
+                    rng.choice(["Madame", "Monsieur"]),
+                    rng.choice(LAST_NAMES),
+                    rng.choice(FIRST_NAMES),
+                    date(rng.randint(1940, 2015), rng.randint(1, 12), rng.randint(1, 28)),
+                    f"{rng.randint(1, 95):02d}",
+                    "06.12.34.56.78",
+                )
+            r_copy.add(
+                rid,
+                number,
+                cid,
+                sid,
+                conv,
+                offer_id,
+                motive_id,
+                requester_id,
+                requester_name,
+                *person,
+                "Demande de test de charge : merci de rappeler la personne.",
+                details,
+                status,
+                changed,
+                deposited,
+                taken_by,
+                taken_at,
+                answer,
+                resolved_by,
+                resolved_at,
+                closed_at,
+                cancel_reason,
+                cancelled_at,
+                1 if status == "message_received" else 0,
+            )
             if h_file is not None:
                 h_file.write("".join(_line(rid, *item) for item in history))
                 h_rows += len(history)
@@ -387,7 +566,9 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
         r_copy.close()
         if h_file is not None:
             h_file.seek(0)
-            with cur.copy('COPY "status_change" (request_id, status, changed_at, agent_id, account_id) FROM STDIN') as h_copy:
+            with cur.copy(
+                'COPY "status_change" (request_id, status, changed_at, agent_id, account_id) FROM STDIN'
+            ) as h_copy:
                 while chunk := h_file.read(1 << 20):
                     h_copy.write(chunk)
             h_file.close()
@@ -400,8 +581,10 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
         for _, definition in dropped:
             cur.execute(definition)
         for table in ("agent", "structure", "convention", "partner_account", "request", "status_change"):
-            cur.execute(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
-                        f"(SELECT coalesce(max(id), 1) FROM \"{table}\"))")
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+                f'(SELECT coalesce(max(id), 1) FROM "{table}"))'
+            )
         conn.commit()
         stats["by_status"] = dict(sorted(by_status.items(), key=lambda kv: -kv[1]))
     # VACUUM sets the visibility map (index-only scans); ANALYZE gives the planner the spreads.

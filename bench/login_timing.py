@@ -9,6 +9,7 @@ tests/test_login_throttle.py); this script measures the wall time, as a benchmar
 It builds the app on a throw-away SQLite database, creates one agent, then interleaves refusals
 from a fresh address each time (so the throttle never answers instead) and prints the medians.
 """
+
 import argparse
 import statistics
 import sys
@@ -50,10 +51,16 @@ def main() -> int:
         app = create_app(TimingConfig)
         with app.app_context():
             db.create_all()
-            db.session.add(Agent(
-                username="agent.mesure", first_name="Paul", last_name="MESURE", email="mesure@example.fr",
-                role=AgentRole.NATIONAL_ADMIN.value, password_hash=hash_password("Une phrase de passe 2026"),
-            ))
+            db.session.add(
+                Agent(
+                    username="agent.mesure",
+                    first_name="Paul",
+                    last_name="MESURE",
+                    email="mesure@example.fr",
+                    role=AgentRole.NATIONAL_ADMIN.value,
+                    password_hash=hash_password("Une phrase de passe 2026"),
+                )
+            )
             db.session.commit()
             refuse("personne", "198.51.100.250")  # the dummy hash is made once per worker
             durations: dict[str, list[float]] = {"wrong password": [], "unknown login": []}

@@ -12,6 +12,7 @@ header of the bench app, at the default page size and at the largest one. Filing
 8 × 5 MB files is timed sequentially with a Python client (wrk does not do multipart): the server
 time is the X-Server-Ms header.
 """
+
 import argparse
 import http.client
 import json
@@ -44,8 +45,13 @@ from load import BENCH_PASSWORD, database_exists, libpq_url, load, migrate  # no
 USER_AGENT = "ep-bench/1.0"
 MB5 = 5 * 1024 * 1024
 TARGETS = {
-    "queue_p95_ms": 50, "queue_vs_stock": 10, "history_p95_ms": 30, "history_vs_hello": 0.08,
-    "max_sql": 6, "growth": 1.5, "filing_s": 1.0,
+    "queue_p95_ms": 50,
+    "queue_vs_stock": 10,
+    "history_p95_ms": 30,
+    "history_vs_hello": 0.08,
+    "max_sql": 6,
+    "growth": 1.5,
+    "filing_s": 1.0,
 }
 WRK_LUA = r"""
 local threads = {}
@@ -104,9 +110,11 @@ class Client:
 
     def csrf(self, path: str) -> str:
         page = self.get(path).body.decode()
-        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-            r'type="hidden" name="csrf_token" value="([^"]+)"', page) or re.search(
-            r'name="csrf_token" value="([^"]+)"', page)
+        match = (
+            re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+            or re.search(r'type="hidden" name="csrf_token" value="([^"]+)"', page)
+            or re.search(r'name="csrf_token" value="([^"]+)"', page)
+        )
         assert match, f"no CSRF token on {path}"
         return match.group(1)
 
@@ -117,8 +125,9 @@ class Client:
 def login_agent(port: int, username: str) -> Client:
     client = Client(port)
     token = client.csrf("/admin/connexion")
-    response = client.post_form("/admin/connexion", {"csrf_token": token, "username": username,
-                                                     "password": BENCH_PASSWORD})
+    response = client.post_form(
+        "/admin/connexion", {"csrf_token": token, "username": username, "password": BENCH_PASSWORD}
+    )
     assert response.status == 302, (response.status, response.body[:500])
     return client
 
@@ -147,9 +156,23 @@ def start_gunicorn(database_url: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": libpq_url(database_url), "BENCH_HEADERS": "1"}
     env.pop("FLASK_ENV_NAME", None)  # the default config: no HTTPS-only cookies on plain HTTP
     process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--pythonpath", f"{BENCH},{ROOT}", "--log-level", "warning", "--timeout", "120", "bench_app:app"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--pythonpath",
+            f"{BENCH},{ROOT}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "120",
+            "bench_app:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -179,21 +202,38 @@ def facts(database_url: str) -> dict:
         one = lambda sql, *p: conn.execute(sql, p).fetchone()  # noqa: E731
         caisse_id, code = one("SELECT id, code FROM caisse WHERE code = '101'")
         structure_id = one("SELECT min(structure_id) FROM convention WHERE caisse_id = %s", caisse_id)[0]
-        account_id, login = one("SELECT id, login FROM partner_account WHERE structure_id = %s ORDER BY id LIMIT 1",
-                                structure_id)
+        account_id, login = one(
+            "SELECT id, login FROM partner_account WHERE structure_id = %s ORDER BY id LIMIT 1", structure_id
+        )
         offer_id = one("SELECT id FROM service_offer WHERE code = 'file_review'")[0]
         motive_id = one("SELECT id FROM motive WHERE service_offer_id = %s ORDER BY position LIMIT 1", offer_id)[0]
-        req = one("SELECT id, number FROM request WHERE caisse_id = %s AND structure_id = %s AND status <> 'cancelled'"
-                  " ORDER BY deposited_at DESC LIMIT 1", caisse_id, structure_id)
+        req = one(
+            "SELECT id, number FROM request WHERE caisse_id = %s AND structure_id = %s AND status <> 'cancelled'"
+            " ORDER BY deposited_at DESC LIMIT 1",
+            caisse_id,
+            structure_id,
+        )
         version = one("SHOW server_version")[0]
         total = one("SELECT count(*) FROM request")[0]
         per_caisse = one("SELECT count(*) FROM request WHERE caisse_id = %s", caisse_id)[0]
-        per_structure = one("SELECT count(*) FROM request WHERE caisse_id = %s AND structure_id = %s",
-                            caisse_id, structure_id)[0]
+        per_structure = one(
+            "SELECT count(*) FROM request WHERE caisse_id = %s AND structure_id = %s", caisse_id, structure_id
+        )[0]
     return {
-        "url": database_url, "caisse_id": caisse_id, "agent": f"agent.{code}", "structure_id": structure_id, "account_id": account_id,
-        "login": login, "offer_id": offer_id, "motive_id": motive_id, "request_id": req[0], "number": req[1],
-        "pg_version": version, "total": total, "per_caisse": per_caisse, "per_structure": per_structure,
+        "url": database_url,
+        "caisse_id": caisse_id,
+        "agent": f"agent.{code}",
+        "structure_id": structure_id,
+        "account_id": account_id,
+        "login": login,
+        "offer_id": offer_id,
+        "motive_id": motive_id,
+        "request_id": req[0],
+        "number": req[1],
+        "pg_version": version,
+        "total": total,
+        "per_caisse": per_caisse,
+        "per_structure": per_structure,
     }
 
 
@@ -225,8 +265,10 @@ def pages(f: dict, flt: dict) -> list[tuple[str, str, str, str | None]]:
         ("offer", qf("Offre de service", "est", f["offer_id"])),
         ("motive", qf("Motif", "est", f["motive_id"])),
         ("structure", qf("Structure", "est", f["structure_id"])),
-        ("deposit between (90 days)", qf("Date de dépôt", "entre",
-                                         f"{today - timedelta(days=90):%Y-%m-%d} to {today:%Y-%m-%d}")),
+        (
+            "deposit between (90 days)",
+            qf("Date de dépôt", "entre", f"{today - timedelta(days=90):%Y-%m-%d} to {today:%Y-%m-%d}"),
+        ),
         ("deposit from (30 days)", qf("Date de dépôt", "à partir du", f"{today - timedelta(days=30):%Y-%m-%d}")),
         ("deposit until (1 year ago)", qf("Date de dépôt", "jusqu'au", f"{today - timedelta(days=365):%Y-%m-%d}")),
         ("overdue (48 h)", qf("En retard (plus de 48 h)", "est", "1")),
@@ -244,31 +286,53 @@ def pages(f: dict, flt: dict) -> list[tuple[str, str, str, str | None]]:
         ("date from (1 year)", f"{h}?date_from={(today - timedelta(days=365)).isoformat()}"),
         ("date to (1 year ago)", f"{h}?date_to={(today - timedelta(days=365)).isoformat()}"),
     ]
-    result = [("ceiling", "hello (bare Flask)", "/hello", None),
-              ("baseline", "stock ModelView(Request) list", "/stock-admin/stock_requests/",
-               "/stock-admin/stock_requests/?page_size=100")]
+    result = [
+        ("ceiling", "hello (bare Flask)", "/hello", None),
+        (
+            "baseline",
+            "stock ModelView(Request) list",
+            "/stock-admin/stock_requests/",
+            "/stock-admin/stock_requests/?page_size=100",
+        ),
+    ]
     result += [("queue", label, path, big(path, "page_size=100")) for label, path in queue]
     result += [("history", label, path, big(path, "per_page=50")) for label, path in history]
-    result += [("detail", "agent request screen", f"/admin/requests/traiter/?id={f['request_id']}", None),
-               ("detail", "partner request detail", f"/demandes/{f['number']}", None)]
+    result += [
+        ("detail", "agent request screen", f"/admin/requests/traiter/?id={f['request_id']}", None),
+        ("detail", "partner request detail", f"/demandes/{f['number']}", None),
+    ]
     return result
 
 
 def run_wrk(port: int, path: str, cookie: str | None, duration: int, threads: int, connections: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_LUA)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "20s", "-s", script.name,
-               "-H", f"User-Agent: {USER_AGENT}"]
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "20s",
+        "-s",
+        script.name,
+        "-H",
+        f"User-Agent: {USER_AGENT}",
+    ]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
-    output = subprocess.run(command + [f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True,
-                            check=True).stdout
+    output = subprocess.run(
+        command + [f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True
+    ).stdout
     os.unlink(script.name)
     data = json.loads(re.search(r"WRKJSON (\{.*\})", output).group(1))
     return {
         "rps": data["requests"] / (data["duration_us"] / 1e6),
-        "p50": data["p50_us"] / 1000, "p95": data["p95_us"] / 1000, "p99": data["p99_us"] / 1000,
-        "requests": data["requests"], "errors": data["errors"] + data["bad"],
+        "p50": data["p50_us"] / 1000,
+        "p95": data["p95_us"] / 1000,
+        "p99": data["p99_us"] / 1000,
+        "requests": data["requests"],
+        "errors": data["errors"] + data["bad"],
     }
 
 
@@ -305,9 +369,14 @@ def file_requests(client: Client, f: dict, count: int) -> dict:
     for n in range(count):
         token = client.csrf(path)
         fields = {
-            "csrf_token": token, "motive_id": str(f["motive_id"]), "person_civility": "Madame",
-            "person_last_name": "BENCH", "person_first_name": "Alice", "person_birth_date": "10/10/1971",
-            "person_birth_place": "33", "person_phone": "06.12.34.56.78",
+            "csrf_token": token,
+            "motive_id": str(f["motive_id"]),
+            "person_civility": "Madame",
+            "person_last_name": "BENCH",
+            "person_first_name": "Alice",
+            "person_birth_date": "10/10/1971",
+            "person_birth_place": "33",
+            "person_phone": "06.12.34.56.78",
             "comment": f"Dépôt {n + 1} du banc d'essai avec huit pièces jointes de 5 Mo.",
         }
         boundary = uuid.uuid4().hex
@@ -315,11 +384,16 @@ def file_requests(client: Client, f: dict, count: int) -> dict:
         for name, value in fields.items():
             parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
         for i, data in enumerate(files):
-            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="piece{i + 1}.pdf"'
-                         f'\r\nContent-Type: application/pdf\r\n\r\n'.encode() + data + b"\r\n")
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="piece{i + 1}.pdf"'
+                f"\r\nContent-Type: application/pdf\r\n\r\n".encode()
+                + data
+                + b"\r\n"
+            )
         parts.append(f"--{boundary}--\r\n".encode())
-        response = client.request("POST", path, b"".join(parts),
-                                  {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        response = client.request(
+            "POST", path, b"".join(parts), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
         location = response.getheader("Location", "")
         if response.status != 302 or not re.search(r"/demandes/\d{10}$", location):
             raise SystemExit(f"filing {n + 1} failed: {response.status} {response.body[:800]!r}")
@@ -329,9 +403,12 @@ def file_requests(client: Client, f: dict, count: int) -> dict:
     server_ms.sort()
     _delete_filings(f)
     return {
-        "count": count, "server_p50": statistics.median(server_ms), "server_max": server_ms[-1],
+        "count": count,
+        "server_p50": statistics.median(server_ms),
+        "server_max": server_ms[-1],
         "server_p95": server_ms[max(0, int(round(0.95 * count)) - 1)],
-        "client_p50": statistics.median(client_ms), "sql": max(sql),
+        "client_p50": statistics.median(client_ms),
+        "sql": max(sql),
     }
 
 
@@ -341,8 +418,11 @@ class Target:
     def __init__(self, label: str, database_url: str, args):
         self.label, self.url = label, database_url
         self.facts = facts(database_url)
-        self.pages = [page for page in pages(self.facts, queue_filter_args(database_url))
-                      if not args.only or page[0] in args.only | {"ceiling", "baseline"}]
+        self.pages = [
+            page
+            for page in pages(self.facts, queue_filter_args(database_url))
+            if not args.only or page[0] in args.only | {"ceiling", "baseline"}
+        ]
         self.port = free_port()
         log(f"serving {database_url.rsplit('/', 1)[-1]} ({self.facts['total']} requests) on 127.0.0.1:{self.port}")
         self.server = start_gunicorn(database_url, self.port)
@@ -365,12 +445,15 @@ class Target:
         sql = min(probe(client, self.port, path)[1] for _ in range(3))
         sql_big = min(probe(client, self.port, big_path)[1] for _ in range(3)) if big_path else None
         self.load.append(os.getloadavg()[0])
-        result = run_wrk(self.port, path, client.cookie_header() if client else None, args.duration, args.threads,
-                         args.connections)
+        result = run_wrk(
+            self.port, path, client.cookie_header() if client else None, args.duration, args.threads, args.connections
+        )
         row = {"group": group, "label": label, "path": path, "sql": sql, "sql_big": sql_big, **result}
         self.rows.append(row)
-        log(f"{self.label:>4} {group:8} {label:32} {row['rps']:8.1f} req/s  p50 {row['p50']:7.1f} ms  "
-            f"p95 {row['p95']:7.1f} ms  sql {sql}/{sql_big}  errors {row['errors']}")
+        log(
+            f"{self.label:>4} {group:8} {label:32} {row['rps']:8.1f} req/s  p50 {row['p50']:7.1f} ms  "
+            f"p95 {row['p95']:7.1f} ms  sql {sql}/{sql_big}  errors {row['errors']}"
+        )
         return row
 
     def stop(self) -> None:
@@ -380,8 +463,10 @@ class Target:
 def _delete_filings(f: dict) -> None:
     """The benchmark's own filings (40 MB each) leave the database as loaded, for the next --reuse."""
     with psycopg.connect(libpq_url(f["url"])) as conn:
-        conn.execute("DELETE FROM request WHERE structure_id = %s AND comment LIKE %s",
-                     (f["structure_id"], "Dépôt % du banc d'essai avec huit pièces jointes de 5 Mo."))
+        conn.execute(
+            "DELETE FROM request WHERE structure_id = %s AND comment LIKE %s",
+            (f["structure_id"], "Dépôt % du banc d'essai avec huit pièces jointes de 5 Mo."),
+        )
         conn.execute("DELETE FROM staged_upload WHERE account_id = %s", (f["account_id"],))
 
 
@@ -394,14 +479,24 @@ def measure(targets: list[Target], args) -> dict[str, dict]:
     results = {}
     for target in targets:
         if args.only and "filing" not in args.only:
-            results[target.label] = {"facts": target.facts, "rows": target.rows, "filing": None,
-                                     "load": (min(target.load), max(target.load))}
+            results[target.label] = {
+                "facts": target.facts,
+                "rows": target.rows,
+                "filing": None,
+                "load": (min(target.load), max(target.load)),
+            }
             continue
         filing = file_requests(target.tech, target.facts, args.filings)
-        log(f"{target.label:>4} filing 8 × 5 MB: server p50 {filing['server_p50']:.0f} ms, "
-            f"p95 {filing['server_p95']:.0f} ms, max {filing['server_max']:.0f} ms")
-        results[target.label] = {"facts": target.facts, "rows": target.rows, "filing": filing,
-                                 "load": (min(target.load), max(target.load))}
+        log(
+            f"{target.label:>4} filing 8 × 5 MB: server p50 {filing['server_p50']:.0f} ms, "
+            f"p95 {filing['server_p95']:.0f} ms, max {filing['server_max']:.0f} ms"
+        )
+        results[target.label] = {
+            "facts": target.facts,
+            "rows": target.rows,
+            "filing": filing,
+            "load": (min(target.load), max(target.load)),
+        }
     return results
 
 
@@ -411,8 +506,13 @@ def measure(targets: list[Target], args) -> dict[str, dict]:
 def machine() -> dict:
     mem = next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal"))
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0].split(" [")[0]
-    return {"nproc": os.cpu_count(), "memory": f"{int(mem) / 1024 / 1024:.1f} GiB", "cpu": _cpu(),
-            "python": platform.python_version(), "wrk": wrk}
+    return {
+        "nproc": os.cpu_count(),
+        "memory": f"{int(mem) / 1024 / 1024:.1f} GiB",
+        "cpu": _cpu(),
+        "python": platform.python_version(),
+        "wrk": wrk,
+    }
 
 
 def _cpu() -> str:
@@ -442,17 +542,29 @@ def report(results: dict[str, dict], args) -> str:
     for size in sizes:
         f = results[size]["facts"]
         low, high = results[size]["load"]
-        lines.append(f"* **{size}**: {_n(f['total'])} requests; the measured caisse holds {_n(f['per_caisse'])}, the "
-                     f"measured structure {_n(f['per_structure'])} with it. Load average before each page: "
-                     f"{low:.1f} to {high:.1f}.")
-    lines += ["", "Each page is measured on both sizes back to back (two servers, driven one at a time), so the "
-              "machine's other work weighs on both sides of a cost ratio alike."]
-    lines += ["", "Cost ratio = req/s at 10 k ÷ req/s at 1 M (1.0 = no growth). SQL = statements per page at the "
-              "default page size / at the largest one (100 rows for the queue and the stock view, 50 for the history).", ""]
+        lines.append(
+            f"* **{size}**: {_n(f['total'])} requests; the measured caisse holds {_n(f['per_caisse'])}, the "
+            f"measured structure {_n(f['per_structure'])} with it. Load average before each page: "
+            f"{low:.1f} to {high:.1f}."
+        )
+    lines += [
+        "",
+        "Each page is measured on both sizes back to back (two servers, driven one at a time), so the "
+        "machine's other work weighs on both sides of a cost ratio alike.",
+    ]
+    lines += [
+        "",
+        "Cost ratio = req/s at 10 k ÷ req/s at 1 M (1.0 = no growth). SQL = statements per page at the "
+        "default page size / at the largest one (100 rows for the queue and the stock view, 50 for the history).",
+        "",
+    ]
     hello = {s: _row(results[s], "hello (bare Flask)")["rps"] for s in sizes}
     stock = {s: _row(results[s], "stock ModelView(Request) list")["rps"] for s in sizes}
-    head = "| page | " + " | ".join(
-        f"{s} req/s | {s} p50 ms | {s} p95 ms" for s in sizes) + f" | SQL | × hello ({large}) | × stock ({large}) | cost {large}/{small} | targets |"
+    head = (
+        "| page | "
+        + " | ".join(f"{s} req/s | {s} p50 ms | {s} p95 ms" for s in sizes)
+        + f" | SQL | × hello ({large}) | × stock ({large}) | cost {large}/{small} | targets |"
+    )
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     verdicts = []
     for row in results[large]["rows"]:
@@ -466,12 +578,21 @@ def report(results: dict[str, dict], args) -> str:
         sql = f"{row['sql']}" + (f" / {row['sql_big']}" if row["sql_big"] is not None else "")
         ok, why = _verdict(row, hello[large], stock[large], growth, results)
         verdicts.append((row["group"], label, ok, why))
-        cells += [sql, f"{row['rps'] / hello[large]:.1%}", f"{row['rps'] / stock[large]:.1f}", f"{growth:.2f}",
-                  ("met" if ok else "**missed**: " + why) if ok is not None else "—"]
+        cells += [
+            sql,
+            f"{row['rps'] / hello[large]:.1%}",
+            f"{row['rps'] / stock[large]:.1f}",
+            f"{growth:.2f}",
+            ("met" if ok else "**missed**: " + why) if ok is not None else "—",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Filing a request with 8 × 5 MB PDF files (sequential, Python client, server time from the app):", "",
-              "| size | filings | server p50 ms | server p95 ms | server max ms | client p50 ms | SQL | target p95 ≤ 1 s |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Filing a request with 8 × 5 MB PDF files (sequential, Python client, server time from the app):",
+        "",
+        "| size | filings | server p50 ms | server p95 ms | server max ms | client p50 ms | SQL | target p95 ≤ 1 s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for s in sizes:
         fl = results[s]["filing"]
         if fl is None:
@@ -480,13 +601,20 @@ def report(results: dict[str, dict], args) -> str:
             continue
         ok = fl["server_p95"] <= TARGETS["filing_s"] * 1000
         verdicts.append(("filing", s, ok, ""))
-        lines.append(f"| {s} | {fl['count']} | {fl['server_p50']:.0f} | {fl['server_p95']:.0f} | {fl['server_max']:.0f} "
-                     f"| {fl['client_p50']:.0f} | {fl['sql']} | {'met' if ok else '**missed**'} |")
+        lines.append(
+            f"| {s} | {fl['count']} | {fl['server_p50']:.0f} | {fl['server_p95']:.0f} | {fl['server_max']:.0f} "
+            f"| {fl['client_p50']:.0f} | {fl['sql']} | {'met' if ok else '**missed**'} |"
+        )
     missed = [v for v in verdicts if v[2] is False]
-    lines += ["", "Targets at 1 M (issue 6): work queue p95 ≤ 50 ms and ≥ 10× the stock ModelView (default view and "
-              "each filter); history p95 ≤ 30 ms and ≥ 8 % of hello (every criterion); ≤ 6 SQL statements per page "
-              "whatever the page size; each page at 1 M within 1.5× of its cost at 10 k; filing ≤ 1 s server time.", "",
-              f"**{'Every target met.' if not missed else f'{len(missed)} target line(s) missed.'}**", ""]
+    lines += [
+        "",
+        "Targets at 1 M (issue 6): work queue p95 ≤ 50 ms and ≥ 10× the stock ModelView (default view and "
+        "each filter); history p95 ≤ 30 ms and ≥ 8 % of hello (every criterion); ≤ 6 SQL statements per page "
+        "whatever the page size; each page at 1 M within 1.5× of its cost at 10 k; filing ≤ 1 s server time.",
+        "",
+        f"**{'Every target met.' if not missed else f'{len(missed)} target line(s) missed.'}**",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -525,8 +653,11 @@ def _verdict(row, hello_rps, stock_rps, growth, results):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432",
-                        help="PostgreSQL server; the databases are ep_bench_10k and ep_bench_1m")
+    parser.add_argument(
+        "--server",
+        default="postgresql://postgres@127.0.0.1:5432",
+        help="PostgreSQL server; the databases are ep_bench_10k and ep_bench_1m",
+    )
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded database (migrated up to date)")
     parser.add_argument("--duration", type=int, default=10)
@@ -538,9 +669,12 @@ def main(argv=None) -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--filings", type=int, default=20)
     parser.add_argument("--output", default=str(BENCH / "RESULTS.md"))
-    parser.add_argument("--only", default="",
-                        help="while working on a page: measure only these groups (comma-separated: queue, history, "
-                             "detail, filing; hello and the stock view are always measured); writes to --output")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="while working on a page: measure only these groups (comma-separated: queue, history, "
+        "detail, filing; hello and the stock view are always measured); writes to --output",
+    )
     args = parser.parse_args(argv)
     args.only = {group.strip() for group in args.only.split(",") if group.strip()}
     args.command_line = "bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -574,8 +708,9 @@ def main(argv=None) -> None:
 def _loaded(url: str) -> int:
     with psycopg.connect(libpq_url(url)) as conn:
         try:
-            return conn.execute("SELECT count(*) FROM request WHERE comment LIKE 'Demande de test de charge%%'"
-                                ).fetchone()[0]
+            return conn.execute(
+                "SELECT count(*) FROM request WHERE comment LIKE 'Demande de test de charge%%'"
+            ).fetchone()[0]
         except psycopg.Error:
             return -1
 

@@ -1,4 +1,5 @@
 """The partner portal blueprint, served at '/'."""
+
 from flask import Blueprint
 
 bp = Blueprint(

@@ -1,4 +1,5 @@
 """'Gestion des comptes' (R-TEC-1..6): a manager administers the technician accounts of its structure."""
+
 from flask import abort, flash, g, redirect, render_template, url_for
 
 from backoffice.models import PartnerRole

@@ -1,4 +1,5 @@
 """Portal login, logout, forgotten and expired passwords, CGU (R-ACC-4/5/6)."""
+
 from flask import flash, redirect, render_template, url_for
 
 from backoffice.extensions import db, limiter
@@ -59,9 +60,7 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            account_service.change_password(
-                account, form.current.data, form.password.data, form.confirmation.data
-            )
+            account_service.change_password(account, form.current.data, form.password.data, form.confirmation.data)
         except DomainError as exc:
             db.session.rollback()
             target = form[exc.field] if exc.field in form else form.password

@@ -1,5 +1,6 @@
 """Portal forms (Flask-WTF: CSRF on every form; inputs.SafeFieldsMixin: no NUL or control
 character, no integer or date out of range, with a French message on the field)."""
+
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired
 
@@ -17,9 +18,7 @@ class ForgotPasswordForm(FlaskForm):
 
 
 class SetPasswordForm(FlaskForm):
-    password = PasswordField(
-        "Nouveau mot de passe", validators=[DataRequired("Veuillez saisir un mot de passe.")]
-    )
+    password = PasswordField("Nouveau mot de passe", validators=[DataRequired("Veuillez saisir un mot de passe.")])
     confirmation = PasswordField(
         "Confirmation du mot de passe",
         validators=[DataRequired("Veuillez confirmer le mot de passe.")],

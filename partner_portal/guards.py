@@ -1,4 +1,5 @@
 """Portal access checks: a logged-in partner, a valid password and CGU, a selected caisse (R-ORG-*)."""
+
 from functools import wraps
 
 from flask import abort, g, redirect, request, session, url_for
@@ -40,9 +41,7 @@ def caisse_required(view):
     def wrapper(*args, **kwargs):
         account = current_partner()
         caisse_id = session.get("caisse_id")
-        access = access_service.access_for(
-            account, caisse_id, conventions=prefetched_conventions(account, caisse_id)
-        )
+        access = access_service.access_for(account, caisse_id, conventions=prefetched_conventions(account, caisse_id))
         if access is None:
             session.pop("caisse_id", None)
             session.pop("caisse_ack", None)

@@ -1,4 +1,5 @@
 """Home (R-HOME-1): the caisse's news and the newsletter toggle (request pages: requests.py)."""
+
 from flask import flash, g, redirect, render_template, url_for
 
 from . import bp

@@ -1,4 +1,5 @@
 """News images for the portal home (R-HOME-1): only the selected caisse's published news."""
+
 from flask import abort, make_response, session
 
 from backoffice.services import news as news_service

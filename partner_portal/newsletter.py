@@ -1,4 +1,5 @@
 """One-click newsletter unsubscribe (R-NEWS-1, RFC 8058): works without login, changes nothing on GET."""
+
 from flask import render_template
 
 from backoffice.extensions import csrf

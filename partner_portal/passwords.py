@@ -1,4 +1,5 @@
 """'Créer mon mot de passe': the page reached from the e-mail link (R-ACC-3, R-ACC-6)."""
+
 from flask import render_template, url_for
 
 from backoffice.extensions import db

@@ -3,6 +3,7 @@
 The forms only carry the CSRF token and the typed values: every rule is checked by the service
 layer, so the server refuses the same things whether or not JavaScript ran.
 """
+
 from datetime import date, datetime
 
 from wtforms import (

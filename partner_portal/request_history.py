@@ -3,6 +3,7 @@
 A criterion typed wrong (a number with letters, a date that is not one) gives a French message
 and an empty list, never a 500; the technical parameters (page, sort, size) fall back silently.
 """
+
 from flask import request, url_for
 
 from backoffice.inputs import FORBIDDEN_CHARACTER_MESSAGE, forbidden_character

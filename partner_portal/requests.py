@@ -4,6 +4,7 @@ Thin views: they parse the forms, call backoffice.services.requests and show its
 Every page is scoped to the account's structure and the selected caisse (R-TEN-3): another
 structure's request number or file id answers 404.
 """
+
 import io
 from datetime import timedelta
 
@@ -274,9 +275,12 @@ def request_complete(number: str):
     staged, errors = [], []
     if request.method == "POST" and form.validate():
         done, staged, errors = _send_with_files(
-            form, number, "La demande a bien été prise en compte.",
+            form,
+            number,
+            "La demande a bien été prise en compte.",
             lambda keys: request_service.complete_request(account, req, form.comment.data or "", keys),
-            posted_files(account) if req.service_offer.allows_attachments else None, limit,
+            posted_files(account) if req.service_offer.allows_attachments else None,
+            limit,
         )
         if done:
             return done
@@ -292,8 +296,11 @@ def request_complete(number: str):
 @bp.route("/demandes/<number>/annuler", methods=["GET", "POST"])
 @technician_required
 def request_cancel(number: str):
-    if request.method == "POST" and len(number) == 10 and number.isdigit() and request_service.cancelled_for_partner(
-        current_partner(), g.access.caisse.id, number
+    if (
+        request.method == "POST"
+        and len(number) == 10
+        and number.isdigit()
+        and request_service.cancelled_for_partner(current_partner(), g.access.caisse.id, number)
     ):
         # "Annuler" sent again (a double click): the request has left the history already.
         flash("Cette demande a déjà été annulée.", "error")
@@ -304,6 +311,7 @@ def request_cancel(number: str):
         return redirect(url_for("portal.request_detail", number=number))
     form = CancelForm()
     if request.method == "POST" and form.validate():
+
         def refused(exc):
             if isinstance(exc, ValidationFailed):  # the form again, its messages above it
                 for message in show_errors(form, exc.errors):
@@ -313,7 +321,9 @@ def request_cancel(number: str):
             return _back_to(number)
 
         done = run_service(
-            lambda: request_service.cancel_request(current_partner(), req, form.reason.data or "", bool(form.confirm.data)),
+            lambda: request_service.cancel_request(
+                current_partner(), req, form.reason.data or "", bool(form.confirm.data)
+            ),
             success=f"La demande n° {number} a été annulée. Elle a été automatiquement supprimée de la liste "
             "des demandes affichées dans l'historique des demandes.",
             redirect_to=url_for("portal.history"),
@@ -341,9 +351,12 @@ def request_message(number: str):
     staged, errors = [], []
     if form.validate():
         done, staged, errors = _send_with_files(
-            form, number, "Votre message a bien été envoyé à l'organisme.",
+            form,
+            number,
+            "Votre message a bien été envoyé à l'organisme.",
             lambda keys: request_service.partner_message(account, req, form.body.data or "", keys),
-            posted_files(account), limit,
+            posted_files(account),
+            limit,
         )
         if done:
             return done

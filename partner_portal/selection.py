@@ -1,4 +1,5 @@
 """R-ORG-1..5: choosing the caisse after login, its alert, and switching from the header."""
+
 from flask import redirect, render_template, session, url_for
 
 from backoffice.services import access as access_service

@@ -4,6 +4,7 @@ A report, not a check: `make outdated` prints it and always exits 0, so a releas
 upstream never turns the build red. Upgrading is a deliberate change: `make upgrade-lock`, then
 `make test` (README, "Dependencies").
 """
+
 import re
 import subprocess
 import sys
@@ -41,7 +42,9 @@ def newest(package: str) -> str | None:
     try:
         result = subprocess.run(  # noqa: S603 - fixed command, package names from our own files
             [sys.executable, "-m", "pip", "index", "versions", package, "--disable-pip-version-check"],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -6,12 +6,14 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export PG_SERVER_URL="${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}"
 
-echo "=== Static checks: ruff (with bandit's S rules), mypy (models and services) ==="
+echo "=== Static checks: ruff lint (with bandit's S rules) and format, mypy (models and services) ==="
 .venv/bin/ruff check .
 ruff_status=$?
+.venv/bin/ruff format --check .
+format_status=$?
 .venv/bin/mypy
 mypy_status=$?
-static_status=$(( ruff_status || mypy_status ))
+static_status=$(( ruff_status || format_status || mypy_status ))
 
 echo "=== Test leg 1/2: SQLite ==="
 TEST_DB=sqlite "$PY" -m pytest "$@"

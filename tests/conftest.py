@@ -1,4 +1,5 @@
 """Test harness: one app per session on SQLite or PostgreSQL (TEST_DB), rows wiped between tests."""
+
 import os
 import uuid
 from contextlib import contextmanager
@@ -122,13 +123,22 @@ def world(app):
             admin, structure, start=today() - timedelta(days=100), end=today() + timedelta(days=300)
         )
         manager = factories.partner_account(
-            structure, f"m.{key}", role=PartnerRole.MANAGER, usage_name=key.upper(), first_name="Marie",
-            function="Directrice", password_hash=hashed,
+            structure,
+            f"m.{key}",
+            role=PartnerRole.MANAGER,
+            usage_name=key.upper(),
+            first_name="Marie",
+            function="Directrice",
+            password_hash=hashed,
         )
         db.session.commit()
         w[key] = {
-            "caisse": caisse, "admin": admin, "agent": agent, "structure": structure,
-            "convention": convention, "manager": manager,
+            "caisse": caisse,
+            "admin": admin,
+            "agent": agent,
+            "structure": structure,
+            "convention": convention,
+            "manager": manager,
         }
     return w
 

@@ -1,5 +1,6 @@
 """Read the forms of a page as a browser would submit them (for the walks of the redirect and the
 hostile-input tests): each form's method, action and the fields it declares with their values."""
+
 import html as html_lib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser

@@ -1,5 +1,6 @@
 """The helpers shared by the test files (one definition each): read pages, the outbox, set-password
 links, log in, and the partner portal's accounts, conventions and requests."""
+
 import html as html_lib
 import os
 import re
@@ -41,10 +42,16 @@ def page_text(response_or_html) -> str:
 def field_errors(response, field_id: str) -> list[str]:
     """Messages shown under one form field (Flask-Admin's Bootstrap 4 'invalid-feedback')."""
     body = response.get_data(as_text=True)
-    match = re.search(rf'<(?:input|select|textarea)[^>]*\bid="{re.escape(field_id)}"[^>]*>([\s\S]*?)(?=<div class="form-group|<hr>)', body)
+    match = re.search(
+        rf'<(?:input|select|textarea)[^>]*\bid="{re.escape(field_id)}"[^>]*>([\s\S]*?)(?=<div class="form-group|<hr>)',
+        body,
+    )
     if not match:
         return []
-    return [" ".join(html_lib.unescape(re.sub(r"<[^>]+>", "", li)).split()) for li in re.findall(r"<li>([\s\S]*?)</li>", match.group(1))]
+    return [
+        " ".join(html_lib.unescape(re.sub(r"<[^>]+>", "", li)).split())
+        for li in re.findall(r"<li>([\s\S]*?)</li>", match.group(1))
+    ]
 
 
 def has_invalid_class(response, field_id: str) -> bool:
@@ -204,7 +211,10 @@ def utc(*args) -> datetime:
 
 def location(response) -> str:
     """The redirect target as a path ('/organisme'), query string included."""
-    assert response.status_code in (301, 302, 303, 307, 308), (response.status_code, response.get_data(as_text=True)[:500])
+    assert response.status_code in (301, 302, 303, 307, 308), (
+        response.status_code,
+        response.get_data(as_text=True)[:500],
+    )
     value = response.headers["Location"]
     return re.sub(r"^https?://[^/]+", "", value)
 

@@ -1,4 +1,5 @@
 """Manager accounts: R-ACC-1 fields, R-ACC-2 logins, R-MGR-1 caps, R-MGR-2 last manager, R-ACC-3/6 e-mails."""
+
 import itertools
 from datetime import timedelta
 
@@ -58,9 +59,13 @@ def make_structure(world, members: int, key: str = "gironde", manager_cap=None, 
     side = world[key]
     structure = structures.create_structure(
         {
-            "name": f"Structure {members} membres {next(_siret_numbers)}", "type": "CCAS",
-            "siret": _luhn_siret(f"4{next(_siret_numbers):012d}"), "address": "2 place de la Mairie",
-            "postal_code": "33100", "city": "Bordeaux", "member_count": members,
+            "name": f"Structure {members} membres {next(_siret_numbers)}",
+            "type": "CCAS",
+            "siret": _luhn_siret(f"4{next(_siret_numbers):012d}"),
+            "address": "2 place de la Mairie",
+            "postal_code": "33100",
+            "city": "Bordeaux",
+            "member_count": members,
         },
         side["admin"],
     )
@@ -91,30 +96,36 @@ def _written():
 # --- R-ACC-1: fields --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field,typed,stored", [
-    ("usage_name", "durand", "DURAND"),
-    ("usage_name", "de la Fontaine", "DE LA FONTAINE"),
-    ("usage_name", "lefèvre", "LEFÈVRE"),
-    ("usage_name", "d'artagnan", "D'ARTAGNAN"),
-    ("birth_name", "martin-dupont", "MARTIN-DUPONT"),
-    ("first_name", "jean-pierre", "Jean-Pierre"),
-    ("first_name", "JEAN-PIERRE", "Jean-Pierre"),
-    ("first_name", "MARIE claire", "Marie Claire"),
-    ("first_name", "éloïse", "Éloïse"),
-    ("first_name", "hélène", "Hélène"),
-])
+@pytest.mark.parametrize(
+    "field,typed,stored",
+    [
+        ("usage_name", "durand", "DURAND"),
+        ("usage_name", "de la Fontaine", "DE LA FONTAINE"),
+        ("usage_name", "lefèvre", "LEFÈVRE"),
+        ("usage_name", "d'artagnan", "D'ARTAGNAN"),
+        ("birth_name", "martin-dupont", "MARTIN-DUPONT"),
+        ("first_name", "jean-pierre", "Jean-Pierre"),
+        ("first_name", "JEAN-PIERRE", "Jean-Pierre"),
+        ("first_name", "MARIE claire", "Marie Claire"),
+        ("first_name", "éloïse", "Éloïse"),
+        ("first_name", "hélène", "Hélène"),
+    ],
+)
 def test_names_are_stored_in_the_required_case(field, typed, stored):
     assert clean_identity({**VALID, field: typed})[field] == stored
 
 
-@pytest.mark.parametrize("field,value", [
-    ("usage_name", "DUPONT2"),
-    ("birth_name", "3ROBERT"),
-    ("first_name", "Jean3"),
-    ("first_name", "Anne_Marie"),
-    ("usage_name", "DUPONT@"),
-    ("usage_name", "-DUPONT"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("usage_name", "DUPONT2"),
+        ("birth_name", "3ROBERT"),
+        ("first_name", "Jean3"),
+        ("first_name", "Anne_Marie"),
+        ("usage_name", "DUPONT@"),
+        ("usage_name", "-DUPONT"),
+    ],
+)
 def test_digits_and_other_signs_are_refused_in_names(field, value):
     with pytest.raises(ValidationFailed) as refused:
         clean_identity({**VALID, field: value})
@@ -138,14 +149,27 @@ def test_phone_in_the_dotted_format_is_accepted(phone):
     assert clean_identity({**VALID, "phone": phone})["phone"] == phone
 
 
-@pytest.mark.parametrize("phone", [
-    "05.56.12.34.5", "05.56.12.34.567", "05.56.12.34", "05.56.12.34.56.78", "AB.CD.EF.GH.IJ",
-    "+33 5 56 12 34 56", "05/56/12/34/56", "0556.12.34.56.7",
-])
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "05.56.12.34.5",
+        "05.56.12.34.567",
+        "05.56.12.34",
+        "05.56.12.34.56.78",
+        "AB.CD.EF.GH.IJ",
+        "+33 5 56 12 34 56",
+        "05/56/12/34/56",
+        "0556.12.34.56.7",
+    ],
+)
 def test_phone_not_ten_digits_in_pairs_is_refused(phone):
     with pytest.raises(ValidationFailed) as refused:
         clean_identity({**VALID, "phone": phone})
-    assert refused.value.errors["phone"] == PHONE_MESSAGE == "Le numéro de téléphone doit respecter le format XX.XX.XX.XX.XX."
+    assert (
+        refused.value.errors["phone"]
+        == PHONE_MESSAGE
+        == "Le numéro de téléphone doit respecter le format XX.XX.XX.XX.XX."
+    )
 
 
 def test_stored_phone_is_always_in_the_dotted_format():
@@ -160,15 +184,18 @@ def test_one_of_the_two_names_is_required():
     assert clean_identity({**VALID, "birth_name": "", "usage_name": "MARTIN"})["birth_name"] is None
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("civility", "", "Veuillez choisir la civilité (Madame ou Monsieur)."),
-    ("civility", "Mademoiselle", "Veuillez choisir la civilité (Madame ou Monsieur)."),
-    ("first_name", "", "Veuillez renseigner le prénom."),
-    ("function", "", "Veuillez renseigner la fonction."),
-    ("phone", "", "Veuillez renseigner le téléphone."),
-    ("email", "", "Veuillez renseigner l'adresse e-mail."),
-    ("email", "anne@", "L'adresse e-mail n'est pas valide."),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("civility", "", "Veuillez choisir la civilité (Madame ou Monsieur)."),
+        ("civility", "Mademoiselle", "Veuillez choisir la civilité (Madame ou Monsieur)."),
+        ("first_name", "", "Veuillez renseigner le prénom."),
+        ("function", "", "Veuillez renseigner la fonction."),
+        ("phone", "", "Veuillez renseigner le téléphone."),
+        ("email", "", "Veuillez renseigner l'adresse e-mail."),
+        ("email", "anne@", "L'adresse e-mail n'est pas valide."),
+    ],
+)
 def test_required_fields_have_french_messages(field, value, message):
     with pytest.raises(ValidationFailed) as refused:
         clean_identity({**VALID, field: value})
@@ -199,7 +226,12 @@ def test_creating_a_manager_through_the_form_writes_account_mail_and_audit(clien
     assert mail.subject == "Espace Partenaires : Création compte partenaire"
     assert mail.caisse_id == world["gironde"]["caisse"].id
     assert mail.status == "pending"
-    for words in ("Bienvenue sur Espace Partenaires", "Bonjour Myriam DE TINTENIAC", "m.detinteniac", "Créer mon mot de passe"):
+    for words in (
+        "Bienvenue sur Espace Partenaires",
+        "Bonjour Myriam DE TINTENIAC",
+        "m.detinteniac",
+        "Créer mon mot de passe",
+    ):
         assert words in mail.body_text
         assert words in mail.body_html
     assert "Créer mon mot de passe : [lien personnel masqué]" in mail.body_text  # the stored copy
@@ -217,13 +249,18 @@ def test_creating_a_manager_through_the_form_writes_account_mail_and_audit(clien
     assert entry.details["login"] == "m.detinteniac"
 
 
-@pytest.mark.parametrize("field,typed,message", [
-    ("phone", "05.56.12.34", PHONE_MESSAGE),
-    ("first_name", "Jean3", f"Prénom : {NAME_MESSAGE}"),
-    ("usage_name", "DUPONT2", f"Nom usuel : {NAME_MESSAGE}"),
-    ("email", "anne@", "L'adresse e-mail n'est pas valide."),
-])
-def test_bad_input_re_renders_the_form_with_the_french_error_and_keeps_what_was_typed(client, world, login, field, typed, message):
+@pytest.mark.parametrize(
+    "field,typed,message",
+    [
+        ("phone", "05.56.12.34", PHONE_MESSAGE),
+        ("first_name", "Jean3", f"Prénom : {NAME_MESSAGE}"),
+        ("usage_name", "DUPONT2", f"Nom usuel : {NAME_MESSAGE}"),
+        ("email", "anne@", "L'adresse e-mail n'est pas valide."),
+    ],
+)
+def test_bad_input_re_renders_the_form_with_the_french_error_and_keeps_what_was_typed(
+    client, world, login, field, typed, message
+):
     login("admin.gironde")
     before = _written()
     data = _form(world, **{field: typed, "function": "Conseillère sociale"})
@@ -262,15 +299,18 @@ def test_form_refuses_names_one_character_too_long(client, world, login, field, 
 # --- R-ACC-2: logins ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("first,birth,usage,login", [
-    ("Maryse", None, "PICHON", "m.pichon"),
-    ("Myriam", None, "DE TINTENIAC", "m.detinteniac"),
-    ("Élodie", None, "LEFÈVRE", "e.lefevre"),
-    ("Jean", None, "D'ARTAGNAN", "j.dartagnan"),
-    ("Anne", "MARTIN", None, "a.martin"),
-    ("Anne", "DURAND", "MARTIN", "a.martin"),
-    ("Ève", "ÇÀÉÎÕÜ", None, "e.caeiou"),
-])
+@pytest.mark.parametrize(
+    "first,birth,usage,login",
+    [
+        ("Maryse", None, "PICHON", "m.pichon"),
+        ("Myriam", None, "DE TINTENIAC", "m.detinteniac"),
+        ("Élodie", None, "LEFÈVRE", "e.lefevre"),
+        ("Jean", None, "D'ARTAGNAN", "j.dartagnan"),
+        ("Anne", "MARTIN", None, "a.martin"),
+        ("Anne", "DURAND", "MARTIN", "a.martin"),
+        ("Ève", "ÇÀÉÎÕÜ", None, "e.caeiou"),
+    ],
+)
 def test_login_is_first_initial_dot_name_plain_lower_case(first, birth, usage, login):
     assert base_login(first, birth, usage) == login
 
@@ -278,9 +318,16 @@ def test_login_is_first_initial_dot_name_plain_lower_case(first, birth, usage, l
 def test_homonyms_get_2_then_3_across_structures_and_caisses(world):
     first = create_manager(world, make_structure(world, 30), first_name="Victor", usage_name="CHAUSSON")
     second = create_manager(world, make_structure(world, 30), first_name="Victor", usage_name="CHAUSSON")
-    third = create_manager(world, make_structure(world, 30, key="oise"), key="oise", first_name="victor", usage_name="chausson")
+    third = create_manager(
+        world, make_structure(world, 30, key="oise"), key="oise", first_name="victor", usage_name="chausson"
+    )
     fourth = create_manager(world, first.structure, first_name="Valérie", usage_name="CHAUSSON")
-    assert [first.login, second.login, third.login, fourth.login] == ["v.chausson", "v.chausson2", "v.chausson3", "v.chausson4"]
+    assert [first.login, second.login, third.login, fourth.login] == [
+        "v.chausson",
+        "v.chausson2",
+        "v.chausson3",
+        "v.chausson4",
+    ]
 
 
 def test_a_longer_login_with_the_same_start_does_not_count_as_taken(world):
@@ -292,7 +339,10 @@ def test_a_longer_login_with_the_same_start_does_not_count_as_taken(world):
 def test_login_never_changes_when_the_name_changes(world):
     account = create_manager(world, make_structure(world, 30), first_name="Maryse", usage_name="PICHON")
     accounts.update_account(
-        account, {**VALID, "first_name": "Marie", "usage_name": "LEGRAND"}, world["gironde"]["admin"], world["gironde"]["caisse"].id
+        account,
+        {**VALID, "first_name": "Marie", "usage_name": "LEGRAND"},
+        world["gironde"]["admin"],
+        world["gironde"]["caisse"].id,
     )
     account = db.session.get(PartnerAccount, account.id)
     assert (account.login, account.usage_name, account.first_name) == ("m.pichon", "LEGRAND", "Marie")
@@ -301,7 +351,9 @@ def test_login_never_changes_when_the_name_changes(world):
 def test_login_is_unchanged_after_a_name_change_in_the_edit_form(client, world, login):
     manager = world["gironde"]["manager"]
     login("admin.gironde")
-    response = client.post_form(f"/admin/managers/edit/?id={manager.id}", {**VALID, "usage_name": "nouveau-nom", "first_name": "zoé"})
+    response = client.post_form(
+        f"/admin/managers/edit/?id={manager.id}", {**VALID, "usage_name": "nouveau-nom", "first_name": "zoé"}
+    )
     assert response.status_code == 302
     manager = db.session.get(PartnerAccount, manager.id)
     assert (manager.login, manager.usage_name, manager.first_name) == ("m.gironde", "NOUVEAU-NOM", "Zoé")
@@ -309,10 +361,19 @@ def test_login_is_unchanged_after_a_name_change_in_the_edit_form(client, world, 
 
 
 def test_logins_are_unique_in_the_database(world):
-    db.session.add(PartnerAccount(
-        login="m.gironde", role="manager", structure=world["oise"]["structure"], civility="Madame",
-        usage_name="X", first_name="Y", function="Z", phone="05.56.00.00.00", email="x@example.fr",
-    ))
+    db.session.add(
+        PartnerAccount(
+            login="m.gironde",
+            role="manager",
+            structure=world["oise"]["structure"],
+            civility="Madame",
+            usage_name="X",
+            first_name="Y",
+            function="Z",
+            phone="05.56.00.00.00",
+            email="x@example.fr",
+        )
+    )
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
@@ -329,7 +390,10 @@ def test_manager_cap_follows_the_member_count(world, members, cap):
     before = _written()
     with pytest.raises(DomainError) as refused:
         create_manager(world, structure, usage_name="DE TROP")
-    assert refused.value.message == f"Le nombre maximum de comptes gestionnaires actifs ({cap}) est atteint pour cette structure."
+    assert (
+        refused.value.message
+        == f"Le nombre maximum de comptes gestionnaires actifs ({cap}) est atteint pour cette structure."
+    )
     assert _written() == before
 
 
@@ -339,7 +403,9 @@ def test_cap_refusal_is_shown_on_the_form_and_nothing_is_written(client, world, 
     before = _written()
     response = client.post_form("/admin/managers/new/", _form(world, usage_name="TROISIEME"))
     assert response.status_code == 200
-    assert "Le nombre maximum de comptes gestionnaires actifs (2) est atteint pour cette structure." in page_text(response)
+    assert "Le nombre maximum de comptes gestionnaires actifs (2) est atteint pour cette structure." in page_text(
+        response
+    )
     assert input_value(response, "usage_name") == "TROISIEME"
     assert _written() == before
 
@@ -482,7 +548,13 @@ def test_reactivation_clears_the_password_and_mails_a_new_link(client, world, lo
     assert mail.recipient == manager.email
     assert mail.subject == "Espace Partenaires : Réactivation compte partenaire"
     assert mail.caisse_id == world["gironde"]["caisse"].id
-    for words in ("Bienvenue sur Espace Partenaires", "est réactivé", "Votre identifiant reste inchangé", "m.gironde", "Créer mon mot de passe"):
+    for words in (
+        "Bienvenue sur Espace Partenaires",
+        "est réactivé",
+        "Votre identifiant reste inchangé",
+        "m.gironde",
+        "Créer mon mot de passe",
+    ):
         assert words in mail.body_text
         assert words in mail.body_html
     token = tokens.find_valid(token_sent_to(manager.email))
@@ -499,4 +571,3 @@ def test_reactivation_respects_the_cap(world):
         accounts.reactivate_account(manager, "Retour", world["gironde"]["admin"], world["gironde"]["caisse"].id)
     assert "(2)" in refused.value.message
     assert db.session.get(PartnerAccount, manager.id).active is False
-

@@ -3,6 +3,7 @@
 The daemon is started by the test on a private socket, with only our signature loaded. Without
 clamd installed the tests are skipped, except with CI=true (.ci/run installs it).
 """
+
 import os
 import shutil
 import subprocess

@@ -1,5 +1,6 @@
 """Audit log (R-RGPD-4): readable and filterable by the caisse admin; neither the logs nor the
 audit table ever hold a password or a set-password token."""
+
 import logging
 import re
 
@@ -31,8 +32,15 @@ def test_no_password_or_token_in_the_logs_or_the_audit_table(app, client, world,
     login("admin.gironde")
     response = client.post_form(
         "/admin/managers/new/",
-        {"structure": world["gironde"]["structure"].id, "civility": "Madame", "usage_name": "DURAND",
-         "first_name": "Anne", "function": "Directrice", "phone": "05.56.00.00.00", "email": "anne@example.fr"},
+        {
+            "structure": world["gironde"]["structure"].id,
+            "civility": "Madame",
+            "usage_name": "DURAND",
+            "first_name": "Anne",
+            "function": "Directrice",
+            "phone": "05.56.00.00.00",
+            "email": "anne@example.fr",
+        },
     )
     assert response.status_code == 302
     token = token_sent_to("anne@example.fr")

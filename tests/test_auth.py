@@ -1,4 +1,5 @@
 """Back-office login: French page, throttling (no lock), inactive agents, logout, safe redirects, argon2id, CSRF."""
+
 from datetime import timedelta, timezone
 
 import pytest
@@ -27,7 +28,12 @@ def test_login_page_is_in_french(client):
     body = response.get_data(as_text=True)
     assert '<html lang="fr">' in body
     text = page_text(body)
-    for words in ("Identifiant", "Mot de passe", "Se connecter", "merci de saisir votre identifiant et votre mot de passe"):
+    for words in (
+        "Identifiant",
+        "Mot de passe",
+        "Se connecter",
+        "merci de saisir votre identifiant et votre mot de passe",
+    ):
         assert words in text
 
 
@@ -88,7 +94,9 @@ def test_five_failures_delay_the_next_attempt_from_that_address_only(client, wor
         assert not _logged_in(client)
         # the account is not locked: the same login from another address goes in
         other = client.application.test_client()
-        assert _post_login(other, "admin.gironde", PASSWORD, environ_base={"REMOTE_ADDR": "192.0.2.44"}).status_code == 302
+        assert (
+            _post_login(other, "admin.gironde", PASSWORD, environ_base={"REMOTE_ADDR": "192.0.2.44"}).status_code == 302
+        )
         traveller.shift(timedelta(seconds=1))  # the first delay is one second
         assert _post_login(client, "admin.gironde", PASSWORD).status_code == 302
     assert count(AuditEntry, AuditEntry.action == "login.throttled") == 1
@@ -168,16 +176,19 @@ def test_anonymous_redirect_carries_next_back_after_login(client, world):
     assert response.headers["Location"] == "/admin/managers/"
 
 
-@pytest.mark.parametrize("target", [
-    "//evil.com",
-    "https://evil.com",
-    "/\\evil.com",
-    "\\\\evil.com",
-    "http:/evil.com",
-    "javascript:alert(1)",
-    "evil.com",
-    "///evil.com",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.com",
+        "https://evil.com",
+        "/\\evil.com",
+        "\\\\evil.com",
+        "http:/evil.com",
+        "javascript:alert(1)",
+        "evil.com",
+        "///evil.com",
+    ],
+)
 def test_next_to_another_site_goes_to_the_admin_index(client, world, target):
     from urllib.parse import quote
 
@@ -236,8 +247,13 @@ def test_login_without_csrf_token_is_refused(client, world):
 def test_flask_admin_create_form_without_csrf_token_is_refused(client, world, login):
     login("admin.gironde")
     data = {
-        "structure": str(world["gironde"]["structure"].id), "civility": "Madame", "usage_name": "DURAND",
-        "first_name": "Anne", "function": "Secrétaire", "phone": "05.56.11.22.33", "email": "a@example.fr",
+        "structure": str(world["gironde"]["structure"].id),
+        "civility": "Madame",
+        "usage_name": "DURAND",
+        "first_name": "Anne",
+        "function": "Secrétaire",
+        "phone": "05.56.11.22.33",
+        "email": "a@example.fr",
     }
     before = count(PartnerAccount)
     assert client.post("/admin/managers/new/", data=data).status_code == 400
@@ -253,7 +269,10 @@ def test_set_password_page_without_csrf_token_is_refused(app, client, world):
         raw = tokens.issue(world["gironde"]["manager"], "reset")
     db.session.commit()
     old_hash = world["gironde"]["manager"].password_hash
-    response = client.post(f"/mot-de-passe/{raw}", data={"password": "une phrase neuve et longue", "confirmation": "une phrase neuve et longue"})
+    response = client.post(
+        f"/mot-de-passe/{raw}",
+        data={"password": "une phrase neuve et longue", "confirmation": "une phrase neuve et longue"},
+    )
     assert response.status_code == 400
     assert db.session.get(PartnerAccount, world["gironde"]["manager"].id).password_hash == old_hash
     assert db.session.scalar(db.select(PasswordToken)).used_at is None

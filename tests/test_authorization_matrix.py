@@ -3,6 +3,7 @@ tenant in every URL, against an expected-status table. A route missing from the 
 
 Figure printed at the end (README "Reliability and security"): routes × roles checked, unexpected 2xx.
 """
+
 import re
 
 import pytest
@@ -47,15 +48,43 @@ ADMIN_VIEWS = {
     "admin": AGENTS,  # the index
 }
 # Portal endpoints: which partner roles may use them.
-PORTAL_ANY = {"portal.home", "portal.cgu", "portal.change_password", "portal.select_caisse",
-              "portal.caisse_notice", "portal.newsletter_toggle", "portal.news_image"}
-PORTAL_MANAGER = {"portal.accounts", "portal.account_new", "portal.account_edit",
-                  "portal.account_inactivate", "portal.account_reactivate"}
-PORTAL_TECHNICIAN = {"portal.history", "portal.deposit", "portal.new_request", "portal.request_detail",
-                     "portal.request_cancel", "portal.request_close", "portal.request_complete",
-                     "portal.request_message", "portal.request_file"}
-PUBLIC = {"portal.login", "bo_auth.login", "portal.forgot_password", "portal.set_password",
-          "portal.unsubscribe_page", "portal.unsubscribe", "portal.logout", "bo_auth.logout"}
+PORTAL_ANY = {
+    "portal.home",
+    "portal.cgu",
+    "portal.change_password",
+    "portal.select_caisse",
+    "portal.caisse_notice",
+    "portal.newsletter_toggle",
+    "portal.news_image",
+}
+PORTAL_MANAGER = {
+    "portal.accounts",
+    "portal.account_new",
+    "portal.account_edit",
+    "portal.account_inactivate",
+    "portal.account_reactivate",
+}
+PORTAL_TECHNICIAN = {
+    "portal.history",
+    "portal.deposit",
+    "portal.new_request",
+    "portal.request_detail",
+    "portal.request_cancel",
+    "portal.request_close",
+    "portal.request_complete",
+    "portal.request_message",
+    "portal.request_file",
+}
+PUBLIC = {
+    "portal.login",
+    "bo_auth.login",
+    "portal.forgot_password",
+    "portal.set_password",
+    "portal.unsubscribe_page",
+    "portal.unsubscribe",
+    "portal.logout",
+    "bo_auth.logout",
+}
 # Endpoints that take a foreign object: the tenant's own role must never get a 2xx with it.
 OBJECT_PARAMS = {"account_id", "number", "attachment_id", "news_id"}
 
@@ -105,24 +134,48 @@ def tenants(world):
         files = {}
         for side in ("partner", "caisse"):
             attachment = Attachment(
-                request_id=request.id, side=side, filename=f"{side}-{key}.pdf", storage_name=f"{side}{key}" * 4,
-                content_type="application/pdf", size=9, sha256="0" * 64,
+                request_id=request.id,
+                side=side,
+                filename=f"{side}-{key}.pdf",
+                storage_name=f"{side}{key}" * 4,
+                content_type="application/pdf",
+                size=9,
+                sha256="0" * 64,
             )
             attachment.content = AttachmentContent(data=b"%PDF-1.4\n")
             db.session.add(attachment)
             files[side] = attachment
-        news = News(caisse_id=tenant["caisse"].id, title=f"Actualité {key}", body="Texte", publish_at=now(),
-                    image=b"\x89PNG\r\n\x1a\n", image_type="image/png")
+        news = News(
+            caisse_id=tenant["caisse"].id,
+            title=f"Actualité {key}",
+            body="Texte",
+            publish_at=now(),
+            image=b"\x89PNG\r\n\x1a\n",
+            image_type="image/png",
+        )
         letter = Newsletter(caisse_id=tenant["caisse"].id, subject=f"Lettre {key}", body="Texte")
-        mail = OutboxMessage(recipient=f"{key}@example.fr", subject="s", body_text="b", body_html="b",
-                             kind="test", caisse_id=tenant["caisse"].id)
-        entry = AuditEntry(actor_type="system", actor_label="Système", action="test", caisse_id=tenant["caisse"].id,
-                           details={})
+        mail = OutboxMessage(
+            recipient=f"{key}@example.fr",
+            subject="s",
+            body_text="b",
+            body_html="b",
+            kind="test",
+            caisse_id=tenant["caisse"].id,
+        )
+        entry = AuditEntry(
+            actor_type="system", actor_label="Système", action="test", caisse_id=tenant["caisse"].id, details={}
+        )
         db.session.add_all([news, letter, mail, entry])
         db.session.commit()
         objects[key] = {
-            "tenant": tenant, "tech": tech, "request": request, "files": files, "news": news,
-            "newsletter": letter, "outbox": mail, "audit": entry,
+            "tenant": tenant,
+            "tech": tech,
+            "request": request,
+            "files": files,
+            "news": news,
+            "newsletter": letter,
+            "outbox": mail,
+            "audit": entry,
         }
     return objects
 
@@ -182,7 +235,12 @@ def _log_in(client, role: str, world, tenants):
     if role == "anonymous":
         return
     if role in AGENTS:
-        username = {"agent_x": "agent.gironde", "admin_x": "admin.gironde", "agent_y": "agent.oise", "national": "admin"}[role]
+        username = {
+            "agent_x": "agent.gironde",
+            "admin_x": "admin.gironde",
+            "agent_y": "agent.oise",
+            "national": "admin",
+        }[role]
         response = client.post_form("/admin/connexion", {"username": username, "password": PASSWORD})
         assert response.status_code == 302
         return
@@ -196,11 +254,18 @@ def _log_in(client, role: str, world, tenants):
 
 def test_every_route_for_every_role_against_another_tenants_objects(app, world, tenants):
     rules = [r for r in app.url_map.iter_rules() if not r.endpoint.endswith("static")]
-    unknown = [r.endpoint for r in rules if not (r.endpoint in PUBLIC or r.endpoint.startswith("portal.")
-                                                   or r.endpoint.split(".")[0] in ADMIN_VIEWS)]
+    unknown = [
+        r.endpoint
+        for r in rules
+        if not (r.endpoint in PUBLIC or r.endpoint.startswith("portal.") or r.endpoint.split(".")[0] in ADMIN_VIEWS)
+    ]
     assert not unknown, f"routes missing from the expected-status table: {unknown}"
-    missing_portal = [r.endpoint for r in rules if r.endpoint.startswith("portal.") and r.endpoint not in
-                      PUBLIC | PORTAL_ANY | PORTAL_MANAGER | PORTAL_TECHNICIAN]
+    missing_portal = [
+        r.endpoint
+        for r in rules
+        if r.endpoint.startswith("portal.")
+        and r.endpoint not in PUBLIC | PORTAL_ANY | PORTAL_MANAGER | PORTAL_TECHNICIAN
+    ]
     assert not missing_portal, f"portal routes missing from the table: {missing_portal}"
 
     checked, unexpected_2xx, failures = 0, [], []

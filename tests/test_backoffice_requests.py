@@ -1,5 +1,6 @@
 """The agent side of requests (R-BO-1..5, R-STA-3/4, SPEC §7): the work queue, the request screen,
 attachments, e-mails, export and its audit, query counts, and concurrency on PostgreSQL."""
+
 import csv
 import html
 import io
@@ -59,9 +60,14 @@ def file_request(account, world, code="file_review", motive_index=0, keys=(), ca
     o = offer(code)
     motives = requests.motives_for(acc.caisse.id, o)
     data = {
-        "person_civility": "Madame", "person_last_name": "tutu", "person_first_name": "joséphine",
-        "person_birth_date": date(1971, 10, 10), "person_birth_place": "44", "person_phone": "0700000000",
-        "comment": "Demande de test", "appointment_modes": ["Physique"],
+        "person_civility": "Madame",
+        "person_last_name": "tutu",
+        "person_first_name": "joséphine",
+        "person_birth_date": date(1971, 10, 10),
+        "person_birth_place": "44",
+        "person_phone": "0700000000",
+        "comment": "Demande de test",
+        "appointment_modes": ["Physique"],
     }
     if code == "document":
         data["documents"] = [motives[motive_index].id]
@@ -176,18 +182,36 @@ def test_queue_order_new_oldest_first_then_newest(app, client, login, world, tec
 def test_each_filter(app, client, login, world, tech):
     g = world["gironde"]
     other_structure = structures.create_structure(
-        {"name": "CCAS de Mérignac", "type": "CCAS", "siret": "26600005800013", "address": "1 place",
-         "postal_code": "33700", "city": "Mérignac", "member_count": 30},
+        {
+            "name": "CCAS de Mérignac",
+            "type": "CCAS",
+            "siret": "26600005800013",
+            "address": "1 place",
+            "postal_code": "33700",
+            "city": "Mérignac",
+            "member_count": 30,
+        },
         g["admin"],
     )
     structures.create_convention(
-        {"structure_id": other_structure.id, "start_date": today() - timedelta(days=10),
-         "end_date": today() + timedelta(days=300), "service_offer_ids": [o.id for o in db.session.query(ServiceOffer)]},
+        {
+            "structure_id": other_structure.id,
+            "start_date": today() - timedelta(days=10),
+            "end_date": today() + timedelta(days=300),
+            "service_offer_ids": [o.id for o in db.session.query(ServiceOffer)],
+        },
         g["admin"],
     )
     other_tech = PartnerAccount(
-        login="l.bernard", role=PartnerRole.TECHNICIAN.value, structure=other_structure, civility="Madame",
-        usage_name="BERNARD", first_name="Lucie", function="Assistante", phone="05.56.00.00.00", email="lucie@example.fr",
+        login="l.bernard",
+        role=PartnerRole.TECHNICIAN.value,
+        structure=other_structure,
+        civility="Madame",
+        usage_name="BERNARD",
+        first_name="Lucie",
+        function="Assistante",
+        phone="05.56.00.00.00",
+        email="lucie@example.fr",
     )
     db.session.add(other_tech)
     db.session.commit()
@@ -211,19 +235,23 @@ def test_each_filter(app, client, login, world, tech):
     assert listed("En retard (plus de 48 h)", "est", "1") == {review.number}
     assert listed("En retard (plus de 48 h)", "est", "0") == {document.number, contact.number}
     day = lambda moment: to_paris(moment).date().isoformat()  # noqa: E731 - the filter takes Paris days
-    assert listed("Date de dépôt", "entre", f"{day(start - timedelta(days=4))}+to+{day(start - timedelta(days=2))}") == {review.number}
+    assert listed(
+        "Date de dépôt", "entre", f"{day(start - timedelta(days=4))}+to+{day(start - timedelta(days=2))}"
+    ) == {review.number}
     assert listed("Date de dépôt", "à partir du", day(start - timedelta(days=4))) == {review.number, contact.number}
     assert listed("Date de dépôt", "jusqu'au", day(start - timedelta(days=5))) == {document.number}
     # Filters combine.
     both = QUEUE + (
-        f"?flt0_{filter_arg(app, 'Statut', 'est')}=new"
-        f"&flt1_{filter_arg(app, 'Structure', 'est')}={g['structure'].id}"
+        f"?flt0_{filter_arg(app, 'Statut', 'est')}=new&flt1_{filter_arg(app, 'Structure', 'est')}={g['structure'].id}"
     )
     assert queue_numbers(client.get(both)) == [review.number]
     # The motive and structure filter options are the caisse's.
     page = client.get(QUEUE).get_data(as_text=True)
     groups = json.loads(re.search(r'id="filter-groups-data" class="d-none">(.*?)</div>', page).group(1))
-    assert sorted(label for _v, label in groups["Structure"][0]["options"]) == ["Association Gironde", "CCAS de Mérignac"]
+    assert sorted(label for _v, label in groups["Structure"][0]["options"]) == [
+        "Association Gironde",
+        "CCAS de Mérignac",
+    ]
     assert any(label.startswith("Saisine mission accompagnement santé") for _v, label in groups["Motif"][0]["options"])
 
 
@@ -238,8 +266,10 @@ def test_filter_options_follow_every_change_of_what_they_list(app, client, login
     def options():
         page = client.get(QUEUE).get_data(as_text=True)
         groups = json.loads(re.search(r'id="filter-groups-data" class="d-none">(.*?)</div>', page).group(1))
-        return {name: sorted(label for _v, label in groups[name][0]["options"]) for name in ("Structure", "Motif",
-                                                                                        "Offre de service")}
+        return {
+            name: sorted(label for _v, label in groups[name][0]["options"])
+            for name in ("Structure", "Motif", "Offre de service")
+        }
 
     login("agent.gironde")
     assert options()["Structure"] == ["Association Gironde"]
@@ -248,12 +278,27 @@ def test_filter_options_follow_every_change_of_what_they_list(app, client, login
     assert not any("structure.name" in statement for statement in cached), "the options were read again"
 
     mérignac = structures.create_structure(
-        {"name": "CCAS de Mérignac", "type": "CCAS", "siret": "26600005800013", "address": "1 place",
-         "postal_code": "33700", "city": "Mérignac", "member_count": 30}, g["admin"])
+        {
+            "name": "CCAS de Mérignac",
+            "type": "CCAS",
+            "siret": "26600005800013",
+            "address": "1 place",
+            "postal_code": "33700",
+            "city": "Mérignac",
+            "member_count": 30,
+        },
+        g["admin"],
+    )
     assert options()["Structure"] == ["Association Gironde"]  # no convention yet: not the caisse's
     convention = structures.create_convention(
-        {"structure_id": mérignac.id, "start_date": today(), "end_date": today() + timedelta(days=300),
-         "service_offer_ids": [o_.id for o_ in db.session.query(ServiceOffer)]}, g["admin"])
+        {
+            "structure_id": mérignac.id,
+            "start_date": today(),
+            "end_date": today() + timedelta(days=300),
+            "service_offer_ids": [o_.id for o_ in db.session.query(ServiceOffer)],
+        },
+        g["admin"],
+    )
     assert options()["Structure"] == ["Association Gironde", "CCAS de Mérignac"]
 
     data = {k: getattr(mérignac, k) for k in ("type", "siret", "address", "postal_code", "city", "member_count")}
@@ -263,8 +308,17 @@ def test_filter_options_follow_every_change_of_what_they_list(app, client, login
     # Another caisse's change keeps GIRONDE's stamp (and its cache entry).
     stamp = db.session.get(type(g["caisse"]), g["caisse"].id).options_stamp
     structures.create_structure(
-        {"name": "Association Oise Bis", "type": "Association", "siret": "73282932000074", "address": "2 rue",
-         "postal_code": "60000", "city": "Beauvais", "member_count": 10}, o["admin"])
+        {
+            "name": "Association Oise Bis",
+            "type": "Association",
+            "siret": "73282932000074",
+            "address": "2 rue",
+            "postal_code": "60000",
+            "city": "Beauvais",
+            "member_count": 10,
+        },
+        o["admin"],
+    )
     oise_structure = o["structure"]
     db.session.expire_all()
     assert db.session.get(type(g["caisse"]), g["caisse"].id).options_stamp == stamp
@@ -279,9 +333,14 @@ def test_filter_options_follow_every_change_of_what_they_list(app, client, login
     assert "Contact renommé" in options()["Offre de service"]
 
     # The national admin moves the convention to OISE: it leaves GIRONDE's options.
-    data = {"caisse_id": o["caisse"].id, "start_date": convention.start_date, "end_date": convention.end_date,
-            "manager_cap": convention.manager_cap, "technician_cap": convention.technician_cap,
-            "service_offer_ids": [o_.id for o_ in convention.service_offers]}
+    data = {
+        "caisse_id": o["caisse"].id,
+        "start_date": convention.start_date,
+        "end_date": convention.end_date,
+        "manager_cap": convention.manager_cap,
+        "technician_cap": convention.technician_cap,
+        "service_offer_ids": [o_.id for o_ in convention.service_offers],
+    }
     structures.update_convention(convention, data, national)
     assert options()["Structure"] == ["Association Gironde"]
 
@@ -295,11 +354,16 @@ def test_queue_rows_show_current_labels(app, client, login, world, tech):
 
     def cells():
         page = client.get(QUEUE).get_data(as_text=True)
-        return {name: html.unescape(re.search(rf'<td class="col-{name}">(.*?)</td>', page).group(1))
-                for name in ("service_offer", "motive", "structure")}
+        return {
+            name: html.unescape(re.search(rf'<td class="col-{name}">(.*?)</td>', page).group(1))
+            for name in ("service_offer", "motive", "structure")
+        }
 
-    assert cells() == {"service_offer": req.service_offer.label, "motive": req.motive.label,
-                       "structure": "Association Gironde"}
+    assert cells() == {
+        "service_offer": req.service_offer.label,
+        "motive": req.motive.label,
+        "structure": "Association Gironde",
+    }
     structure = g["structure"]
     data = {k: getattr(structure, k) for k in ("type", "siret", "address", "postal_code", "city", "member_count")}
     structures.update_structure(structure, {**data, "name": "Association Gironde Solidaire"}, g["admin"])
@@ -326,8 +390,15 @@ def test_search_number_person_structure(app, client, login, world, tech):
     assert queue_numbers(client.get(QUEUE + f"?search=%3D{second.number}")) == [second.number]
     # Another caisse's request whose person or structure matches stays out of GIRONDE's queue.
     oise_tech = PartnerAccount(
-        login="o.tech", role=PartnerRole.TECHNICIAN.value, structure=world["oise"]["structure"], civility="Madame",
-        usage_name="OISE", first_name="Odile", function="Bénévole", phone="07.00.00.00.01", email="odile@example.fr",
+        login="o.tech",
+        role=PartnerRole.TECHNICIAN.value,
+        structure=world["oise"]["structure"],
+        civility="Madame",
+        usage_name="OISE",
+        first_name="Odile",
+        function="Bénévole",
+        phone="07.00.00.00.01",
+        email="odile@example.fr",
     )
     db.session.add(oise_tech)
     db.session.commit()
@@ -337,11 +408,54 @@ def test_search_number_person_structure(app, client, login, world, tech):
     assert queue_numbers(client.get(QUEUE + f"?search={elsewhere.number}")) == []
 
 
-TRICKY_NAMES = ["MARTIN", "MARTINEZ", "LEFÈVRE", "LEFEVRE", "DE LA FONTAINE", "O'BRIEN", "JEAN-PIERRE", "ÉLODIE",
-                "STRAßE", "İNCE", "\u212aLEIN", "N'DIAYE", "PICHON"]
-TRICKY_TERMS = ["martin", "ARTIN", "tinez", "fèvre", "FEVRE", "èvre", "la+font", "o'b", "brien", "ean-pi", "%tin",
-                "m_rtin", "%5Emart", "%3Dmartin", "ÉLO", "élodie", "lo", "strasse", "straße", "ince", "klein", "KLEIN",
-                "n'di", "l_op", "100%25", "%25mar", "26", "chon+pic", "association", "gironde+martin", "xyz"]
+TRICKY_NAMES = [
+    "MARTIN",
+    "MARTINEZ",
+    "LEFÈVRE",
+    "LEFEVRE",
+    "DE LA FONTAINE",
+    "O'BRIEN",
+    "JEAN-PIERRE",
+    "ÉLODIE",
+    "STRAßE",
+    "İNCE",
+    "\u212aLEIN",
+    "N'DIAYE",
+    "PICHON",
+]
+TRICKY_TERMS = [
+    "martin",
+    "ARTIN",
+    "tinez",
+    "fèvre",
+    "FEVRE",
+    "èvre",
+    "la+font",
+    "o'b",
+    "brien",
+    "ean-pi",
+    "%tin",
+    "m_rtin",
+    "%5Emart",
+    "%3Dmartin",
+    "ÉLO",
+    "élodie",
+    "lo",
+    "strasse",
+    "straße",
+    "ince",
+    "klein",
+    "KLEIN",
+    "n'di",
+    "l_op",
+    "100%25",
+    "%25mar",
+    "26",
+    "chon+pic",
+    "association",
+    "gironde+martin",
+    "xyz",
+]
 
 
 def test_search_finds_what_ilike_finds(app, client, login, world, tech):
@@ -363,13 +477,21 @@ def test_search_finds_what_ilike_finds(app, client, login, world, tech):
     login("agent.gironde")
     for term in TRICKY_TERMS:
         words = [word for word in unquote_plus(term).split(" ") if word]
-        expected = set(db.session.scalars(
-            select(Request.number).join(Structure, Structure.id == Request.structure_id).where(
-                Request.caisse_id == g["caisse"].id,
-                and_(*(or_(Request.number.ilike(p), Request.person_last_name.ilike(p), Structure.name.ilike(p))
-                       for p in map(parse_like_term, words))),
+        expected = set(
+            db.session.scalars(
+                select(Request.number)
+                .join(Structure, Structure.id == Request.structure_id)
+                .where(
+                    Request.caisse_id == g["caisse"].id,
+                    and_(
+                        *(
+                            or_(Request.number.ilike(p), Request.person_last_name.ilike(p), Structure.name.ilike(p))
+                            for p in map(parse_like_term, words)
+                        )
+                    ),
+                )
             )
-        ))
+        )
         assert set(queue_numbers(client.get(QUEUE + f"?search={term}&page_size=100"))) == expected, term
     # The terms reached both kinds of answers: some rows, and none.
     assert queue_numbers(client.get(QUEUE + "?search=martin&page_size=100"))
@@ -380,8 +502,14 @@ def make_oise_technician(world):
     account = db.session.scalar(select(PartnerAccount).where(PartnerAccount.login == "o.search"))
     if account is None:
         account = PartnerAccount(
-            login="o.search", role=PartnerRole.TECHNICIAN.value, structure=world["oise"]["structure"],
-            civility="Madame", usage_name="OISE", first_name="Odile", function="Bénévole", phone="07.00.00.00.02",
+            login="o.search",
+            role=PartnerRole.TECHNICIAN.value,
+            structure=world["oise"]["structure"],
+            civility="Madame",
+            usage_name="OISE",
+            first_name="Odile",
+            function="Bénévole",
+            phone="07.00.00.00.02",
             email="odile.search@example.fr",
         )
         db.session.add(account)
@@ -393,7 +521,9 @@ def make_oise_technician(world):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     name=st.text(alphabet="aAbBeEéÉèÈçÇßİıKkK'- _%0123456789xXyYzZ", min_size=1, max_size=14),
-    start=st.integers(0, 14), length=st.integers(1, 8), upper=st.booleans(),
+    start=st.integers(0, 14),
+    length=st.integers(1, 8),
+    upper=st.booleans(),
 )
 def test_search_keys_are_held_by_every_matching_row(app, name, start, length, upper):
     """search_keys(caisse, pattern) ⊆ ep_search_keys(caisse, number, name) whenever the name matches
@@ -403,13 +533,15 @@ def test_search_keys_are_held_by_every_matching_row(app, name, start, length, up
 
     from backoffice.models.requests import search_keys
 
-    part = name[start:start + length] or name
+    part = name[start : start + length] or name
     pattern = f"%{part.upper() if upper else part.lower()}%"
     keys = search_keys(7, pattern)
-    matches, held = db.session.execute(select(
-        literal(name).ilike(pattern),
-        func.ep_search_keys(7, "2633100001", name).op("@>")(bindparam(None, keys, type_=ARRAY(Text))),
-    )).one()
+    matches, held = db.session.execute(
+        select(
+            literal(name).ilike(pattern),
+            func.ep_search_keys(7, "2633100001", name).op("@>")(bindparam(None, keys, type_=ARRAY(Text))),
+        )
+    ).one()
     assert held or not matches, (name, pattern, keys)
 
 
@@ -469,7 +601,8 @@ def test_export_csv_and_xlsx_of_the_filtered_list_are_audited(app, client, login
         select(AuditEntry).where(AuditEntry.action == "request.export").order_by(AuditEntry.id)
     ).all()
     assert [(e.details["format"], e.details["rows"], e.actor_label) for e in entries] == [
-        ("csv", 1, "agent.gironde"), ("xlsx", 1, "agent.gironde"),
+        ("csv", 1, "agent.gironde"),
+        ("xlsx", 1, "agent.gironde"),
     ]
     assert entries[0].details["filters"] == [{"filtre": "Statut", "opération": "est", "valeur": "new"}]
     assert entries[1].details["search"] == taken.number
@@ -509,17 +642,37 @@ def test_screen_shows_what_the_partner_sent(app, client, login, world, tech):
     saisine = requests.motives_for(world["gironde"]["caisse"].id, offer("difficulty"))
     motive_index = [m.label for m in saisine].index(requests.SAISINE_MOTIVE)
     req = file_request(
-        tech, world, code="difficulty", motive_index=motive_index, keys=keys, consent=True,
-        accompaniment=[requests.ACCOMPANIMENT[1]], care=[requests.CARE[4]], duration=requests.DURATION[1],
+        tech,
+        world,
+        code="difficulty",
+        motive_index=motive_index,
+        keys=keys,
+        consent=True,
+        accompaniment=[requests.ACCOMPANIMENT[1]],
+        care=[requests.CARE[4]],
+        duration=requests.DURATION[1],
         causes=[requests.CAUSES[1]],
     )
     login("agent.gironde")
     text = page_text(client.get(screen(req.id)))
     for expected in (
-        req.number, "Madame TUTU Joséphine", "10/10/1971", "07.00.00.00.00", "Demande de test",
-        requests.SAISINE_MOTIVE, requests.CONSENT_TEXT, requests.ACCOMPANIMENT[1], requests.CARE[4],
-        requests.DURATION[1], requests.CAUSES[1], "bulletin_de_salaire.pdf", "CHAUSSON Victor",
-        "Association Gironde", "Historique des statuts", "Prendre en charge", "Répondre",
+        req.number,
+        "Madame TUTU Joséphine",
+        "10/10/1971",
+        "07.00.00.00.00",
+        "Demande de test",
+        requests.SAISINE_MOTIVE,
+        requests.CONSENT_TEXT,
+        requests.ACCOMPANIMENT[1],
+        requests.CARE[4],
+        requests.DURATION[1],
+        requests.CAUSES[1],
+        "bulletin_de_salaire.pdf",
+        "CHAUSSON Victor",
+        "Association Gironde",
+        "Historique des statuts",
+        "Prendre en charge",
+        "Répondre",
     ):
         assert expected in text, expected
 
@@ -551,7 +704,11 @@ def test_take_is_post_with_csrf_and_mails_the_technician(app, client, login, wor
 def test_no_taken_mail_for_saisine_mission_accompagnement_sante(app, client, login, world, tech):
     motives = [m.label for m in requests.motives_for(world["gironde"]["caisse"].id, offer("difficulty"))]
     req = file_request(
-        tech, world, code="difficulty", motive_index=motives.index(requests.SAISINE_MOTIVE), consent=True,
+        tech,
+        world,
+        code="difficulty",
+        motive_index=motives.index(requests.SAISINE_MOTIVE),
+        consent=True,
         accompaniment=[requests.ACCOMPANIMENT[0]],
     )
     login("agent.gironde")
@@ -568,7 +725,8 @@ def test_answer_resolves_and_mails_the_15_days(app, client, login, world, tech):
     response = client.post_form(
         "/admin/requests/repondre/",
         {"id": req.id, "answer": "Prise en charge faite", "attachments": files(("attestation.pdf", PDF))},
-        content_type="multipart/form-data", follow_redirects=True,
+        content_type="multipart/form-data",
+        follow_redirects=True,
     )
     assert "la demande est résolue" in page_text(response)
     req = db.session.get(Request, req.id)
@@ -637,8 +795,11 @@ def test_answer_file_of_5_mb_vs_5_mb_plus_one_byte(app, client, login, world, te
     login("agent.gironde")
     response = client.post_form(
         "/admin/requests/repondre/",
-        {"id": req.id, "answer": "Voici les documents",
-         "attachments": files(("limite.pdf", pdf_of(MAX_SIZE)), ("trop.pdf", pdf_of(MAX_SIZE + 1)))},
+        {
+            "id": req.id,
+            "answer": "Voici les documents",
+            "attachments": files(("limite.pdf", pdf_of(MAX_SIZE)), ("trop.pdf", pdf_of(MAX_SIZE + 1))),
+        },
         content_type="multipart/form-data",
     )
     assert response.status_code == 400
@@ -649,7 +810,9 @@ def test_answer_file_of_5_mb_vs_5_mb_plus_one_byte(app, client, login, world, te
     assert "Voici les documents</textarea>" in body and "limite.pdf" in body
     [key] = re.findall(r'name="staged" value="([0-9a-f]{32})"', body)
     # Sending again with the kept file only: resolved with the 5 MB file.
-    response = client.post_form("/admin/requests/repondre/", {"id": req.id, "answer": "Voici les documents", "staged": key})
+    response = client.post_form(
+        "/admin/requests/repondre/", {"id": req.id, "answer": "Voici les documents", "staged": key}
+    )
     assert response.status_code == 302
     [attachment] = requests.caisse_files(db.session.get(Request, req.id))
     assert attachment.filename == "limite.pdf" and attachment.size == MAX_SIZE
@@ -737,7 +900,11 @@ def test_get_on_the_screen_changes_nothing(app, client, login, world, tech):
     req = file_request(tech, world)
     login("agent.gironde")
     before = db.session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1))
-    for url in (screen(req.id), f"/admin/requests/prendre/?id={req.id}", f"/admin/requests/repondre/?id={req.id}&answer=x"):
+    for url in (
+        screen(req.id),
+        f"/admin/requests/prendre/?id={req.id}",
+        f"/admin/requests/repondre/?id={req.id}&answer=x",
+    ):
         client.get(url)
     assert db.session.get(Request, req.id).status == RequestStatus.NEW.value
     after = db.session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1))
@@ -796,9 +963,14 @@ def test_20_parallel_filings_get_20_distinct_numbers(app, world, tech):
                 o = db.session.get(ServiceOffer, offer_id)
                 motive = requests.motives_for(caisse_id, o)[0]
                 data = {
-                    "person_civility": "Monsieur", "person_last_name": "PRINCE", "person_first_name": "Marius",
-                    "person_birth_date": date(1980, 1, 1), "person_birth_place": "33",
-                    "person_phone": "0600000000", "comment": "En parallèle", "motive_id": motive.id,
+                    "person_civility": "Monsieur",
+                    "person_last_name": "PRINCE",
+                    "person_first_name": "Marius",
+                    "person_birth_date": date(1980, 1, 1),
+                    "person_birth_place": "33",
+                    "person_phone": "0600000000",
+                    "comment": "En parallèle",
+                    "motive_id": motive.id,
                 }
                 # No connection held while waiting (20 threads, a pool of 15): the filing runs at once.
                 db.session.commit()

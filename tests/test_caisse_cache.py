@@ -1,5 +1,6 @@
 """The per-worker caches under the caisse options stamp (services/caisse_cache.py): the TTL safety
 net, the one renewal function for bulk statements, and the watch for a bulk statement that forgot it."""
+
 import logging
 from datetime import datetime, timedelta, timezone
 

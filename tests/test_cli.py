@@ -1,4 +1,5 @@
 """`flask demo` and `flask create-admin`."""
+
 import pytest
 from helpers import page_text
 from sqlalchemy import func, select
@@ -19,7 +20,13 @@ from backoffice.models import (
 from backoffice.services.auth import authenticate_partner
 
 DEMO_PASSWORD = "Demo-Espace-2026"
-CAISSES = {"331": "CPAM GIRONDE", "601": "CPAM OISE", "401": "CPAM LANDES", "241": "CPAM DORDOGNE", "471": "CPAM LOT ET GARONNE"}
+CAISSES = {
+    "331": "CPAM GIRONDE",
+    "601": "CPAM OISE",
+    "401": "CPAM LANDES",
+    "241": "CPAM DORDOGNE",
+    "471": "CPAM LOT ET GARONNE",
+}
 
 
 def _row_counts() -> dict[str, int]:
@@ -40,21 +47,34 @@ def test_demo_creates_the_five_caisses_with_their_catalogues(demo):
     caisses = {c.code: c for c in db.session.scalars(select(Caisse))}
     assert {code: c.name for code, c in caisses.items()} == CAISSES
     for caisse in caisses.values():
-        offered = db.session.scalar(select(func.count()).select_from(CaisseOffer).where(CaisseOffer.caisse_id == caisse.id))
+        offered = db.session.scalar(
+            select(func.count()).select_from(CaisseOffer).where(CaisseOffer.caisse_id == caisse.id)
+        )
         assert offered == 5, caisse.name
 
 
 def test_demo_prints_the_logins_and_the_password(demo):
-    for words in ("admin.gironde", "agent.gironde", "agent.oise", "m.lapierre", "v.chausson", "m.pichon", DEMO_PASSWORD):
+    for words in (
+        "admin.gironde",
+        "agent.gironde",
+        "agent.oise",
+        "m.lapierre",
+        "v.chausson",
+        "m.pichon",
+        DEMO_PASSWORD,
+    ):
         assert words in demo.output
 
 
-@pytest.mark.parametrize("username,role,code", [
-    ("admin", "national_admin", None),
-    ("admin.gironde", "caisse_admin", "331"),
-    ("agent.gironde", "agent", "331"),
-    ("agent.oise", "agent", "601"),
-])
+@pytest.mark.parametrize(
+    "username,role,code",
+    [
+        ("admin", "national_admin", None),
+        ("admin.gironde", "caisse_admin", "331"),
+        ("agent.gironde", "agent", "331"),
+        ("agent.oise", "agent", "601"),
+    ],
+)
 def test_demo_back_office_accounts_log_in_with_the_demo_password(client, demo, username, role, code):
     agent = db.session.scalar(select(Agent).filter_by(username=username))
     assert agent.role == role
@@ -104,7 +124,9 @@ def test_the_main_structure_meets_every_convention_situation(demo):
         if any(s in AWAITING_CAISSE for s in statuses):
             with_pending.append(convention)
         elif statuses and all(s in (RequestStatus.RESOLVED.value, RequestStatus.CLOSED.value) for s in statuses):
-            last = db.session.scalar(select(func.max(Request.resolved_at)).where(Request.convention_id == convention.id))
+            last = db.session.scalar(
+                select(func.max(Request.resolved_at)).where(Request.convention_id == convention.id)
+            )
             assert (now() - last).days < 30, "still in the 30-day grace period (R-ORG-5)"
             all_resolved.append(convention)
     assert with_pending, "ended with a request still pending (R-ORG-4)"
@@ -137,10 +159,21 @@ ADMIN_PASSWORD = "Une phrase solide pour la cheffe"
 
 
 def _create_admin(runner, username="direction", password=ADMIN_PASSWORD):
-    return runner.invoke(args=[
-        "create-admin", "--username", username, "--email", "cheffe@example.fr",
-        "--first-name", "Camille", "--last-name", "Dupuis", "--password", password,
-    ])
+    return runner.invoke(
+        args=[
+            "create-admin",
+            "--username",
+            username,
+            "--email",
+            "cheffe@example.fr",
+            "--first-name",
+            "Camille",
+            "--last-name",
+            "Dupuis",
+            "--password",
+            password,
+        ]
+    )
 
 
 def test_create_admin_creates_a_national_admin_who_can_log_in(runner, client):
@@ -150,17 +183,22 @@ def test_create_admin_creates_a_national_admin_who_can_log_in(runner, client):
     agent = db.session.scalar(select(Agent).filter_by(username="direction"))
     assert (agent.role, agent.caisse_id, agent.last_name) == ("national_admin", None, "DUPUIS")
     assert agent.password_hash.startswith("$argon2id$")
-    response = client.post_form("/admin/connexion", {"username": "direction", "password": "Une phrase solide pour la cheffe"})
+    response = client.post_form(
+        "/admin/connexion", {"username": "direction", "password": "Une phrase solide pour la cheffe"}
+    )
     assert response.status_code == 302
     assert client.get("/admin/caisses/").status_code == 200
 
 
-@pytest.mark.parametrize("password,message", [
-    ("court", "au moins 12 caractères"),
-    ("motdepasse123", "trop courant"),
-    ("Azertyuiop123", "trop courant"),
-    ("la direction et sa phrase", "ne doit pas contenir votre identifiant"),
-])
+@pytest.mark.parametrize(
+    "password,message",
+    [
+        ("court", "au moins 12 caractères"),
+        ("motdepasse123", "trop courant"),
+        ("Azertyuiop123", "trop courant"),
+        ("la direction et sa phrase", "ne doit pas contenir votre identifiant"),
+    ],
+)
 def test_create_admin_refuses_a_weak_password(runner, password, message):
     result = _create_admin(runner, password=password)
     assert result.exit_code != 0

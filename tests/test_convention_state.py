@@ -1,5 +1,6 @@
 """R-CONV-4 exists once, in Python (state_of) and in SQL (state_condition), side by side in
 models/partners.py: on every boundary date both give the same state, and exactly one state."""
+
 from datetime import date, timedelta
 
 import pytest
@@ -12,9 +13,15 @@ from backoffice.models.partners import ENDING_SOON_DAYS, open_condition, state_c
 START, END = date(2030, 1, 10), date(2030, 12, 20)
 BOUNDARIES = sorted(
     {
-        START - timedelta(days=1), START, START + timedelta(days=1),
-        END - timedelta(days=ENDING_SOON_DAYS + 1), END - timedelta(days=ENDING_SOON_DAYS),
-        END - timedelta(days=ENDING_SOON_DAYS - 1), END - timedelta(days=1), END, END + timedelta(days=1),
+        START - timedelta(days=1),
+        START,
+        START + timedelta(days=1),
+        END - timedelta(days=ENDING_SOON_DAYS + 1),
+        END - timedelta(days=ENDING_SOON_DAYS),
+        END - timedelta(days=ENDING_SOON_DAYS - 1),
+        END - timedelta(days=1),
+        END,
+        END + timedelta(days=1),
     }
 )
 
@@ -25,8 +32,10 @@ def conventions(world):
     g = world["gironde"]
     long = Convention(structure_id=g["structure"].id, caisse_id=g["caisse"].id, start_date=START, end_date=END)
     short = Convention(
-        structure_id=world["oise"]["structure"].id, caisse_id=g["caisse"].id,
-        start_date=START, end_date=START + timedelta(days=ENDING_SOON_DAYS - 10),
+        structure_id=world["oise"]["structure"].id,
+        caisse_id=g["caisse"].id,
+        start_date=START,
+        end_date=START + timedelta(days=ENDING_SOON_DAYS - 10),
     )
     db.session.add_all([long, short])
     db.session.commit()
@@ -53,8 +62,12 @@ def test_every_state_is_reached_on_the_boundaries(conventions):
     long = conventions[0]
     assert [state_of(long, day) for day in BOUNDARIES] == [
         ConventionState.UPCOMING,  # the day before the start
-        ConventionState.CURRENT, ConventionState.CURRENT,  # the start, the next day
-        ConventionState.CURRENT, ConventionState.CURRENT,  # 31 and 30 days before the end
-        ConventionState.ENDING, ConventionState.ENDING, ConventionState.ENDING,  # 29, 1, 0 days before
+        ConventionState.CURRENT,
+        ConventionState.CURRENT,  # the start, the next day
+        ConventionState.CURRENT,
+        ConventionState.CURRENT,  # 31 and 30 days before the end
+        ConventionState.ENDING,
+        ConventionState.ENDING,
+        ConventionState.ENDING,  # 29, 1, 0 days before
         ConventionState.ENDED,  # the day after the end
     ]

@@ -1,4 +1,5 @@
 """Conventions: R-CONV-3 caps, R-CONV-4 state (time-machine), dates, list filter, offers, the caisse catalogue."""
+
 import re
 from datetime import date, datetime, time, timedelta
 
@@ -36,19 +37,37 @@ def offers() -> list[ServiceOffer]:
 
 
 def new_structure(world, name: str, members: int = 8, key: str = "gironde") -> Structure:
-    sirets = {"Alpha": "73282932000074", "Bravo": "44306184100047", "Charlie": "55208131766522",
-              "Delta": "54205118000066", "Echo": "35600000000048", "Foxtrot": "35600000000030"}
+    sirets = {
+        "Alpha": "73282932000074",
+        "Bravo": "44306184100047",
+        "Charlie": "55208131766522",
+        "Delta": "54205118000066",
+        "Echo": "35600000000048",
+        "Foxtrot": "35600000000030",
+    }
     return structures.create_structure(
-        {"name": name, "type": "Association", "siret": sirets[name], "address": "3 rue Sainte-Catherine",
-         "postal_code": "33000", "city": "Bordeaux", "member_count": members},
+        {
+            "name": name,
+            "type": "Association",
+            "siret": sirets[name],
+            "address": "3 rue Sainte-Catherine",
+            "postal_code": "33000",
+            "city": "Bordeaux",
+            "member_count": members,
+        },
         world[key]["admin"],
     )
 
 
 def new_convention(world, structure, start, end, key="gironde", **extra):
     return structures.create_convention(
-        {"structure_id": structure.id, "start_date": start, "end_date": end,
-         "service_offer_ids": [offers()[0].id], **extra},
+        {
+            "structure_id": structure.id,
+            "start_date": start,
+            "end_date": end,
+            "service_offer_ids": [offers()[0].id],
+            **extra,
+        },
         world[key]["admin"],
     )
 
@@ -56,9 +75,17 @@ def new_convention(world, structure, start, end, key="gironde", **extra):
 # --- R-CONV-3: caps ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("members,managers,technicians", [
-    (1, 2, 5), (10, 2, 5), (11, 3, 15), (25, 3, 15), (26, 5, 25), (1000, 5, 25),
-])
+@pytest.mark.parametrize(
+    "members,managers,technicians",
+    [
+        (1, 2, 5),
+        (10, 2, 5),
+        (11, 3, 15),
+        (25, 3, 15),
+        (26, 5, 25),
+        (1000, 5, 25),
+    ],
+)
 def test_caps_follow_the_member_count_at_the_boundaries(members, managers, technicians):
     assert manager_cap_for(members) == managers
     assert technician_cap_for(members) == technicians
@@ -81,11 +108,23 @@ def test_lower_cap_is_accepted_and_higher_cap_refused_by_the_service(world):
     with pytest.raises(ValidationFailed) as refused:
         structures.update_convention(
             convention,
-            {"start_date": START, "end_date": END, "service_offer_ids": [offers()[0].id], "manager_cap": 4, "technician_cap": 16},
+            {
+                "start_date": START,
+                "end_date": END,
+                "service_offer_ids": [offers()[0].id],
+                "manager_cap": 4,
+                "technician_cap": 16,
+            },
             world["gironde"]["admin"],
         )
-    assert refused.value.errors["manager_cap"] == "Le plafond de gestionnaires ne peut pas dépasser 3 pour une structure de 11 membre(s)."
-    assert refused.value.errors["technician_cap"] == "Le plafond de techniciens ne peut pas dépasser 15 pour une structure de 11 membre(s)."
+    assert (
+        refused.value.errors["manager_cap"]
+        == "Le plafond de gestionnaires ne peut pas dépasser 3 pour une structure de 11 membre(s)."
+    )
+    assert (
+        refused.value.errors["technician_cap"]
+        == "Le plafond de techniciens ne peut pas dépasser 15 pour une structure de 11 membre(s)."
+    )
 
 
 def _convention_form(structure, start=START, end=END, offer_ids=None, **extra):
@@ -100,11 +139,26 @@ def _convention_form(structure, start=START, end=END, offer_ids=None, **extra):
     }
 
 
-@pytest.mark.parametrize("field,lower,higher,message", [
-    ("manager_cap", "1", "3", "Le plafond de gestionnaires ne peut pas dépasser 2 pour une structure de 8 membre(s)."),
-    ("technician_cap", "5", "6", "Le plafond de techniciens ne peut pas dépasser 5 pour une structure de 8 membre(s)."),
-])
-def test_convention_form_accepts_a_lower_cap_and_refuses_a_higher_one(client, world, login, field, lower, higher, message):
+@pytest.mark.parametrize(
+    "field,lower,higher,message",
+    [
+        (
+            "manager_cap",
+            "1",
+            "3",
+            "Le plafond de gestionnaires ne peut pas dépasser 2 pour une structure de 8 membre(s).",
+        ),
+        (
+            "technician_cap",
+            "5",
+            "6",
+            "Le plafond de techniciens ne peut pas dépasser 5 pour une structure de 8 membre(s).",
+        ),
+    ],
+)
+def test_convention_form_accepts_a_lower_cap_and_refuses_a_higher_one(
+    client, world, login, field, lower, higher, message
+):
     structure = new_structure(world, "Bravo")
     login("admin.gironde")
     response = client.post_form("/admin/conventions/new/", _convention_form(structure, **{field: higher}))
@@ -129,19 +183,22 @@ def test_a_cap_of_zero_is_refused(client, world, login):
 # --- R-CONV-4: state ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("moment,state", [
-    (paris(START - timedelta(days=1)), ConventionState.UPCOMING),
-    (paris(START - timedelta(days=1), 23, 59), ConventionState.UPCOMING),
-    (paris(START, 0, 1), ConventionState.CURRENT),
-    (paris(START + timedelta(days=1)), ConventionState.CURRENT),
-    (paris(END - timedelta(days=30)), ConventionState.CURRENT),  # 30 days left: not "fewer than 30"
-    (paris(END - timedelta(days=29)), ConventionState.ENDING),
-    (paris(END - timedelta(days=1)), ConventionState.ENDING),
-    (paris(END), ConventionState.ENDING),
-    (paris(END, 23, 59), ConventionState.ENDING),
-    (paris(END + timedelta(days=1), 0, 1), ConventionState.ENDED),  # still END in UTC: Paris dates rule
-    (paris(END + timedelta(days=1)), ConventionState.ENDED),
-])
+@pytest.mark.parametrize(
+    "moment,state",
+    [
+        (paris(START - timedelta(days=1)), ConventionState.UPCOMING),
+        (paris(START - timedelta(days=1), 23, 59), ConventionState.UPCOMING),
+        (paris(START, 0, 1), ConventionState.CURRENT),
+        (paris(START + timedelta(days=1)), ConventionState.CURRENT),
+        (paris(END - timedelta(days=30)), ConventionState.CURRENT),  # 30 days left: not "fewer than 30"
+        (paris(END - timedelta(days=29)), ConventionState.ENDING),
+        (paris(END - timedelta(days=1)), ConventionState.ENDING),
+        (paris(END), ConventionState.ENDING),
+        (paris(END, 23, 59), ConventionState.ENDING),
+        (paris(END + timedelta(days=1), 0, 1), ConventionState.ENDED),  # still END in UTC: Paris dates rule
+        (paris(END + timedelta(days=1)), ConventionState.ENDED),
+    ],
+)
 def test_state_on_the_days_around_start_and_end(world, moment, state):
     convention = new_convention(world, new_structure(world, "Alpha"), START, END)
     with time_machine.travel(moment, tick=False):
@@ -165,7 +222,7 @@ def test_state_column_of_the_list_follows_the_date(client, world, login):
         with time_machine.travel(moment, tick=False):
             login("admin.gironde")
             page = client.get("/admin/conventions/").get_data(as_text=True)
-            row = re.search(r'<tr>(?:(?!</tr>)[\s\S])*?Alpha(?:(?!</tr>)[\s\S])*</tr>', page).group(0)
+            row = re.search(r"<tr>(?:(?!</tr>)[\s\S])*?Alpha(?:(?!</tr>)[\s\S])*</tr>", page).group(0)
             assert f">{label}</span>" in row, (moment, label)
     assert convention.id
 
@@ -179,7 +236,13 @@ def test_state_filter_of_the_list_view(client, world, login):
         new_convention(world, new_structure(world, "Charlie"), day - timedelta(days=10), day + timedelta(days=29))
         new_convention(world, new_structure(world, "Delta"), day - timedelta(days=10), day)
         new_convention(world, new_structure(world, "Echo"), day - timedelta(days=100), day - timedelta(days=1))
-        new_convention(world, new_structure(world, "Foxtrot", key="oise"), day + timedelta(days=1), day + timedelta(days=9), key="oise")
+        new_convention(
+            world,
+            new_structure(world, "Foxtrot", key="oise"),
+            day + timedelta(days=1),
+            day + timedelta(days=9),
+            key="oise",
+        )
         login("admin.gironde")
         names = {"Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Association Gironde"}
         expected = {
@@ -206,7 +269,9 @@ def test_end_date_must_be_after_start_date_on_the_form(client, world, login, end
     assert response.status_code == 200
     assert "La date de fin doit être postérieure à la date de début." in field_errors(response, "end_date")
     assert count(Convention, Convention.structure_id == structure.id) == 0
-    response = client.post_form("/admin/conventions/new/", _convention_form(structure, START, START + timedelta(days=1)))
+    response = client.post_form(
+        "/admin/conventions/new/", _convention_form(structure, START, START + timedelta(days=1))
+    )
     assert response.status_code == 302
     assert count(Convention, Convention.structure_id == structure.id) == 1
 
@@ -214,8 +279,14 @@ def test_end_date_must_be_after_start_date_on_the_form(client, world, login, end
 def test_end_after_start_is_also_a_database_constraint(world):
     from sqlalchemy.exc import IntegrityError
 
-    db.session.add(Convention(structure_id=world["gironde"]["structure"].id, caisse_id=world["gironde"]["caisse"].id,
-                              start_date=START, end_date=START))
+    db.session.add(
+        Convention(
+            structure_id=world["gironde"]["structure"].id,
+            caisse_id=world["gironde"]["caisse"].id,
+            start_date=START,
+            end_date=START,
+        )
+    )
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
@@ -226,8 +297,13 @@ def test_edit_form_refuses_an_end_before_the_start(client, world, login):
     login("admin.gironde")
     response = client.post_form(
         f"/admin/conventions/edit/?id={convention.id}",
-        {"start_date": START.isoformat(), "end_date": (START - timedelta(days=5)).isoformat(),
-         "service_offers": [str(offers()[0].id)], "manager_cap": "", "technician_cap": ""},
+        {
+            "start_date": START.isoformat(),
+            "end_date": (START - timedelta(days=5)).isoformat(),
+            "service_offers": [str(offers()[0].id)],
+            "manager_cap": "",
+            "technician_cap": "",
+        },
     )
     assert response.status_code == 200
     assert "La date de fin doit être postérieure à la date de début." in field_errors(response, "end_date")
@@ -259,7 +335,9 @@ def test_offers_must_be_among_the_caisse_s_catalogue(client, world, login):
     login("admin.gironde")
     response = client.post_form("/admin/conventions/new/", _convention_form(structure, offer_ids=[kept.id, dropped.id]))
     assert response.status_code == 200
-    assert "Seules les offres de service proposées par l'organisme peuvent être ouvertes." in field_errors(response, "service_offers")
+    assert "Seules les offres de service proposées par l'organisme peuvent être ouvertes." in field_errors(
+        response, "service_offers"
+    )
     assert count(Convention, Convention.structure_id == structure.id) == 0
     response = client.post_form("/admin/conventions/new/", _convention_form(structure, offer_ids=[kept.id]))
     assert response.status_code == 302
@@ -279,7 +357,9 @@ def test_a_convention_needs_at_least_one_offer(client, world, login):
 def test_all_five_offers_can_be_enabled(client, world, login):
     structure = new_structure(world, "Alpha")
     login("admin.gironde")
-    response = client.post_form("/admin/conventions/new/", _convention_form(structure, offer_ids=[o.id for o in offers()]))
+    response = client.post_form(
+        "/admin/conventions/new/", _convention_form(structure, offer_ids=[o.id for o in offers()])
+    )
     assert response.status_code == 302
     assert len(db.session.scalar(select(Convention).filter_by(structure_id=structure.id)).service_offers) == 5
 
@@ -329,7 +409,9 @@ def test_catalogue_refuses_an_offer_without_a_motive_and_keeps_the_ticks(client,
     before = _catalogue(gironde)
     first, second = offers()[:2]
     login("admin.gironde")
-    response = client.post_form("/admin/catalog/", {"offer": [str(first.id), str(second.id)], "motive": [str(first.motives[0].id)]})
+    response = client.post_form(
+        "/admin/catalog/", {"offer": [str(first.id), str(second.id)], "motive": [str(first.motives[0].id)]}
+    )
     assert response.status_code == 200
     assert f"Sélectionnez au moins un motif pour l'offre « {second.label} »." in page_text(response)
     assert _catalogue(gironde) == before
@@ -370,7 +452,9 @@ def test_national_admin_edits_the_catalogue_of_the_chosen_caisse(client, world, 
     oise = world["oise"]["caisse"].id
     first = offers()[0]
     login("admin")
-    response = client.post_form("/admin/catalog/", {"caisse_id": str(oise), "offer": [str(first.id)], "motive": [str(first.motives[0].id)]})
+    response = client.post_form(
+        "/admin/catalog/", {"caisse_id": str(oise), "offer": [str(first.id)], "motive": [str(first.motives[0].id)]}
+    )
     assert response.status_code == 302
     assert _catalogue(oise) == ({first.id}, {first.motives[0].id})
     assert len(_catalogue(world["gironde"]["caisse"].id)[0]) == 5

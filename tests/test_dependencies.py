@@ -1,4 +1,5 @@
 """The lock files pin every dependency, transitive included, with hashes (issue 11 §7)."""
+
 import re
 from importlib import metadata
 from pathlib import Path

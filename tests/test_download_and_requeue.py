@@ -1,5 +1,6 @@
 """The portal's file download and the outbox's 'Renvoyer' are service calls like every other write:
 services/requests.download_for_partner and services/outbox.requeue_failed (the routes only render)."""
+
 from datetime import timedelta
 
 from helpers import add_request, make_account
@@ -21,8 +22,14 @@ from backoffice.services import requests as request_service
 
 def _file(request, side: str, name: str, uploaded_at=None) -> Attachment:
     attachment = Attachment(
-        request_id=request.id, side=side, filename=name, storage_name=name.replace(".", "") * 4,
-        content_type="application/pdf", size=9, sha256="0" * 64, uploaded_at=uploaded_at or now(),
+        request_id=request.id,
+        side=side,
+        filename=name,
+        storage_name=name.replace(".", "") * 4,
+        content_type="application/pdf",
+        size=9,
+        sha256="0" * 64,
+        uploaded_at=uploaded_at or now(),
     )
     attachment.content = AttachmentContent(data=b"%PDF-1.4\n")
     db.session.add(attachment)
@@ -70,8 +77,15 @@ def test_an_expired_or_purged_file_is_named_but_not_served_nor_audited(world):
 
 def _message(caisse, status: OutboxStatus) -> OutboxMessage:
     message = OutboxMessage(
-        recipient="a@example.fr", subject="s", body_text="b", body_html="b", kind="test",
-        caisse_id=caisse.id, status=status.value, attempts=12, next_attempt_at=now() + timedelta(days=1),
+        recipient="a@example.fr",
+        subject="s",
+        body_text="b",
+        body_html="b",
+        kind="test",
+        caisse_id=caisse.id,
+        status=status.value,
+        attempts=12,
+        next_attempt_at=now() + timedelta(days=1),
     )
     db.session.add(message)
     db.session.commit()

@@ -2,6 +2,7 @@
 still exists in the installed Flask-Admin with the signature we override, and Flask-Admin still
 calls it where we rely on it: a Flask-Admin upgrade that renamed, re-signed or stopped calling one
 fails here, not silently in production."""
+
 import inspect
 import re
 

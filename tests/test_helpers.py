@@ -1,5 +1,6 @@
 """The test client's CSRF token: fetched once per session secret, fetched again when a login or a
 logout gives the session a new one (tests/helpers.CsrfClient)."""
+
 from datetime import timedelta, timezone
 
 import time_machine

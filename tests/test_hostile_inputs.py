@@ -8,6 +8,7 @@ Each (route, role, method) gets one request per value class; within a class the 
 the parameters (deterministically), so every parameter meets every class. Figure printed (README
 "Reliability and security"): routes × roles walked, requests, server errors.
 """
+
 import re
 from urllib.parse import quote, quote_from_bytes, urlsplit
 
@@ -36,8 +37,15 @@ SKIPPED = {"portal.logout", "bo_auth.logout"}  # would end the walk's own sessio
 CLASSES = {
     "huge": ["99999999999999999999999", "-99999999999999999999999"],
     "bounds": ["2147483648", "9223372036854775808", "-2147483649", "-1", "0", "18446744073709551616"],
-    "dates": ["2026-02-30", "0000-00-00", "0001-01-01", "9999-12-31", "0001-01-01 to 9999-12-31",
-              "31/12/9999", "01/01/0001"],
+    "dates": [
+        "2026-02-30",
+        "0000-00-00",
+        "0001-01-01",
+        "9999-12-31",
+        "0001-01-01 to 9999-12-31",
+        "31/12/9999",
+        "01/01/0001",
+    ],
     "nul": ["a\x00b", "\x00", "12\x00"],
     "utf8": [b"\xff\xfe", b"a\xc3(", b"\xed\xa0\x80"],
     "long": ["A" * 100_000, "9" * 100_000, "%" * 100_000],
@@ -58,23 +66,53 @@ def walk_world(world):
     tech = make_account(g["structure"], "t.alpha", last_caisse=g["caisse"])
     target = make_account(g["structure"], "t.cible", last_caisse=g["caisse"])  # the manager's pages act on it
     g["manager"].cgu_accepted_at = now()
-    requests = [add_request(g["convention"], tech, status) for status in
-                (RequestStatus.NEW, RequestStatus.TAKEN, RequestStatus.RESOLVED, RequestStatus.MESSAGE_SENT)]
-    attachment = Attachment(request_id=requests[0].id, side="partner", filename="piece.pdf", storage_name="piece" * 6,
-                            content_type="application/pdf", size=9, sha256="0" * 64)
+    requests = [
+        add_request(g["convention"], tech, status)
+        for status in (RequestStatus.NEW, RequestStatus.TAKEN, RequestStatus.RESOLVED, RequestStatus.MESSAGE_SENT)
+    ]
+    attachment = Attachment(
+        request_id=requests[0].id,
+        side="partner",
+        filename="piece.pdf",
+        storage_name="piece" * 6,
+        content_type="application/pdf",
+        size=9,
+        sha256="0" * 64,
+    )
     attachment.content = AttachmentContent(data=b"%PDF-1.4\n")
-    news = News(caisse_id=g["caisse"].id, title="Actualité", body="Texte", publish_at=now(),
-                image=b"\x89PNG\r\n\x1a\n", image_type="image/png")
-    db.session.add_all([
-        attachment, news,
-        Newsletter(caisse_id=g["caisse"].id, subject="Lettre", body="Texte"),
-        OutboxMessage(recipient="a@example.fr", subject="s", body_text="b", body_html="b", kind="test",
-                      caisse_id=g["caisse"].id),
-        AuditEntry(actor_type="system", actor_label="Système", action="test", caisse_id=g["caisse"].id, details={}),
-    ])
+    news = News(
+        caisse_id=g["caisse"].id,
+        title="Actualité",
+        body="Texte",
+        publish_at=now(),
+        image=b"\x89PNG\r\n\x1a\n",
+        image_type="image/png",
+    )
+    db.session.add_all(
+        [
+            attachment,
+            news,
+            Newsletter(caisse_id=g["caisse"].id, subject="Lettre", body="Texte"),
+            OutboxMessage(
+                recipient="a@example.fr",
+                subject="s",
+                body_text="b",
+                body_html="b",
+                kind="test",
+                caisse_id=g["caisse"].id,
+            ),
+            AuditEntry(actor_type="system", actor_label="Système", action="test", caisse_id=g["caisse"].id, details={}),
+        ]
+    )
     db.session.commit()
-    return {"tech": tech, "target": target, "request": requests[0], "attachment": attachment, "news": news,
-            "world": world}
+    return {
+        "tech": tech,
+        "target": target,
+        "request": requests[0],
+        "attachment": attachment,
+        "news": news,
+        "world": world,
+    }
 
 
 def _log_in(client, role: str, w) -> None:
@@ -183,8 +221,9 @@ def _collect_forms(client, rules, values, forms_by_path: dict) -> None:
 
 
 def test_no_hostile_value_gives_a_server_error_on_any_route_for_any_role(app, walk_world):
-    rules = sorted((r for r in app.url_map.iter_rules() if not r.endpoint.endswith("static")),
-                   key=lambda r: (r.rule, r.endpoint))
+    rules = sorted(
+        (r for r in app.url_map.iter_rules() if not r.endpoint.endswith("static")), key=lambda r: (r.rule, r.endpoint)
+    )
     values = _path_values(walk_world)
     walk = Walk()
     for role_index, role in enumerate(ROLES):
@@ -206,8 +245,14 @@ def test_no_hostile_value_gives_a_server_error_on_any_route_for_any_role(app, wa
                 query_names = list(dict.fromkeys(query_names + ["page", "next"]))
                 form_names = list(dict.fromkeys(form_names))
                 for class_index, (name, corpus) in enumerate(CLASSES.items()):
-                    def pick(i, corpus=corpus, name=name, offset=rule_index + class_index + role_index,
-                             shift=role_index * LONG_PER_REQUEST):
+
+                    def pick(
+                        i,
+                        corpus=corpus,
+                        name=name,
+                        offset=rule_index + class_index + role_index,
+                        shift=role_index * LONG_PER_REQUEST,
+                    ):
                         value = corpus[(i + offset) % len(corpus)]
                         if name == "long" and (i + shift) % (len(ROLES) * LONG_PER_REQUEST) >= LONG_PER_REQUEST:
                             return value[:200]
@@ -230,8 +275,9 @@ def test_no_hostile_value_gives_a_server_error_on_any_route_for_any_role(app, wa
         f"\nhostile inputs: {len(rules)} routes × {len(ROLES)} roles walked ({len(walk.walked)} route×role pairs, "
         f"{len(CLASSES)} value classes), {walk.requests} requests, {len(walk.errors)} server errors"
     )
-    distinct = sorted({(method, rule, value_class, str(error)[:160]) for _role, method, rule, value_class, error in
-                       walk.errors})
+    distinct = sorted(
+        {(method, rule, value_class, str(error)[:160]) for _role, method, rule, value_class, error in walk.errors}
+    )
     assert not walk.errors, f"{len(walk.errors)} server errors, distinct:\n" + "\n".join(map(str, distinct))
 
 
@@ -280,8 +326,12 @@ def test_an_admin_form_refuses_a_nul_byte_and_an_overflowing_number_keeping_what
 def test_ids_beyond_the_database_range_find_nothing(app, walk_world):
     manager_client = app.test_client()
     _log_in(manager_client, "manager", walk_world)
-    for path in ("/comptes/2147483648/modifier", "/comptes/99999999999999999999999/inactiver",
-                 "/actualites/9223372036854775808/image", "/demandes/0000000001%00/annuler"):
+    for path in (
+        "/comptes/2147483648/modifier",
+        "/comptes/99999999999999999999999/inactiver",
+        "/actualites/9223372036854775808/image",
+        "/demandes/0000000001%00/annuler",
+    ):
         assert manager_client.get(path).status_code == 404, path
     agent = app.test_client()
     _log_in(agent, "agent", walk_world)
@@ -318,8 +368,15 @@ def test_the_queue_refuses_out_of_range_list_parameters_with_a_french_message(ap
 def test_the_history_refuses_extreme_dates_and_a_nul_byte_with_french_messages(app, walk_world):
     client = app.test_client()
     _log_in(client, "technician", walk_world)
-    response = client.get("/demandes", query_string={"date_from": "0001-01-01", "date_to": "9999-12-31",
-                                                     "person": "Du\x00pont", "page": "99999999999999999999"})
+    response = client.get(
+        "/demandes",
+        query_string={
+            "date_from": "0001-01-01",
+            "date_to": "9999-12-31",
+            "person": "Du\x00pont",
+            "page": "99999999999999999999",
+        },
+    )
     assert response.status_code == 200
     text = page_text(response)
     assert "La date de début de dépôt doit être une date valide au format JJ/MM/AAAA." in text

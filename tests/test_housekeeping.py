@@ -1,4 +1,5 @@
 """R-LIFE-1/2, R-RGPD-2: `flask housekeeping` inactivates, then deletes, at the right moment, once."""
+
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
@@ -23,9 +24,14 @@ from backoffice.services import housekeeping
 from backoffice.services import structures as structure_service
 
 NOTHING = {
-    "inactivated": 0, "deleted_accounts": 0, "deleted_tokens": 0,
-    "closed_exchanges": 0, "purged_files": 0, "purged_uploads": 0,
-    "purged_sessions": 0, "purged_throttles": 0,
+    "inactivated": 0,
+    "deleted_accounts": 0,
+    "deleted_tokens": 0,
+    "closed_exchanges": 0,
+    "purged_files": 0,
+    "purged_uploads": 0,
+    "purged_sessions": 0,
+    "purged_throttles": 0,
 }
 
 
@@ -35,9 +41,17 @@ def paris_noon(day: date) -> datetime:
 
 def account(structure, login, role=PartnerRole.TECHNICIAN, active=True, inactivated_at=None):
     acc = PartnerAccount(
-        login=login, role=role.value, structure=structure, civility="Monsieur", usage_name=login.split(".")[1].upper(),
-        first_name="Victor", function="Travailleur social", phone="05.56.00.00.00", email=f"{login}@example.fr",
-        active=active, inactivated_at=inactivated_at,
+        login=login,
+        role=role.value,
+        structure=structure,
+        civility="Monsieur",
+        usage_name=login.split(".")[1].upper(),
+        first_name="Victor",
+        function="Travailleur social",
+        phone="05.56.00.00.00",
+        email=f"{login}@example.fr",
+        active=active,
+        inactivated_at=inactivated_at,
     )
     db.session.add(acc)
     db.session.commit()
@@ -47,9 +61,15 @@ def account(structure, login, role=PartnerRole.TECHNICIAN, active=True, inactiva
 def file_request(convention, requester, status=RequestStatus.NEW, number="2633100001"):
     offer = db.session.query(ServiceOffer).first()
     req = Request(
-        number=number, caisse_id=convention.caisse_id, structure_id=convention.structure_id,
-        convention_id=convention.id, service_offer_id=offer.id, requester_account_id=requester.id,
-        requester_name=requester.full_name, comment="Sans donnée de santé.", status=status.value,
+        number=number,
+        caisse_id=convention.caisse_id,
+        structure_id=convention.structure_id,
+        convention_id=convention.id,
+        service_offer_id=offer.id,
+        requester_account_id=requester.id,
+        requester_name=requester.full_name,
+        comment="Sans donnée de santé.",
+        status=status.value,
         resolved_at=now() if status is RequestStatus.RESOLVED else None,
     )
     db.session.add(req)
@@ -62,14 +82,25 @@ def ending(world):
     """A structure whose only convention (CPAM GIRONDE) ends in 10 days, with three accounts."""
     admin = world["gironde"]["admin"]
     structure = structure_service.create_structure(
-        {"name": "CCAS de Pessac", "type": "CCAS", "siret": "40483304800022", "address": "1 place de la Ve République",
-         "postal_code": "33600", "city": "Pessac", "member_count": 6},
+        {
+            "name": "CCAS de Pessac",
+            "type": "CCAS",
+            "siret": "40483304800022",
+            "address": "1 place de la Ve République",
+            "postal_code": "33600",
+            "city": "Pessac",
+            "member_count": 6,
+        },
         admin,
     )
     end = today() + timedelta(days=10)
     convention = structure_service.create_convention(
-        {"structure_id": structure.id, "start_date": today() - timedelta(days=300), "end_date": end,
-         "service_offer_ids": [o.id for o in db.session.query(ServiceOffer).all()]},
+        {
+            "structure_id": structure.id,
+            "start_date": today() - timedelta(days=300),
+            "end_date": end,
+            "service_offer_ids": [o.id for o in db.session.query(ServiceOffer).all()],
+        },
         admin,
     )
     old = now() - timedelta(days=20)
@@ -122,7 +153,9 @@ def test_accounts_stay_active_until_history_access_ends_then_are_inactivated_onc
     assert sorted((e.action, e.target_id) for e in entries) == sorted(
         [("manager.auto_inactivate", manager.id), ("technician.auto_inactivate", technician.id)]
     )
-    assert {(e.actor_type, e.actor_id, e.caisse_id) for e in entries} == {("system", None, world["gironde"]["caisse"].id)}
+    assert {(e.actor_type, e.actor_id, e.caisse_id) for e in entries} == {
+        ("system", None, world["gironde"]["caisse"].id)
+    }
     # the other structures (current conventions) keep their accounts
     assert world["gironde"]["manager"].active and world["oise"]["manager"].active
 
@@ -143,8 +176,12 @@ def test_a_request_still_awaiting_the_caisse_keeps_the_accounts(world, ending, t
 def test_only_one_of_several_conventions_ending_inactivates_nothing(world):
     g = world["gironde"]
     db.session.add(
-        Convention(structure_id=g["structure"].id, caisse_id=world["oise"]["caisse"].id,
-                   start_date=today() - timedelta(days=900), end_date=today() - timedelta(days=400))
+        Convention(
+            structure_id=g["structure"].id,
+            caisse_id=world["oise"]["caisse"].id,
+            start_date=today() - timedelta(days=900),
+            end_date=today() - timedelta(days=400),
+        )
     )
     db.session.commit()
     assert housekeeping.run() == NOTHING
@@ -154,8 +191,15 @@ def test_only_one_of_several_conventions_ending_inactivates_nothing(world):
 
 def test_structure_that_never_had_a_convention_is_left_alone(world):
     structure = structure_service.create_structure(
-        {"name": "Association sans convention", "type": "Association", "siret": "44306184100047",
-         "address": "3 rue Sainte-Catherine", "postal_code": "33000", "city": "Bordeaux", "member_count": 3},
+        {
+            "name": "Association sans convention",
+            "type": "Association",
+            "siret": "44306184100047",
+            "address": "3 rue Sainte-Catherine",
+            "postal_code": "33000",
+            "city": "Bordeaux",
+            "member_count": 3,
+        },
         world["gironde"]["admin"],
     )
     acc = account(structure, "s.sansconvention", PartnerRole.MANAGER)
@@ -184,8 +228,14 @@ def test_deletion_six_months_after_inactivation_keeps_the_requesters_name(world,
     gone = account(g["structure"], "v.chausson", active=False, inactivated_at=inactivated_at)
     req = file_request(g["convention"], gone, RequestStatus.RESOLVED)
     db.session.add(NewsletterSubscription(account_id=gone.id))
-    db.session.add(PasswordToken(token_hash="a" * 64, purpose="reactivate", partner_account=gone,
-                                 expires_at=six_months_later + timedelta(days=30)))
+    db.session.add(
+        PasswordToken(
+            token_hash="a" * 64,
+            purpose="reactivate",
+            partner_account=gone,
+            expires_at=six_months_later + timedelta(days=30),
+        )
+    )
     db.session.commit()
     gone_id, name = gone.id, gone.full_name
 
@@ -212,10 +262,18 @@ def test_expired_password_links_are_deleted_seven_days_after_expiry(world, time_
     moment = now().replace(microsecond=0)
     time_machine.move_to(moment.replace(tzinfo=timezone.utc), tick=False)
     manager = world["gironde"]["manager"]
-    keep = PasswordToken(token_hash="b" * 64, purpose="create", partner_account=manager,
-                         expires_at=moment - timedelta(days=7) + timedelta(seconds=1))
-    drop = PasswordToken(token_hash="c" * 64, purpose="create", partner_account=manager,
-                         expires_at=moment - timedelta(days=7) - timedelta(seconds=1))
+    keep = PasswordToken(
+        token_hash="b" * 64,
+        purpose="create",
+        partner_account=manager,
+        expires_at=moment - timedelta(days=7) + timedelta(seconds=1),
+    )
+    drop = PasswordToken(
+        token_hash="c" * 64,
+        purpose="create",
+        partner_account=manager,
+        expires_at=moment - timedelta(days=7) - timedelta(seconds=1),
+    )
     db.session.add_all([keep, drop])
     db.session.commit()
     keep_id, drop_id = keep.id, drop.id
@@ -274,8 +332,15 @@ def _filed_with_file(world, status_after=None):
 
     g = world["gironde"]
     tech = PartnerAccount(
-        login="t.purge", role=PartnerRole.TECHNICIAN.value, structure=g["structure"], civility="Madame",
-        usage_name="PURGE", first_name="Test", function="Bénévole", phone="07.00.00.00.00", email="t@example.fr",
+        login="t.purge",
+        role=PartnerRole.TECHNICIAN.value,
+        structure=g["structure"],
+        civility="Madame",
+        usage_name="PURGE",
+        first_name="Test",
+        function="Bénévole",
+        phone="07.00.00.00.00",
+        email="t@example.fr",
     )
     db.session.add(tech)
     db.session.commit()
@@ -285,9 +350,14 @@ def _filed_with_file(world, status_after=None):
     acc = access_service.access_for(tech, g["caisse"].id)
     motive = request_service.motives_for(g["caisse"].id, offer)[0]
     data = {
-        "motive_id": motive.id, "person_civility": "Madame", "person_last_name": "TUTU",
-        "person_first_name": "Joséphine", "person_birth_date": datetime(1971, 10, 10).date(),
-        "person_birth_place": "44", "person_phone": "07.00.00.00.00", "comment": "Dossier",
+        "motive_id": motive.id,
+        "person_civility": "Madame",
+        "person_last_name": "TUTU",
+        "person_first_name": "Joséphine",
+        "person_birth_date": datetime(1971, 10, 10).date(),
+        "person_birth_place": "44",
+        "person_phone": "07.00.00.00.00",
+        "comment": "Dossier",
     }
     return request_service.file_request(tech, acc, offer, data, keys)
 
@@ -324,10 +394,19 @@ def test_after_deletion_no_table_holds_the_persons_data_but_the_requests_name(wo
 
     g = world["gironde"]
     person = account_service.create_account(
-        g["structure"], PartnerRole.TECHNICIAN,
-        {"civility": "Madame", "birth_name": "quintavalle", "usage_name": "", "first_name": "zéphirine",
-         "function": "Bénévole", "phone": "06.12.34.56.78", "email": "zephirine.q@example.fr"},
-        g["manager"], g["caisse"].id,
+        g["structure"],
+        PartnerRole.TECHNICIAN,
+        {
+            "civility": "Madame",
+            "birth_name": "quintavalle",
+            "usage_name": "",
+            "first_name": "zéphirine",
+            "function": "Bénévole",
+            "phone": "06.12.34.56.78",
+            "email": "zephirine.q@example.fr",
+        },
+        g["manager"],
+        g["caisse"].id,
     )
     login, person_id = person.login, person.id
     request = _filed_with_file(world)

@@ -1,6 +1,7 @@
 """Issue 11 §4: login throttling by (login as typed, client address) with progressive delays, plus a
 limit per address, instead of an account lock; the same answer, statements and argon2 work for an
 unknown login as for a wrong password; TRUSTED_PROXIES decides whether X-Forwarded-For is read."""
+
 from datetime import timedelta
 
 import pytest
@@ -180,7 +181,9 @@ def test_housekeeping_deletes_counters_a_day_after_the_last_failure(app, world):
 
 
 def _app(app, **settings):
-    config = type("Config", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], **settings})
+    config = type(
+        "Config", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], **settings}
+    )
     other = create_app(config)
     other.test_client_class = CsrfClient
     return other
@@ -243,7 +246,9 @@ def test_the_rate_limits_see_the_forwarded_address_only_from_a_trusted_proxy(app
 
         def post(forwarded_for):
             return client.post(
-                "/mot-de-passe-oublie", data={"login": "x"}, headers={"X-Forwarded-For": forwarded_for},
+                "/mot-de-passe-oublie",
+                data={"login": "x"},
+                headers={"X-Forwarded-For": forwarded_for},
                 environ_base={"REMOTE_ADDR": "10.0.0.2"},
             ).status_code
 

@@ -1,4 +1,5 @@
 """`flask db upgrade` on an empty database gives exactly the schema of the models (SQLite and PostgreSQL)."""
+
 import os
 import uuid
 import warnings
@@ -33,8 +34,9 @@ def _differences(app) -> list:
         # On SQLite, Alembic warns that it cannot compare the PostgreSQL-only expression index
         # (ix_request_search_keys) before include_object leaves it out of the comparison anyway.
         warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based index")
-        context = MigrationContext.configure(connection, opts={
-            "compare_type": True, "include_object": same_database(connection.dialect.name)})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": same_database(connection.dialect.name)}
+        )
         return compare_metadata(context, db.metadata)
 
 
@@ -72,7 +74,9 @@ def test_upgrade_of_an_empty_sqlite_database_gives_the_models_schema(tmp_path):
     _check_upgrade_matches_models(f"sqlite:///{tmp_path / 'empty.db'}")
 
 
-@pytest.mark.skipif(os.environ.get("TEST_DB", "sqlite") != "postgresql", reason="PostgreSQL leg only (TEST_DB=postgresql)")
+@pytest.mark.skipif(
+    os.environ.get("TEST_DB", "sqlite") != "postgresql", reason="PostgreSQL leg only (TEST_DB=postgresql)"
+)
 def test_upgrade_of_an_empty_postgresql_database_gives_the_models_schema(database_url):
     server = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     name = f"ep_migr_{uuid.uuid4().hex[:12]}"

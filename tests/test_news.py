@@ -1,5 +1,6 @@
 """R-NEWS-1 / R-HOME-1: news (image checked by content, publication date, caisse scoping) and
 newsletters (recipients, List-Unsubscribe headers, sent once)."""
+
 import io
 import struct
 import zlib
@@ -39,7 +40,11 @@ def png_bytes(width=2, height=2) -> bytes:
     )
 
 
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200 + b"This program cannot be run in DOS mode"
+EXE = (
+    b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
+    + b"\x00" * 200
+    + b"This program cannot be run in DOS mode"
+)
 HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
 REFUSED = "n'est pas une image acceptée : seules les images PNG, JPEG, GIF ou WebP sont autorisées"
 
@@ -66,7 +71,16 @@ def test_png_image_is_accepted_and_kept_with_its_type(world):
     assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "news.create")).actor_id == admin.id
 
 
-@pytest.mark.parametrize("content,name", [(EXE, "photo.png"), (HTML, "photo.jpg"), (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "scan.gif"), (b"bonjour", "texte.webp"), (b"", "x.png")])
+@pytest.mark.parametrize(
+    "content,name",
+    [
+        (EXE, "photo.png"),
+        (HTML, "photo.jpg"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "scan.gif"),
+        (b"bonjour", "texte.webp"),
+        (b"", "x.png"),
+    ],
+)
 def test_renamed_executable_or_html_is_refused_with_the_french_message(world, content, name):
     admin = world["gironde"]["admin"]
     if not content:
@@ -187,7 +201,9 @@ def test_edit_form_shows_and_keeps_the_paris_time(client, world, login):
 
 @pytest.fixture
 def two_caisses_news(world):
-    g = news_service.create_news(news_data(title="Nouvelles de Gironde"), world["gironde"]["admin"], png_bytes(), "g.png")
+    g = news_service.create_news(
+        news_data(title="Nouvelles de Gironde"), world["gironde"]["admin"], png_bytes(), "g.png"
+    )
     o = news_service.create_news(news_data(title="Nouvelles de l'Oise"), world["oise"]["admin"], png_bytes(), "o.png")
     gl = news_service.create_newsletter({"subject": "Lettre Gironde", "body": "Bonjour"}, world["gironde"]["admin"])
     ol = news_service.create_newsletter({"subject": "Lettre Oise", "body": "Bonjour"}, world["oise"]["admin"])
@@ -214,8 +230,12 @@ def test_ids_of_another_caisse_in_urls_give_nothing(client, world, login, two_ca
     other = two_caisses_news["oise"]
     letter = two_caisses_news["oise_letter"]
     login("admin.gironde")
-    for url in (f"/admin/news/edit/?id={other.id}", f"/admin/news/details/?id={other.id}",
-                f"/admin/newsletters/edit/?id={letter.id}", f"/admin/newsletters/details/?id={letter.id}"):
+    for url in (
+        f"/admin/news/edit/?id={other.id}",
+        f"/admin/news/details/?id={other.id}",
+        f"/admin/newsletters/edit/?id={letter.id}",
+        f"/admin/newsletters/details/?id={letter.id}",
+    ):
         response = client.get(url)
         assert response.status_code in (302, 404), url
         assert "Oise" not in page_text(response)
@@ -233,8 +253,12 @@ def test_ids_of_another_caisse_in_urls_give_nothing(client, world, login, two_ca
     assert other.title == "Nouvelles de l'Oise" and letter.sent_at is None
     # the own caisse's pages open
     own_news, own_letter = two_caisses_news["gironde"], two_caisses_news["gironde_letter"]
-    for url in (f"/admin/news/details/?id={own_news.id}", f"/admin/news/edit/?id={own_news.id}",
-                f"/admin/newsletters/details/?id={own_letter.id}", f"/admin/newsletters/edit/?id={own_letter.id}"):
+    for url in (
+        f"/admin/news/details/?id={own_news.id}",
+        f"/admin/news/edit/?id={own_news.id}",
+        f"/admin/newsletters/details/?id={own_letter.id}",
+        f"/admin/newsletters/edit/?id={own_letter.id}",
+    ):
         response = client.get(url)
         assert response.status_code == 200 and "Gironde" in response.get_data(as_text=True), url
     assert "Supprimer l'image actuelle" in page_text(client.get(f"/admin/news/edit/?id={own_news.id}"))
@@ -266,9 +290,17 @@ def test_agents_cannot_reach_the_communication_views(client, world, login):
 
 def _account(structure, login, role=PartnerRole.TECHNICIAN, active=True, subscribed=True):
     account = PartnerAccount(
-        login=login, role=role.value, structure=structure, civility="Madame", usage_name=login.split(".")[1].upper(),
-        first_name="Anne", function="Conseillère", phone="05.56.00.00.00", email=f"{login}@example.fr",
-        active=active, inactivated_at=None if active else now(),
+        login=login,
+        role=role.value,
+        structure=structure,
+        civility="Madame",
+        usage_name=login.split(".")[1].upper(),
+        first_name="Anne",
+        function="Conseillère",
+        phone="05.56.00.00.00",
+        email=f"{login}@example.fr",
+        active=active,
+        inactivated_at=None if active else now(),
     )
     db.session.add(account)
     db.session.flush()
@@ -281,13 +313,24 @@ def _account(structure, login, role=PartnerRole.TECHNICIAN, active=True, subscri
 def _structure_with_convention(world, name, siret, start, end):
     admin = world["gironde"]["admin"]
     structure = structure_service.create_structure(
-        {"name": name, "type": "CCAS", "siret": siret, "address": "2 rue du Port", "postal_code": "33000",
-         "city": "Bordeaux", "member_count": 5},
+        {
+            "name": name,
+            "type": "CCAS",
+            "siret": siret,
+            "address": "2 rue du Port",
+            "postal_code": "33000",
+            "city": "Bordeaux",
+            "member_count": 5,
+        },
         admin,
     )
     structure_service.create_convention(
-        {"structure_id": structure.id, "start_date": start, "end_date": end,
-         "service_offer_ids": [o.id for o in db.session.query(ServiceOffer).all()]},
+        {
+            "structure_id": structure.id,
+            "start_date": start,
+            "end_date": end,
+            "service_offer_ids": [o.id for o in db.session.query(ServiceOffer).all()],
+        },
         admin,
     )
     return structure
@@ -301,9 +344,15 @@ def audience(world):
     db.session.add(NewsletterSubscription(account_id=world["oise"]["manager"].id))  # other caisse
     db.session.commit()
     day = today()
-    upcoming = _structure_with_convention(world, "CCAS à venir", "40483304800022", day + timedelta(days=10), day + timedelta(days=400))
-    ended = _structure_with_convention(world, "CCAS terminé", "44306184100047", day - timedelta(days=400), day - timedelta(days=1))
-    ending_today = _structure_with_convention(world, "CCAS dernier jour", "55210055400013", day - timedelta(days=400), day)
+    upcoming = _structure_with_convention(
+        world, "CCAS à venir", "40483304800022", day + timedelta(days=10), day + timedelta(days=400)
+    )
+    ended = _structure_with_convention(
+        world, "CCAS terminé", "44306184100047", day - timedelta(days=400), day - timedelta(days=1)
+    )
+    ending_today = _structure_with_convention(
+        world, "CCAS dernier jour", "55210055400013", day - timedelta(days=400), day
+    )
     return {
         "yes": [
             g["manager"],

@@ -1,4 +1,5 @@
 """`flask send-mail`: delivery over real SMTP (aiosmtpd), retries with back-off, exactly-once delivery."""
+
 import socket
 from datetime import timedelta, timezone
 from email import policy
@@ -26,7 +27,9 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         if self.refuse_all or set(envelope.rcpt_tos) & self.refused_recipients:
             return "451 4.3.0 Service temporairement indisponible"
-        self.received.append(BytesParser(policy=policy.default).parsebytes(envelope.original_content or envelope.content))
+        self.received.append(
+            BytesParser(policy=policy.default).parsebytes(envelope.original_content or envelope.content)
+        )
         return "250 OK"
 
     def outbox_ids(self):
@@ -80,10 +83,18 @@ def messages(app, world):
         for key, name in (("gironde", "ALPHA"), ("oise", "BRAVO"), ("oise", "CHARLIE")):
             side = world[key]
             accounts.create_account(
-                side["structure"], PartnerRole.MANAGER,
-                {"civility": "Madame", "usage_name": name, "first_name": "Anne", "function": "Directrice",
-                 "phone": "05.56.00.00.00", "email": f"{name.lower()}@example.fr"},
-                side["admin"], side["caisse"].id,
+                side["structure"],
+                PartnerRole.MANAGER,
+                {
+                    "civility": "Madame",
+                    "usage_name": name,
+                    "first_name": "Anne",
+                    "function": "Directrice",
+                    "phone": "05.56.00.00.00",
+                    "email": f"{name.lower()}@example.fr",
+                },
+                side["admin"],
+                side["caisse"].id,
             )
     created = list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
     assert len(created) == 3 and all(m.status == "pending" and m.attempts == 0 for m in created)

@@ -3,6 +3,7 @@ SMTP is back every message is delivered exactly once. No web request talks to SM
 
 Figure printed (README "Reliability and security"): messages queued / delivered / duplicated.
 """
+
 import asyncio
 import socket
 import threading
@@ -75,8 +76,14 @@ class SilentServer:
 @pytest.fixture
 def smtp(app, monkeypatch):
     port = free_port()
-    for key, value in {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "MAIL_USE_TLS": False,
-                       "MAIL_USE_SSL": False, "MAIL_TIMEOUT_SECONDS": 1, "MAIL_MAX_ATTEMPTS": 50}.items():
+    for key, value in {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": port,
+        "MAIL_USE_TLS": False,
+        "MAIL_USE_SSL": False,
+        "MAIL_TIMEOUT_SECONDS": 1,
+        "MAIL_MAX_ATTEMPTS": 50,
+    }.items():
         monkeypatch.setitem(app.config, key, value)
     return port
 
@@ -84,9 +91,14 @@ def smtp(app, monkeypatch):
 def _enqueue(app, count):
     with app.test_request_context():
         for index in range(count):
-            outbox.enqueue("test", f"p{index}@example.fr", "request_taken",
-                           account=type("A", (), {"first_name": "Personne", "display_name": f"N{index}"})(),
-                           deposit_date="01/02/2026", request=type("R", (), {"number": f"2026-{index:06d}", "id": index})())
+            outbox.enqueue(
+                "test",
+                f"p{index}@example.fr",
+                "request_taken",
+                account=type("A", (), {"first_name": "Personne", "display_name": f"N{index}"})(),
+                deposit_date="01/02/2026",
+                request=type("R", (), {"number": f"2026-{index:06d}", "id": index})(),
+            )
         db.session.commit()
 
 
@@ -116,10 +128,12 @@ def _drain(app):
         _workers(app)
         db.session.expire_all()
         due = db.session.scalar(
-            select(OutboxMessage.id).where(
+            select(OutboxMessage.id)
+            .where(
                 OutboxMessage.status.in_((OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)),
                 OutboxMessage.next_attempt_at <= now(),
-            ).limit(1)
+            )
+            .limit(1)
         )
         if due is None:
             return
@@ -168,8 +182,10 @@ def test_outages_then_recovery_deliver_every_message_exactly_once(app, world, sm
             controller.stop()
     delivered = len(set(recorder.ids))
     duplicated = len(recorder.ids) - delivered
-    print(f"\noutbox: {QUEUED} queued / {delivered} delivered / {duplicated} duplicated "
-          f"({WORKERS} workers, SMTP down, hanging, 451, then back)")
+    print(
+        f"\noutbox: {QUEUED} queued / {delivered} delivered / {duplicated} duplicated "
+        f"({WORKERS} workers, SMTP down, hanging, 451, then back)"
+    )
     assert _statuses() == Counter({OutboxStatus.SENT.value: QUEUED})
     assert delivered == QUEUED and duplicated == 0
     attempts = db.session.scalars(select(OutboxMessage.attempts)).all()
@@ -183,14 +199,23 @@ def test_a_web_request_never_talks_to_smtp(client, world, login, smtp):
         login("admin.gironde")
         response = client.post_form(
             "/admin/managers/new/",
-            {"structure": world["gironde"]["structure"].id, "civility": "Madame", "usage_name": "DURAND",
-             "first_name": "Anne", "function": "Directrice", "phone": "05.56.00.00.00", "email": "anne@example.fr"},
+            {
+                "structure": world["gironde"]["structure"].id,
+                "civility": "Madame",
+                "usage_name": "DURAND",
+                "first_name": "Anne",
+                "function": "Directrice",
+                "phone": "05.56.00.00.00",
+                "email": "anne@example.fr",
+            },
         )
         assert response.status_code == 302
         assert not silent.connections
     finally:
         silent.close()
-    assert db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "anne@example.fr")).status == "pending"
+    assert (
+        db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "anne@example.fr")).status == "pending"
+    )
 
 
 def test_the_outbox_never_holds_the_link_the_smtp_message_carries(app, world, smtp):
@@ -205,10 +230,18 @@ def test_the_outbox_never_holds_the_link_the_smtp_message_carries(app, world, sm
     g = world["gironde"]
     app.config["MAIL_MAX_ATTEMPTS"] = 1
     accounts.create_account(
-        g["structure"], PartnerRole.MANAGER,
-        {"civility": "Madame", "usage_name": "DURAND", "first_name": "Anne", "function": "Directrice",
-         "phone": "05.56.00.00.00", "email": "anne@example.fr"},
-        g["admin"], g["caisse"].id,
+        g["structure"],
+        PartnerRole.MANAGER,
+        {
+            "civility": "Madame",
+            "usage_name": "DURAND",
+            "first_name": "Anne",
+            "function": "Directrice",
+            "phone": "05.56.00.00.00",
+            "email": "anne@example.fr",
+        },
+        g["admin"],
+        g["caisse"].id,
     )
 
     def stored():

@@ -10,6 +10,7 @@ delivered e-mail carries the working link, which works exactly once.
 
 Figure printed (README "Reliability and security"): URLs followed, roles, forms opened.
 """
+
 import html as html_lib
 import re
 import threading
@@ -59,7 +60,9 @@ class Recorder:
     async def handle_DATA(self, server, session, envelope):
         mail = BytesParser(policy=policy.default).parsebytes(envelope.content)
         links = [m.group(0) for m in TOKEN_LINK_RE.finditer(mail_text(mail))]
-        html_links = re.findall(r'href="([^"]*mot-de-passe[^"]*)"', mail.get_body(preferencelist=("html",)).get_content())
+        html_links = re.findall(
+            r'href="([^"]*mot-de-passe[^"]*)"', mail.get_body(preferencelist=("html",)).get_content()
+        )
         with self.lock:
             self.seen.extend(links)
             if self.refuse:
@@ -72,9 +75,15 @@ class Recorder:
 @pytest.fixture
 def smtp(app, monkeypatch):
     port = free_port()
-    for key, value in {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "MAIL_USE_TLS": False,
-                       "MAIL_USE_SSL": False, "MAIL_TIMEOUT_SECONDS": 5, "MAIL_BACKEND": "smtp",
-                       "MAIL_MAX_ATTEMPTS": 1}.items():
+    for key, value in {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": port,
+        "MAIL_USE_TLS": False,
+        "MAIL_USE_SSL": False,
+        "MAIL_TIMEOUT_SECONDS": 5,
+        "MAIL_BACKEND": "smtp",
+        "MAIL_MAX_ATTEMPTS": 1,
+    }.items():
         monkeypatch.setitem(app.config, key, value)
     recorder = Recorder()
     controller = Controller(recorder, hostname="127.0.0.1", port=port)
@@ -90,8 +99,15 @@ def _ask_for_the_four_links(app, world):
     admin.post_form("/admin/connexion", {"username": "admin.gironde", "password": PASSWORD})
     response = admin.post_form(
         "/admin/managers/new/",
-        {"structure": g["structure"].id, "civility": "Madame", "usage_name": "MANAGER", "first_name": "Myriam",
-         "function": "Directrice", "phone": "05.56.00.00.01", "email": RECIPIENTS["manager"]},
+        {
+            "structure": g["structure"].id,
+            "civility": "Madame",
+            "usage_name": "MANAGER",
+            "first_name": "Myriam",
+            "function": "Directrice",
+            "phone": "05.56.00.00.01",
+            "email": RECIPIENTS["manager"],
+        },
     )
     assert response.status_code == 302
     # 2. a technician, created on the portal by the GIRONDE manager
@@ -100,8 +116,15 @@ def _ask_for_the_four_links(app, world):
     assert enter(portal, g["manager"], g["caisse"]).status_code == 302
     response = portal.post_form(
         "/comptes/nouveau",
-        {"civility": "Monsieur", "birth_name": "", "usage_name": "Tech", "first_name": "Victor",
-         "function": "Bénévole", "phone": "05.56.12.34.56", "email": RECIPIENTS["technician"]},
+        {
+            "civility": "Monsieur",
+            "birth_name": "",
+            "usage_name": "Tech",
+            "first_name": "Victor",
+            "function": "Bénévole",
+            "phone": "05.56.12.34.56",
+            "email": RECIPIENTS["technician"],
+        },
     )
     assert response.headers["Location"].endswith("/comptes"), response.get_data(as_text=True)[:2000]
     # 3. a caisse admin, created by the national admin
@@ -109,8 +132,14 @@ def _ask_for_the_four_links(app, world):
     national.post_form("/admin/connexion", {"username": "admin", "password": PASSWORD})
     response = national.post_form(
         "/admin/agents/new/",
-        {"username": "hugo.admin", "first_name": "Hugo", "last_name": "ADMIN", "email": RECIPIENTS["agent"],
-         "role": AgentRole.CAISSE_ADMIN.value, "caisse": o["caisse"].id},
+        {
+            "username": "hugo.admin",
+            "first_name": "Hugo",
+            "last_name": "ADMIN",
+            "email": RECIPIENTS["agent"],
+            "role": AgentRole.CAISSE_ADMIN.value,
+            "caisse": o["caisse"].id,
+        },
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     # 4. « Mot de passe oublié ? » of a partner who last selected CPAM OISE
@@ -128,13 +157,21 @@ def _ask_for_the_four_links(app, world):
 def _urls_of(page: str, base: str) -> set[str]:
     found = {html_lib.unescape(value) for value in ATTRIBUTE.findall(page)}
     found |= {html_lib.unescape(value) for value in URL_IN_TEXT.findall(html_lib.unescape(page))}
-    return {urljoin(base, value.strip()) for value in found if value.strip() and not value.startswith(("#", "mailto:", "data:", "javascript:"))}
+    return {
+        urljoin(base, value.strip())
+        for value in found
+        if value.strip() and not value.startswith(("#", "mailto:", "data:", "javascript:"))
+    }
 
 
 def _in_scope(url: str) -> bool:
     parts = urlsplit(url)
-    return parts.netloc in ("", "localhost") and parts.path.startswith(("/admin/outbox/", "/admin/audit/")) \
-        and "/action/" not in parts.path and "/delete/" not in parts.path
+    return (
+        parts.netloc in ("", "localhost")
+        and parts.path.startswith(("/admin/outbox/", "/admin/audit/"))
+        and "/action/" not in parts.path
+        and "/delete/" not in parts.path
+    )
 
 
 def _page_key(url: str) -> tuple:
@@ -270,10 +307,12 @@ def test_no_back_office_role_reads_a_working_link_pending_failed_or_sent(app, wo
         assert reader.get(path).status_code == 410
         again = reader.post_form(path, {"password": NEW_PASSWORD + "!", "confirmation": NEW_PASSWORD + "!"})
         assert again.status_code == 410
-    print(f"\noutbox secrets: {figures['urls']} URLs seen as {figures['roles']} roles on {figures['pages']} "
-          f"outbox and audit pages ({', '.join(figures['stages'])}), {figures['followed']} distinct ones "
-          f"followed by a fresh client: 0 opened a set-password form; 0 tokens or links in "
-          f"{_count_text_values()} database text values")
+    print(
+        f"\noutbox secrets: {figures['urls']} URLs seen as {figures['roles']} roles on {figures['pages']} "
+        f"outbox and audit pages ({', '.join(figures['stages'])}), {figures['followed']} distinct ones "
+        f"followed by a fresh client: 0 opened a set-password form; 0 tokens or links in "
+        f"{_count_text_values()} database text values"
+    )
 
 
 def _count_text_values() -> int:

@@ -2,6 +2,7 @@
 
 Dates are Paris dates: a day boundary is crossed at midnight in Paris, not in UTC.
 """
+
 import re
 from datetime import date
 
@@ -31,9 +32,7 @@ END = date(2027, 6, 30)  # a convention ends on E
 
 UPCOMING_MESSAGE = "Le conventionnement avec l'organisme CPAM GIRONDE débutera le 10/03/2027."
 ENDING_MESSAGE = "Le conventionnement arrive à échéance le 30/06/2027 - Veuillez contacter l'organisme concerné."
-PENDING_MESSAGE = (
-    "Le conventionnement s'est terminé le 30/06/2027 mais il reste des demandes en cours de traitement."
-)
+PENDING_MESSAGE = "Le conventionnement s'est terminé le 30/06/2027 mais il reste des demandes en cours de traitement."
 GRACE_MESSAGE = (
     "Le conventionnement s'est terminé le 30/06/2027. Vous disposez d'un délai supplémentaire pour "
     "consulter les réponses apportées à vos demandes."
@@ -61,7 +60,7 @@ def has_continue_post_form(response) -> bool:
 
 def has_logout_button(response) -> bool:
     body = response.get_data(as_text=True)
-    main = body[body.index('<main'):]
+    main = body[body.index("<main") :]
     return bool(re.search(r'<form method="post" action="/deconnexion">[\s\S]*?Se déconnecter</button>', main))
 
 
@@ -152,8 +151,15 @@ def test_upcoming_manager_enters_without_notice_and_creates_technicians(client, 
         assert page.status_code == 200 and "Ajouter un technicien" in page_text(page)
         r = client.post_form(
             "/comptes/nouveau",
-            {"civility": "Monsieur", "birth_name": "", "usage_name": "Aubert", "first_name": "luc",
-             "function": "Médiateur", "phone": "06.11.22.33.44", "email": "luc.aubert@example.fr"},
+            {
+                "civility": "Monsieur",
+                "birth_name": "",
+                "usage_name": "Aubert",
+                "first_name": "luc",
+                "function": "Médiateur",
+                "phone": "06.11.22.33.44",
+                "email": "luc.aubert@example.fr",
+            },
         )
         assert location(r) == "/comptes"
         assert "Compte technicien partenaire créé avec succès." in page_text(client.get("/comptes"))
@@ -242,7 +248,9 @@ def test_ended_with_a_pending_request_gives_the_technician_history_only(client, 
     with time_machine.travel(utc(2027, 6, 20, 9, 0), tick=False) as traveller:
         tech = technician(gironde)
         pending = add_request(gironde["convention"], tech, status)
-        resolved = add_request(gironde["convention"], tech, RequestStatus.RESOLVED, resolved_at=utc(2027, 6, 21).replace(tzinfo=None))
+        resolved = add_request(
+            gironde["convention"], tech, RequestStatus.RESOLVED, resolved_at=utc(2027, 6, 21).replace(tzinfo=None)
+        )
         traveller.move_to(utc(2027, 7, 1, 12, 0))  # E+1
         portal_login(client, tech.login)
         option = listed(client.get("/organisme"))["CPAM GIRONDE"]
@@ -305,9 +313,13 @@ def test_grace_period_lasts_until_thirty_days_after_the_last_resolution(client, 
     ending(gironde)
     with time_machine.travel(utc(2027, 6, 10, 9, 0), tick=False) as traveller:
         tech = technician(gironde)
-        first = add_request(gironde["convention"], tech, RequestStatus.RESOLVED, resolved_at=utc(2027, 6, 20, 10).replace(tzinfo=None))
+        first = add_request(
+            gironde["convention"], tech, RequestStatus.RESOLVED, resolved_at=utc(2027, 6, 20, 10).replace(tzinfo=None)
+        )
         # resolved after the end: 09/07/2027 23:30 UTC is 10/07/2027 01:30 in Paris → grace until 09/08/2027
-        last = add_request(gironde["convention"], tech, RequestStatus.CLOSED, resolved_at=utc(2027, 7, 9, 23, 30).replace(tzinfo=None))
+        last = add_request(
+            gironde["convention"], tech, RequestStatus.CLOSED, resolved_at=utc(2027, 7, 9, 23, 30).replace(tzinfo=None)
+        )
         add_request(gironde["convention"], tech, RequestStatus.CANCELLED)
 
         traveller.move_to(utc(2027, 8, 9, 12, 0))  # the 30th day after the last resolution
@@ -343,7 +355,9 @@ def test_grace_period_is_not_offered_to_managers(client, gironde):
     ending(gironde)
     with time_machine.travel(utc(2027, 6, 10, 9, 0), tick=False) as traveller:
         tech = technician(gironde)
-        add_request(gironde["convention"], tech, RequestStatus.RESOLVED, resolved_at=utc(2027, 7, 5, 10).replace(tzinfo=None))
+        add_request(
+            gironde["convention"], tech, RequestStatus.RESOLVED, resolved_at=utc(2027, 7, 5, 10).replace(tzinfo=None)
+        )
         manager = gironde["manager"]
         accept_cgu(manager)
         traveller.move_to(utc(2027, 7, 10, 12, 0))

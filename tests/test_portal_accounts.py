@@ -1,4 +1,5 @@
 """'Gestion des comptes' (R-TEC-1..6, R-ACC-1/2/6) through the portal routes, as a manager would."""
+
 import html as html_lib
 import re
 
@@ -9,9 +10,7 @@ from backoffice.extensions import db
 from backoffice.models import AuditEntry, OutboxMessage, PartnerAccount, PartnerRole
 
 CAP_MESSAGE = "Le nombre maximum de comptes techniciens actifs est atteint pour votre structure."
-LAST_TECHNICIAN = (
-    "Impossible d'inactiver ce compte : la structure doit conserver au moins un technicien actif."
-)
+LAST_TECHNICIAN = "Impossible d'inactiver ce compte : la structure doit conserver au moins un technicien actif."
 CONFIRM_INACTIVATION = "Êtes-vous sûr de vouloir inactiver ce compte ?"
 REASON_REQUIRED = "Veuillez saisir le motif de réactivation."
 REASON_TOO_LONG = "Le motif de réactivation ne doit pas dépasser 5000 caractères."
@@ -38,8 +37,13 @@ def technician(structure, login, **kwargs):
 
 def form_data(**overrides):
     data = {
-        "civility": "Monsieur", "birth_name": "", "usage_name": "Chausson", "first_name": "Victor",
-        "function": "Bénévole", "phone": "05.56.12.34.56", "email": "victor@example.fr",
+        "civility": "Monsieur",
+        "birth_name": "",
+        "usage_name": "Chausson",
+        "first_name": "Victor",
+        "function": "Bénévole",
+        "phone": "05.56.12.34.56",
+        "email": "victor@example.fr",
     }
     data.update(overrides)
     return data
@@ -48,7 +52,10 @@ def form_data(**overrides):
 def rows(response):
     """(class, list name) of every account of the list, in page order."""
     body = response.get_data(as_text=True)
-    found = re.findall(r'<li class="ep-account (ep-active|ep-inactive)">\s*<div class="ep-account-head">\s*<strong>([^<]*)</strong>', body)
+    found = re.findall(
+        r'<li class="ep-account (ep-active|ep-inactive)">\s*<div class="ep-account-head">\s*<strong>([^<]*)</strong>',
+        body,
+    )
     return [(cls, html_lib.unescape(name)) for cls, name in found]
 
 
@@ -246,7 +253,9 @@ def test_a_second_victor_chausson_gets_v_chausson2(client, gironde, o, manager):
     page = client.get("/comptes")
     assert "Compte technicien partenaire créé avec succès." in page_text(page)
     assert "v.chausson2" in page_text(page)
-    r = client.post_form("/comptes/nouveau", form_data(usage_name="chausson", first_name="VICTOR", email="victor.ter@example.fr"))
+    r = client.post_form(
+        "/comptes/nouveau", form_data(usage_name="chausson", first_name="VICTOR", email="victor.ter@example.fr")
+    )
     assert location(r) == "/comptes"
     logins = {a.login: a for a in db.session.query(PartnerAccount).filter(PartnerAccount.login.like("v.chausson%"))}
     assert set(logins) == {"v.chausson", "v.chausson2", "v.chausson3"}
@@ -271,7 +280,12 @@ def test_modification_keeps_the_login(client, gironde, manager):
     assert "Compte technicien partenaire modifié avec succès." in page_text(page)
     tech = db.session.get(PartnerAccount, tech.id)
     assert tech.login == "v.chausson"
-    assert (tech.usage_name, tech.first_name, tech.phone, tech.email) == ("MARTIN", "Victor-Hugo", "06.07.08.09.10", "vh@example.fr")
+    assert (tech.usage_name, tech.first_name, tech.phone, tech.email) == (
+        "MARTIN",
+        "Victor-Hugo",
+        "06.07.08.09.10",
+        "vh@example.fr",
+    )
     assert "Monsieur MARTIN Victor-Hugo" in page_text(page) and "v.chausson" in page_text(page)
     assert count(AuditEntry, AuditEntry.action == "technician.update", AuditEntry.target_id == tech.id) == 1
 
@@ -306,17 +320,36 @@ def test_bad_input_shows_french_messages_and_keeps_the_typed_values(client, giro
 
 def _snapshot(account_ids):
     db.session.expire_all()
-    columns = ("active", "login", "usage_name", "birth_name", "first_name", "phone", "email", "function",
-               "alt_id", "password_hash", "reactivation_reason", "inactivated_at", "structure_id")
+    columns = (
+        "active",
+        "login",
+        "usage_name",
+        "birth_name",
+        "first_name",
+        "phone",
+        "email",
+        "function",
+        "alt_id",
+        "password_hash",
+        "reactivation_reason",
+        "inactivated_at",
+        "structure_id",
+    )
     return {i: tuple(getattr(db.session.get(PartnerAccount, i), c) for c in columns) for i in account_ids}
 
 
 def test_a_manager_gets_404_on_every_account_url_of_another_structure(client, gironde, o, manager):
     own = technician(gironde["structure"], "t.gironde", first_name="Anne")
     technician(gironde["structure"], "t.gironde2", first_name="Bruno")
-    b_active = technician(o["structure"], "b.actif", first_name="Benoît", usage_name="SECRETOISE", email="b.actif@oise.fr")
-    b_other = technician(o["structure"], "b.autre", first_name="Bérénice", usage_name="CONFIDENTIELLE", email="b.autre@oise.fr")
-    b_inactive = technician(o["structure"], "b.inactif", first_name="Basile", usage_name="DISCRET", active=False, email="b.inactif@oise.fr")
+    b_active = technician(
+        o["structure"], "b.actif", first_name="Benoît", usage_name="SECRETOISE", email="b.actif@oise.fr"
+    )
+    b_other = technician(
+        o["structure"], "b.autre", first_name="Bérénice", usage_name="CONFIDENTIELLE", email="b.autre@oise.fr"
+    )
+    b_inactive = technician(
+        o["structure"], "b.inactif", first_name="Basile", usage_name="DISCRET", active=False, email="b.inactif@oise.fr"
+    )
     b_ids = [b_active.id, b_other.id, b_inactive.id, o["manager"].id]
     secrets = ["b.actif", "b.autre", "b.inactif", "SECRETOISE", "CONFIDENTIELLE", "DISCRET", "@oise.fr", "m.oise"]
     before = _snapshot(b_ids)
@@ -354,8 +387,13 @@ def test_a_technician_gets_403_on_the_account_pages(client, gironde):
     before = _snapshot([tech.id, other.id, gone.id])
     accounts_before = count(PartnerAccount)
 
-    for url in ("/comptes", "/comptes/nouveau", f"/comptes/{other.id}/modifier", f"/comptes/{other.id}/inactiver",
-                f"/comptes/{gone.id}/reactiver"):
+    for url in (
+        "/comptes",
+        "/comptes/nouveau",
+        f"/comptes/{other.id}/modifier",
+        f"/comptes/{other.id}/inactiver",
+        f"/comptes/{gone.id}/reactiver",
+    ):
         r = client.get(url)
         assert r.status_code == 403, url
         assert "Vous n'avez pas les droits nécessaires pour accéder à cette page." in page_text(r)
@@ -389,7 +427,12 @@ def test_the_back_office_manager_inactivation_is_not_reachable_from_the_portal(c
 
 
 def test_creation_e_mail_and_password_link_then_the_technician_logs_in(client, gironde, manager):
-    r = client.post_form("/comptes/nouveau", form_data(first_name="Maryse", usage_name="", birth_name="Pichon", civility="Madame", email="maryse@example.fr"))
+    r = client.post_form(
+        "/comptes/nouveau",
+        form_data(
+            first_name="Maryse", usage_name="", birth_name="Pichon", civility="Madame", email="maryse@example.fr"
+        ),
+    )
     assert location(r) == "/comptes"
     mail = db.session.query(OutboxMessage).filter_by(recipient="maryse@example.fr").one()
     assert "m.pichon" in mail.body_text

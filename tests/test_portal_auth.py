@@ -1,4 +1,5 @@
 """Portal login, passwords, CGU and sessions (R-ACC-3..6), through the routes, at their boundaries."""
+
 import os
 import re
 from datetime import date, timedelta
@@ -33,7 +34,16 @@ RESET_SENT = (
     "de passe » vient de lui être envoyé."
 )
 NEW_PASSWORD = "Le printemps reviendra en 2027"
-CARD_PAGES = ("/organisme", "/organisme/avertissement", "/cgu", "/", "/comptes", "/comptes/nouveau", "/demandes", "/demandes/nouvelle")
+CARD_PAGES = (
+    "/organisme",
+    "/organisme/avertissement",
+    "/cgu",
+    "/",
+    "/comptes",
+    "/comptes/nouveau",
+    "/demandes",
+    "/demandes/nouvelle",
+)
 
 
 def logged_in(client) -> bool:
@@ -152,7 +162,10 @@ def test_forgot_password_answers_the_same_and_mails_only_an_existing_active_acco
     assert client.get(f"/mot-de-passe/{token}").status_code == 200
     r = client.post_form(f"/mot-de-passe/{token}", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
     assert r.status_code == 200 and "Votre mot de passe est enregistré" in page_text(r)
-    again = client.post_form(f"/mot-de-passe/{token}", {"password": "Encore un autre essai 2027", "confirmation": "Encore un autre essai 2027"})
+    again = client.post_form(
+        f"/mot-de-passe/{token}",
+        {"password": "Encore un autre essai 2027", "confirmation": "Encore un autre essai 2027"},
+    )
     assert again.status_code == 410 and INVALID_LINK in page_text(again)
     assert client.get(f"/mot-de-passe/{token}").status_code == 410
 
@@ -219,11 +232,17 @@ def test_an_expired_password_must_be_changed_and_the_change_keeps_this_session(a
         other = app.test_client()  # another browser of the same account
         assert location(portal_login(other, "t.expire")) == "/organisme"
 
-        r = client.post_form("/mot-de-passe/changer", {"current": "pas le bon", "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+        r = client.post_form(
+            "/mot-de-passe/changer", {"current": "pas le bon", "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD}
+        )
         assert r.status_code == 200 and "Le mot de passe actuel est incorrect." in page_text(r)
-        r = client.post_form("/mot-de-passe/changer", {"current": PASSWORD, "password": PASSWORD, "confirmation": PASSWORD})
+        r = client.post_form(
+            "/mot-de-passe/changer", {"current": PASSWORD, "password": PASSWORD, "confirmation": PASSWORD}
+        )
         assert r.status_code == 200 and "Le nouveau mot de passe doit être différent de l'actuel." in page_text(r)
-        r = client.post_form("/mot-de-passe/changer", {"current": PASSWORD, "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+        r = client.post_form(
+            "/mot-de-passe/changer", {"current": PASSWORD, "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD}
+        )
         assert location(r) == "/"
         # this session goes on; the other browser's session has ended
         assert client.get("/organisme").status_code == 200
@@ -301,7 +320,9 @@ def test_a_password_change_in_another_session_ends_this_one(app, client, gironde
     saved = session_cookie(client)
     other = app.test_client()
     enter(other, tech, gironde["caisse"])
-    r = other.post_form("/mot-de-passe/changer", {"current": PASSWORD, "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+    r = other.post_form(
+        "/mot-de-passe/changer", {"current": PASSWORD, "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD}
+    )
     assert location(r) == "/"
     assert location(client.get("/demandes")).startswith("/connexion")
     assert location(client_with(app, saved).get("/demandes")).startswith("/connexion")
@@ -395,7 +416,14 @@ def test_session_cookie_is_httponly_and_samesite_lax(app, client, gironde, monke
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example", "//evil.example", "https://evil.example/comptes", "/\\evil.example", "/\t/evil.example", "javascript:alert(1)"],
+    [
+        "https://evil.example",
+        "//evil.example",
+        "https://evil.example/comptes",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "javascript:alert(1)",
+    ],
 )
 def test_next_only_leads_to_this_site(client, gironde, target):
     accept_cgu(gironde["manager"])

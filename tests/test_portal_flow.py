@@ -33,8 +33,15 @@ def test_manager_first_visit_creates_a_technician(client, world):
     assert "Ajouter un technicien" in page and "CPAM GIRONDE" in page
     r = client.post_form(
         "/comptes/nouveau",
-        {"civility": "Madame", "birth_name": "pichon", "usage_name": "", "first_name": "maryse",
-         "function": "Bénévole", "phone": "0700000000", "email": "maryse.pichon@example.fr"},
+        {
+            "civility": "Madame",
+            "birth_name": "pichon",
+            "usage_name": "",
+            "first_name": "maryse",
+            "function": "Bénévole",
+            "phone": "0700000000",
+            "email": "maryse.pichon@example.fr",
+        },
     )
     assert r.status_code == 302, r.get_data(as_text=True)
     page = client.get("/comptes").get_data(as_text=True)
@@ -48,7 +55,9 @@ def test_manager_first_visit_creates_a_technician(client, world):
 
     # the technician sets a password through the link and logs in
     client.post_form("/deconnexion")
-    r = client.post_form(f"/mot-de-passe/{token}", {"password": "Ma phrase secrète 2026", "confirmation": "Ma phrase secrète 2026"})
+    r = client.post_form(
+        f"/mot-de-passe/{token}", {"password": "Ma phrase secrète 2026", "confirmation": "Ma phrase secrète 2026"}
+    )
     assert r.status_code == 200 and "Votre mot de passe est enregistré" in r.get_data(as_text=True)
     r = portal_login(client, "m.pichon", "Ma phrase secrète 2026")
     assert r.status_code == 302

@@ -2,6 +2,7 @@
 
 Everything goes through the portal's forms, as a browser without JavaScript would post them.
 """
+
 import io
 import re
 from datetime import date, datetime, timedelta, timezone
@@ -44,7 +45,9 @@ MULTIPART = {"content_type": "multipart/form-data"}
 
 @pytest.fixture
 def colleague(gironde):
-    return make_account(gironde["structure"], "m.lapierre", first_name="Martine", usage_name="LAPIERRE", civility="Madame")
+    return make_account(
+        gironde["structure"], "m.lapierre", first_name="Martine", usage_name="LAPIERRE", civility="Madame"
+    )
 
 
 @pytest.fixture
@@ -138,8 +141,19 @@ def staged_for(owner, *items) -> list[str]:
     return keys
 
 
-def seed(gironde, requester, *, code="file_review", motive_index=0, status=RequestStatus.NEW, deposited_at=None,
-         last_name="TUTU", first_name="Joséphine", structure=None, caisse=None) -> Request:
+def seed(
+    gironde,
+    requester,
+    *,
+    code="file_review",
+    motive_index=0,
+    status=RequestStatus.NEW,
+    deposited_at=None,
+    last_name="TUTU",
+    first_name="Joséphine",
+    structure=None,
+    caisse=None,
+) -> Request:
     """A request row written directly (many of them, at chosen dates) for the history tests."""
     o = offer(code)
     caisse = caisse or gironde["caisse"]
@@ -308,8 +322,12 @@ def test_offers_with_a_person_and_files_are_filed(portal, gironde, code):
 def test_appointment_is_filed_and_takes_no_files(portal, gironde):
     data = person(
         motive_id=str(motive(gironde, "appointment", "Capital décès").id),
-        person_civility="Madame", person_last_name="pires", person_first_name="marina",
-        person_birth_date="1980-02-01", person_birth_place="29", person_phone="06.00.00.00.00",
+        person_civility="Madame",
+        person_last_name="pires",
+        person_first_name="marina",
+        person_birth_date="1980-02-01",
+        person_birth_place="29",
+        person_phone="06.00.00.00.00",
         comment="Demande de capital décès pour son mari décédé.",
         files=files((PDF, "ignored.pdf")),
     )
@@ -321,8 +339,12 @@ def test_appointment_is_filed_and_takes_no_files(portal, gironde):
 def test_document_is_filed_with_several_documents(portal, gironde):
     first = motive(gironde, "document", "Attestation de droits")
     other = motive(gironde, "document", "Certificat provisoire CEAM")
-    data = person(documents=[str(first.id), str(other.id)], person_last_name="chemin", person_first_name="marie",
-                  comment="L'assurée a perdu son portefeuille.")
+    data = person(
+        documents=[str(first.id), str(other.id)],
+        person_last_name="chemin",
+        person_first_name="marie",
+        comment="L'assurée a perdu son portefeuille.",
+    )
     number, request, detail = file_through_form(portal, "document", data)
     assert request.details["documents"] == ["Attestation de droits", "Certificat provisoire CEAM"]
     assert "Motif Attestation de droits, Certificat provisoire CEAM" in page_text(detail)
@@ -331,8 +353,13 @@ def test_document_is_filed_with_several_documents(portal, gironde):
 def test_the_field_rules_give_french_messages_and_keep_what_was_typed(portal, gironde):
     tomorrow = (today() + timedelta(days=2)).strftime("%d/%m/%Y")
     data = person(
-        motive_id=str(motive(gironde, "file_review").id), person_last_name="Dupont2", person_first_name="",
-        person_birth_date=tomorrow, person_phone="06.00.00", person_birth_place="Bordeaux 33", comment="Un commentaire",
+        motive_id=str(motive(gironde, "file_review").id),
+        person_last_name="Dupont2",
+        person_first_name="",
+        person_birth_date=tomorrow,
+        person_phone="06.00.00",
+        person_birth_place="Bordeaux 33",
+        comment="Un commentaire",
     )
     response = post(portal, "/demandes/nouvelle/file_review", data)
     assert response.status_code == 200
@@ -350,7 +377,9 @@ def test_the_field_rules_give_french_messages_and_keep_what_was_typed(portal, gi
     assert "Veuillez sélectionner un motif." in page_text(missing)
     assert "Veuillez saisir un commentaire." in page_text(missing)
     assert "Veuillez choisir la civilité de la personne concernée." in page_text(missing)
-    contact = post(portal, "/demandes/nouvelle/contact", {"motive_id": str(motive(gironde, "contact").id), "comment": "x"})
+    contact = post(
+        portal, "/demandes/nouvelle/contact", {"motive_id": str(motive(gironde, "contact").id), "comment": "x"}
+    )
     assert "Sélectionnez la ou les modalités de rendez-vous." in page_text(contact)
     document = post(portal, "/demandes/nouvelle/document", person())
     assert "Sélectionnez un ou plusieurs documents." in page_text(document)
@@ -390,7 +419,9 @@ def test_five_megabytes_accepted_one_byte_more_refused(portal, gironde):
     over = exact + b"0"
     data = person(motive_id=str(motive(gironde, "file_review").id), files=files((over, "gros.pdf")))
     response = post(portal, "/demandes/nouvelle/file_review", data)
-    assert "Le fichier « gros.pdf » est refusé : la taille d'une pièce jointe est limitée à 5 Mo." in page_text(response)
+    assert "Le fichier « gros.pdf » est refusé : la taille d'une pièce jointe est limitée à 5 Mo." in page_text(
+        response
+    )
     assert count(Request) == 0 and count(StagedUpload) == 0
     number, request, detail = file_through_form(portal, "file_review", dict(data, files=files((exact, "juste.pdf"))))
     [attachment] = rs.partner_files(request)
@@ -399,8 +430,12 @@ def test_five_megabytes_accepted_one_byte_more_refused(portal, gironde):
 
 def test_an_exe_renamed_pdf_is_refused_and_nothing_else_is_lost(portal, gironde):
     data = person(
-        motive_id=str(motive(gironde, "difficulty", "Droits").id), person_last_name="PAIN", person_first_name="François",
-        person_birth_date="1970-10-05", person_birth_place="24", person_phone="06.00.00.00.00",
+        motive_id=str(motive(gironde, "difficulty", "Droits").id),
+        person_last_name="PAIN",
+        person_first_name="François",
+        person_birth_date="1970-10-05",
+        person_birth_place="24",
+        person_phone="06.00.00.00.00",
         comment="L'assuré a besoin d'aide",
         files=files((PDF, "PJ1.pdf"), (EXE, "facture.pdf"), (PNG, "PJ2.png")),
     )
@@ -431,7 +466,8 @@ def test_new_files_of_a_form_that_goes_through_are_written_once(portal, gironde,
     assert staged_names(first) == ["a.pdf"] and count(StagedUpload) == 1
     with count_queries() as sent:
         number, request, _ = file_through_form(
-            portal, "file_review", dict(data, staged=staged_keys(first), files=files((PNG, "b.png"), (PDF, "c.pdf"))))
+            portal, "file_review", dict(data, staged=staged_keys(first), files=files((PNG, "b.png"), (PDF, "c.pdf")))
+        )
     assert not [s for s in sent if s.lstrip().upper().startswith("INSERT INTO STAGED_UPLOAD")]
     attached = rs.partner_files(request)
     assert [a.filename for a in attached] == ["a.pdf", "b.png", "c.pdf"]
@@ -441,7 +477,9 @@ def test_new_files_of_a_form_that_goes_through_are_written_once(portal, gironde,
 
 
 def test_a_kept_file_can_be_removed_without_javascript(portal, gironde, tech):
-    data = person(motive_id=str(motive(gironde, "file_review").id), files=files((PDF, "garder.pdf"), (PDF, "retirer.pdf")))
+    data = person(
+        motive_id=str(motive(gironde, "file_review").id), files=files((PDF, "garder.pdf"), (PDF, "retirer.pdf"))
+    )
     first = post(portal, "/demandes/nouvelle/file_review", dict(data, person_phone="12"))
     keys = staged_keys(first)
     assert staged_names(first) == ["garder.pdf", "retirer.pdf"]
@@ -488,8 +526,9 @@ def test_renunciation_blocks_are_ignored_without_a_renunciation_answer(portal, g
 
 
 def test_another_motive_ignores_the_saisine_blocks(portal, gironde):
-    data = person(motive_id=str(motive(gironde, "difficulty", "Droits").id), accompaniment=[rs.RENUNCIATION[0]],
-                  care=[rs.CARE[0]])
+    data = person(
+        motive_id=str(motive(gironde, "difficulty", "Droits").id), accompaniment=[rs.RENUNCIATION[0]], care=[rs.CARE[0]]
+    )
     number, request, _ = file_through_form(portal, "difficulty", data)
     assert request.details == {}
 
@@ -503,15 +542,30 @@ def history_rows(gironde, tech, colleague, world):
     base = datetime(2026, 2, 16, 15, 30)  # 16h30 in Paris
     rows = {
         "old": seed(gironde, tech, code="contact", deposited_at=base - timedelta(days=30), last_name="ALPHA"),
-        "taken": seed(gironde, colleague, code="appointment", status=RequestStatus.TAKEN, deposited_at=base - timedelta(days=10),
-                      last_name="BRAVO", first_name="Bernard"),
-        "resolved": seed(gironde, tech, code="file_review", motive_index=2, status=RequestStatus.RESOLVED,
-                         deposited_at=base - timedelta(days=1), last_name="CHARLIE"),
+        "taken": seed(
+            gironde,
+            colleague,
+            code="appointment",
+            status=RequestStatus.TAKEN,
+            deposited_at=base - timedelta(days=10),
+            last_name="BRAVO",
+            first_name="Bernard",
+        ),
+        "resolved": seed(
+            gironde,
+            tech,
+            code="file_review",
+            motive_index=2,
+            status=RequestStatus.RESOLVED,
+            deposited_at=base - timedelta(days=1),
+            last_name="CHARLIE",
+        ),
         "new": seed(gironde, colleague, code="file_review", deposited_at=base, last_name="PRINCE", first_name="Marius"),
     }
     cancelled = seed(gironde, tech, status=RequestStatus.CANCELLED, deposited_at=base)
-    other_structure = add_convention(world["oise"]["structure"], gironde["caisse"], today() - timedelta(days=10),
-                                     today() + timedelta(days=100))
+    other_structure = add_convention(
+        world["oise"]["structure"], gironde["caisse"], today() - timedelta(days=10), today() + timedelta(days=100)
+    )
     stranger = make_account(world["oise"]["structure"], "s.etranger")
     foreign = seed(gironde, stranger, structure=world["oise"]["structure"], deposited_at=base)
     foreign.convention_id = other_structure.id
@@ -579,8 +633,10 @@ def test_a_number_prefix_finds_the_requests_that_start_with_it(portal, history_r
         ({"number": "26331abc"}, "Le numéro de demande ne contient que des chiffres (10 caractères)."),
         ({"number": "12345678901"}, "Le numéro de demande ne contient que des chiffres (10 caractères)."),
         ({"date_from": "31/02/2026"}, "La date de début de dépôt doit être une date valide au format JJ/MM/AAAA."),
-        ({"date_from": "2026-02-10", "date_to": "2026-02-01"},
-         "La date de fin de dépôt doit être postérieure à la date de début de dépôt."),
+        (
+            {"date_from": "2026-02-10", "date_to": "2026-02-01"},
+            "La date de fin de dépôt doit être postérieure à la date de début de dépôt.",
+        ),
         ({"status": "cancelled"}, "Veuillez sélectionner un statut de la liste."),
         ({"offer": "x"}, "Veuillez sélectionner une offre de service de la liste."),
     ],
@@ -607,7 +663,14 @@ def test_sort_and_order(portal, history_rows):
     assert numbers_listed(oldest_first) == [history_rows[k].number for k in ("old", "taken", "resolved", "new")]
     body = oldest_first.get_data(as_text=True)
     assert '<option value="asc" selected>A-Z</option>' in body and ">Z-A</option>" in body
-    for label in ("Date de dépôt", "Numéro de demande", "Statut", "Demandeur", "Personne concernée", "Offre de service"):
+    for label in (
+        "Date de dépôt",
+        "Numéro de demande",
+        "Statut",
+        "Demandeur",
+        "Personne concernée",
+        "Offre de service",
+    ):
         assert f">{label}</option>" in body
 
 
@@ -640,16 +703,32 @@ def test_page_size_and_pagination_keep_the_criteria(portal, gironde, tech):
 def test_history_criteria_form_and_the_motive_list(portal, gironde, history_rows):
     page = portal.get("/demandes")
     text = page_text(page)
-    for label in ("Numéro de demande", "Demandeur", "Personne concernée", "Offre de service", "Statut", "Motif",
-                  "Date de début de dépôt", "Date de fin de dépôt", "Réinitialisation des filtres", "Rechercher",
-                  "Affichage", "Trier par"):
+    for label in (
+        "Numéro de demande",
+        "Demandeur",
+        "Personne concernée",
+        "Offre de service",
+        "Statut",
+        "Motif",
+        "Date de début de dépôt",
+        "Date de fin de dépôt",
+        "Réinitialisation des filtres",
+        "Rechercher",
+        "Affichage",
+        "Trier par",
+    ):
         assert label in text, label
     body = page.get_data(as_text=True)
     assert 'maxlength="10"' in body
     assert '<a class="ep-link-button" href="/demandes">Réinitialisation des filtres</a>' in body
     statuses = re.search(r'<select id="status"[\s\S]*?</select>', body).group(0)
     assert [label for label in re.findall(r">([^<]+)</option>", statuses)][1:] == [
-        "Nouveau", "Pris en charge", "Résolu", "Message envoyé", "Message reçu", "Clôturé",
+        "Nouveau",
+        "Pris en charge",
+        "Résolu",
+        "Message envoyé",
+        "Message reçu",
+        "Clôturé",
     ]
     motives = re.search(r'<select id="motive"[\s\S]*?</select>', body).group(0)
     groups = re.findall(r'<optgroup label="([^"]+)" data-offer="(\d+)">', motives)
@@ -665,8 +744,12 @@ def test_history_criteria_form_and_the_motive_list(portal, gironde, history_rows
 
 def test_history_query_count_does_not_grow_with_the_page_size(portal, gironde, tech, colleague, count_queries):
     for i in range(50):
-        seed(gironde, tech if i % 2 else colleague, code=["contact", "file_review", "document"][i % 3],
-             deposited_at=datetime(2026, 1, 1) + timedelta(hours=i))
+        seed(
+            gironde,
+            tech if i % 2 else colleague,
+            code=["contact", "file_review", "document"][i % 3],
+            deposited_at=datetime(2026, 1, 1) + timedelta(hours=i),
+        )
     portal.get("/demandes")  # warm-up
     with count_queries() as ten:
         page = portal.get("/demandes", query_string={"per_page": 10})
@@ -718,7 +801,7 @@ def test_detail_shows_the_four_blocks(portal, gironde, tech):
     assert f'href="/demandes/{request.number}/pj/{received.id}"' in body
     # the partner's own files are names only: no link to them
     for own in rs.partner_files(request):
-        assert f"/pj/{own.id}\"" not in body
+        assert f'/pj/{own.id}"' not in body
     assert "Annuler la demande" not in text and "Compléter la demande" not in text
 
 
@@ -822,7 +905,7 @@ def test_cancel_needs_a_reason_and_the_confirmation_then_leaves_the_history(port
     assert "Veuillez confirmer l'annulation." in page_text(missing)
     unconfirmed = post(portal, url, {"reason": rs.CANCEL_REASONS[0]})
     assert "Veuillez confirmer l'annulation." in page_text(unconfirmed)
-    assert 'selected>La demande a déjà été faite' in unconfirmed.get_data(as_text=True)
+    assert "selected>La demande a déjà été faite" in unconfirmed.get_data(as_text=True)
     done = post(portal, url, {"reason": rs.CANCEL_REASONS[0], "confirm": "y"})
     assert location(done) == "/demandes"
     history = portal.get("/demandes")
@@ -952,7 +1035,10 @@ def test_a_technician_of_another_structure_gets_404_everywhere(client, gironde, 
         assert client.get(f"/demandes/{number}").status_code == 404
         assert client.get(f"/demandes/{number}/completer").status_code == 404
         assert client.get(f"/demandes/{number}/annuler").status_code == 404
-        assert post(client, f"/demandes/{number}/annuler", {"reason": rs.CANCEL_REASONS[0], "confirm": "y"}).status_code == 404
+        assert (
+            post(client, f"/demandes/{number}/annuler", {"reason": rs.CANCEL_REASONS[0], "confirm": "y"}).status_code
+            == 404
+        )
         assert post(client, f"/demandes/{number}/completer", {"comment": "Piratage"}).status_code == 404
         assert post(client, f"/demandes/{number}/echange", {"body": "Piratage"}).status_code == 404
         assert client.post_form(f"/demandes/{number}/cloturer").status_code == 404

@@ -4,6 +4,7 @@ few rows as for a long page of many rows (no N+1 on relations, no per-row look-u
 Each page is read twice after a warm-up: with few rows at the smallest page size, then with many
 more rows at the largest page size. Not timed: the timings live in bench/ (bench/RESULTS.md).
 """
+
 import re
 from datetime import date, timedelta
 
@@ -71,15 +72,26 @@ def add_structures(caisse, n: int, with_convention: bool = True) -> list[Structu
     for _ in range(n):
         i = _next()
         structure = Structure(
-            name=f"Structure {i:04d}", type="Association", siret=f"{i:014d}", address="1 rue Haute",
-            postal_code="33000", city="Bordeaux", member_count=1 + i % 40, registered_by_caisse_id=caisse.id,
+            name=f"Structure {i:04d}",
+            type="Association",
+            siret=f"{i:014d}",
+            address="1 rue Haute",
+            postal_code="33000",
+            city="Bordeaux",
+            member_count=1 + i % 40,
+            registered_by_caisse_id=caisse.id,
         )
         db.session.add(structure)
         if with_convention:
-            db.session.add(Convention(
-                structure=structure, caisse_id=caisse.id, start_date=today() - timedelta(days=10),
-                end_date=today() + timedelta(days=200 + i), service_offers=offers,
-            ))
+            db.session.add(
+                Convention(
+                    structure=structure,
+                    caisse_id=caisse.id,
+                    start_date=today() - timedelta(days=10),
+                    end_date=today() + timedelta(days=200 + i),
+                    service_offers=offers,
+                )
+            )
         created.append(structure)
     db.session.commit()
     return created
@@ -88,11 +100,19 @@ def add_structures(caisse, n: int, with_convention: bool = True) -> list[Structu
 def add_managers(structures) -> None:
     for structure in structures:
         i = _next()
-        db.session.add(PartnerAccount(
-            login=f"g.manager{i}", role=PartnerRole.MANAGER.value, structure=structure, civility="Madame",
-            usage_name=f"NOM{i}", first_name="Anne", function="Directrice", phone="05.56.00.00.00",
-            email=f"g{i}@example.fr",
-        ))
+        db.session.add(
+            PartnerAccount(
+                login=f"g.manager{i}",
+                role=PartnerRole.MANAGER.value,
+                structure=structure,
+                civility="Madame",
+                usage_name=f"NOM{i}",
+                first_name="Anne",
+                function="Directrice",
+                phone="05.56.00.00.00",
+                email=f"g{i}@example.fr",
+            )
+        )
     db.session.commit()
 
 
@@ -107,14 +127,29 @@ def add_requests(caisse, structure, n: int, requester=None) -> None:
         motive = motives[i % len(motives)]
         status = STATUSES[i % len(STATUSES)]
         deposited = now() - timedelta(hours=3 * i)
-        db.session.add(Request(
-            number=f"26{caisse.code}{i:05d}", caisse_id=caisse.id, structure_id=structure.id,
-            convention_id=convention.id, service_offer_id=motive.service_offer_id, motive_id=motive.id,
-            requester_account_id=requester.id if requester else None, requester_name="CHAUSSON Victor",
-            person_civility="Madame", person_last_name=f"PERSONNE{i}", person_first_name="Anne",
-            person_birth_date=date(1970, 1, 1), person_birth_place="33", person_phone="06.00.00.00.00",
-            comment="Test", details={}, status=status, deposited_at=deposited, status_changed_at=deposited,
-        ))
+        db.session.add(
+            Request(
+                number=f"26{caisse.code}{i:05d}",
+                caisse_id=caisse.id,
+                structure_id=structure.id,
+                convention_id=convention.id,
+                service_offer_id=motive.service_offer_id,
+                motive_id=motive.id,
+                requester_account_id=requester.id if requester else None,
+                requester_name="CHAUSSON Victor",
+                person_civility="Madame",
+                person_last_name=f"PERSONNE{i}",
+                person_first_name="Anne",
+                person_birth_date=date(1970, 1, 1),
+                person_birth_place="33",
+                person_phone="06.00.00.00.00",
+                comment="Test",
+                details={},
+                status=status,
+                deposited_at=deposited,
+                status_changed_at=deposited,
+            )
+        )
     db.session.commit()
 
 
@@ -151,13 +186,15 @@ def test_work_queue_pages_follow_the_queue_order(client, login, world):
     g = world["gironde"]
     add_requests(g["caisse"], g["structure"], 130)
     login("agent.gironde")
-    whole = list(db.session.scalars(
-        select(Request.number).where(Request.caisse_id == g["caisse"].id).order_by(*request_service.queue_order())
-    ))
+    whole = list(
+        db.session.scalars(
+            select(Request.number).where(Request.caisse_id == g["caisse"].id).order_by(*request_service.queue_order())
+        )
+    )
     for page, size in ((0, 20), (1, 20), (2, 50), (1, 100), (6, 20)):
         body = client.get(f"/admin/requests/?page={page}&page_size={size}").get_data(as_text=True)
         listed = re.findall(r'class="font-weight-bold">(\d{10})</a>', body)
-        assert listed == whole[page * size:(page + 1) * size], (page, size)
+        assert listed == whole[page * size : (page + 1) * size], (page, size)
 
 
 def test_work_queue_count_is_true_or_shown_as_more_than_the_cap(client, login, world, count_queries, monkeypatch):
@@ -175,8 +212,11 @@ def test_work_queue_count_is_true_or_shown_as_more_than_the_cap(client, login, w
 
     body = client.get("/admin/requests/").get_data(as_text=True)
     assert "Liste (plus de 10)" in body and len(listed(body)) == 14
-    closed = db.session.scalar(select(func.count()).select_from(Request).where(
-        Request.caisse_id == g["caisse"].id, Request.status == RequestStatus.CLOSED.value))
+    closed = db.session.scalar(
+        select(func.count())
+        .select_from(Request)
+        .where(Request.caisse_id == g["caisse"].id, Request.status == RequestStatus.CLOSED.value)
+    )
     assert 0 < closed <= 10
     body = client.get("/admin/requests/?flt0_statut_est=closed").get_data(as_text=True)
     assert f"Liste ({closed})" in body and len(listed(body)) == closed
@@ -204,15 +244,18 @@ def test_searched_pages_follow_the_queue_order(client, login, world, monkeypatch
     g = world["gironde"]
     add_requests(g["caisse"], g["structure"], 60)
     login("agent.gironde")
-    whole = list(db.session.scalars(
-        select(Request.number).where(Request.caisse_id == g["caisse"].id, Request.person_last_name.like("PERSONNE1%"))
-        .order_by(*request_service.queue_order())
-    ))
+    whole = list(
+        db.session.scalars(
+            select(Request.number)
+            .where(Request.caisse_id == g["caisse"].id, Request.person_last_name.like("PERSONNE1%"))
+            .order_by(*request_service.queue_order())
+        )
+    )
     assert len(whole) > 10
     for page, size in ((0, 20), (1, 20), (0, 50), (3, 20)):
         body = client.get(f"/admin/requests/?search=personne1&page={page}&page_size={size}").get_data(as_text=True)
         listed = re.findall(r'class="font-weight-bold">(\d{10})</a>', body)
-        assert listed == whole[page * size:(page + 1) * size], (page, size)
+        assert listed == whole[page * size : (page + 1) * size], (page, size)
         assert (f"Liste ({len(whole)})" if len(whole) <= cap else f"Liste (plus de {cap})") in body
 
 
@@ -283,10 +326,20 @@ def test_history_criteria_lists_follow_every_change_of_what_they_list(client, wo
 
     pichon = make_account(g["structure"], "m.pichon", first_name="Maryse", usage_name="PICHON")
     assert lists()[0] == ["CHAUSSON Victor", "PICHON Maryse"]
-    accounts.update_account(pichon, {"civility": pichon.civility, "usage_name": "PICHON-LEBLANC", "birth_name": "",
-                                     "first_name": "Maryse", "function": pichon.function or "Bénévole",
-                                     "phone": pichon.phone or "05.56.00.00.00", "email": pichon.email},
-                            g["manager"], g["caisse"].id)
+    accounts.update_account(
+        pichon,
+        {
+            "civility": pichon.civility,
+            "usage_name": "PICHON-LEBLANC",
+            "birth_name": "",
+            "first_name": "Maryse",
+            "function": pichon.function or "Bénévole",
+            "phone": pichon.phone or "05.56.00.00.00",
+            "email": pichon.email,
+        },
+        g["manager"],
+        g["caisse"].id,
+    )
     assert lists()[0] == ["CHAUSSON Victor", "PICHON-LEBLANC Maryse"]
     accounts.inactivate_account(pichon, g["manager"], g["caisse"].id)
     assert lists()[0] == ["CHAUSSON Victor", "PICHON-LEBLANC Maryse (inactif)"]
@@ -331,10 +384,17 @@ def _seed_outbox(world, n):
     for caisse in (world["gironde"]["caisse"], world["oise"]["caisse"]):
         for _ in range(n):
             i = _next()
-            db.session.add(OutboxMessage(
-                recipient=f"r{i}@example.fr", subject=f"Objet {i}", body_text="Bonjour", body_html="<p>Bonjour</p>",
-                kind="welcome", caisse_id=caisse.id, headers={},
-            ))
+            db.session.add(
+                OutboxMessage(
+                    recipient=f"r{i}@example.fr",
+                    subject=f"Objet {i}",
+                    body_text="Bonjour",
+                    body_html="<p>Bonjour</p>",
+                    kind="welcome",
+                    caisse_id=caisse.id,
+                    headers={},
+                )
+            )
     db.session.commit()
 
 
@@ -342,10 +402,19 @@ def _seed_audit(world, n):
     for caisse in (world["gironde"]["caisse"], world["oise"]["caisse"]):
         for _ in range(n):
             i = _next()
-            db.session.add(AuditEntry(
-                actor_type="agent", actor_id=1, actor_label=f"agent{i}", caisse_id=caisse.id,
-                action="login.success", target_type="Agent", target_id=i, details={"n": i}, ip="127.0.0.1",
-            ))
+            db.session.add(
+                AuditEntry(
+                    actor_type="agent",
+                    actor_id=1,
+                    actor_label=f"agent{i}",
+                    caisse_id=caisse.id,
+                    action="login.success",
+                    target_type="Agent",
+                    target_id=i,
+                    details={"n": i},
+                    ip="127.0.0.1",
+                )
+            )
     db.session.commit()
 
 
@@ -353,8 +422,11 @@ def _seed_news(world, n):
     for caisse in (world["gironde"]["caisse"], world["oise"]["caisse"]):
         for _ in range(n):
             i = _next()
-            db.session.add(News(caisse_id=caisse.id, title=f"Actualité {i}", body="Texte",
-                                publish_at=now() - timedelta(days=i % 5)))
+            db.session.add(
+                News(
+                    caisse_id=caisse.id, title=f"Actualité {i}", body="Texte", publish_at=now() - timedelta(days=i % 5)
+                )
+            )
     db.session.commit()
 
 

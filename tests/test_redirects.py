@@ -4,6 +4,7 @@ it, and the `next` of both login forms, against a table of hostile return URLs.
 
 Figure printed (README "Reliability and security"): payloads × endpoints, off-site, errors.
 """
+
 import re
 from urllib.parse import urljoin, urlsplit
 
@@ -120,13 +121,21 @@ def contents(world):
     g = world["gironde"]
     tech = make_account(g["structure"], "t.alpha", last_caisse=g["caisse"])
     add_request(g["convention"], tech, RequestStatus.NEW)
-    db.session.add_all([
-        News(caisse_id=g["caisse"].id, title="Actualité", body="Texte", publish_at=now()),
-        Newsletter(caisse_id=g["caisse"].id, subject="Lettre", body="Texte"),
-        OutboxMessage(recipient="a@example.fr", subject="s", body_text="b", body_html="b", kind="test",
-                      caisse_id=g["caisse"].id),
-        AuditEntry(actor_type="system", actor_label="Système", action="test", caisse_id=g["caisse"].id, details={}),
-    ])
+    db.session.add_all(
+        [
+            News(caisse_id=g["caisse"].id, title="Actualité", body="Texte", publish_at=now()),
+            Newsletter(caisse_id=g["caisse"].id, subject="Lettre", body="Texte"),
+            OutboxMessage(
+                recipient="a@example.fr",
+                subject="s",
+                body_text="b",
+                body_html="b",
+                kind="test",
+                caisse_id=g["caisse"].id,
+            ),
+            AuditEntry(actor_type="system", actor_label="Système", action="test", caisse_id=g["caisse"].id, details={}),
+        ]
+    )
     db.session.commit()
     return {"tech": tech}
 
@@ -190,7 +199,9 @@ def test_no_return_url_leaves_the_site_on_any_admin_view_for_any_role(app, world
             object_id = _object_id(client, view)
             edit_page = client.get(f"{base}/edit/", query_string={"id": object_id})
             edit_forms = post_forms(edit_page.get_data(as_text=True)) if edit_page.status_code == 200 else []
-            edit_form = next((f for f in edit_forms if "/edit/" in action_path(f, f"{base}/edit/?id={object_id}")), None)
+            edit_form = next(
+                (f for f in edit_forms if "/edit/" in action_path(f, f"{base}/edit/?id={object_id}")), None
+            )
             action = next(iter(view._actions_data), "inconnue")
             for payload in PAYLOADS:
                 for name, method, path, query, data in (
@@ -199,17 +210,41 @@ def test_no_return_url_leaves_the_site_on_any_admin_view_for_any_role(app, world
                     ("new", "GET", f"{base}/new/", {"url": payload}, None),
                     ("new-post", "POST", f"{base}/new/", {"url": payload}, {"csrf_token": token}),
                     ("delete", "POST", f"{base}/delete/", None, {"id": object_id, "url": payload, "csrf_token": token}),
-                    ("delete-query", "POST", f"{base}/delete/", {"url": payload}, {"id": object_id, "csrf_token": token}),
-                    ("action", "POST", f"{base}/action/", None,
-                     {"action": action, "rowid": object_id, "url": payload, "csrf_token": token}),
+                    (
+                        "delete-query",
+                        "POST",
+                        f"{base}/delete/",
+                        {"url": payload},
+                        {"id": object_id, "csrf_token": token},
+                    ),
+                    (
+                        "action",
+                        "POST",
+                        f"{base}/action/",
+                        None,
+                        {"action": action, "rowid": object_id, "url": payload, "csrf_token": token},
+                    ),
                 ):
-                    tally.send(f"{method} {path} [{name}] as {role}", payload, f"http://localhost{path}",
-                               client.open, path, method=method, query_string=query, data=data)
+                    tally.send(
+                        f"{method} {path} [{name}] as {role}",
+                        payload,
+                        f"http://localhost{path}",
+                        client.open,
+                        path,
+                        method=method,
+                        query_string=query,
+                        data=data,
+                    )
                 if edit_form is not None:  # the redirect after saving a form opened with url=
                     path = urlsplit(action_path(edit_form, f"{base}/edit/?id={object_id}")).path
                     response = tally.send(
-                        f"POST {base}/edit/ [save] as {role}", payload, f"http://localhost{path}",
-                        client.post, path, query_string={"id": object_id, "url": payload}, data=edit_form.data(),
+                        f"POST {base}/edit/ [save] as {role}",
+                        payload,
+                        f"http://localhost{path}",
+                        client.post,
+                        path,
+                        query_string={"id": object_id, "url": payload},
+                        data=edit_form.data(),
                     )
                     tally.saved += response is not None and response.headers.get("Location") == f"{base}/"
     _report(tally, "admin url=")
@@ -229,8 +264,9 @@ def test_no_login_next_leaves_the_site(app, world, contents):
             client = app.test_client()
             url = f"http://localhost{path}"
             tally.send(f"GET {path}?next=", payload, url, client.get, path, query_string={"next": payload})
-            response = tally.send(f"POST {path}?next=", payload, url,
-                                  client.post_form, path, credentials, query_string={"next": payload})
+            response = tally.send(
+                f"POST {path}?next=", payload, url, client.post_form, path, credentials, query_string={"next": payload}
+            )
             assert response is None or response.status_code == 302, (path, payload, response.status_code)
     # A same-site next is still followed.
     client = app.test_client()

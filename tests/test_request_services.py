@@ -1,4 +1,5 @@
 """Request life cycle through the service layer (R-REQ-*, R-STA-*, R-BO-*)."""
+
 from datetime import date, timedelta
 
 import pytest
@@ -19,8 +20,12 @@ def offer(code):
 
 def person(**extra):
     data = {
-        "person_civility": "Madame", "person_last_name": "tutu", "person_first_name": "joséphine",
-        "person_birth_date": date(1971, 10, 10), "person_birth_place": "44", "person_phone": "0700000000",
+        "person_civility": "Madame",
+        "person_last_name": "tutu",
+        "person_first_name": "joséphine",
+        "person_birth_date": date(1971, 10, 10),
+        "person_birth_place": "44",
+        "person_phone": "0700000000",
         "comment": "Hospitalisation en cours",
     }
     data.update(extra)

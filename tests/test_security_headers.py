@@ -1,4 +1,5 @@
 """Headers on every HTML response, no caching of authenticated pages, HSTS, rate limits."""
+
 import pytest
 
 from backoffice import create_app

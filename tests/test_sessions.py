@@ -2,6 +2,7 @@
 afterwards, the user's other sessions go on); idle timeout and absolute lifetime are checked on the
 server, to the second; password change and reset, inactivation and reactivation end every session
 of the account; the state is in the database, so two app servers on one database agree."""
+
 import hashlib
 from datetime import timedelta
 
@@ -249,8 +250,7 @@ def test_last_activity_is_written_at_most_once_a_minute(app, client, gironde, te
     assert len(touched) == len(base) + 1 and extra[0].lstrip().startswith("UPDATE user_session"), extra
     (row,) = rows_of(tech)
     assert row.last_seen_at == (START + timedelta(seconds=61)).replace(tzinfo=None)
-    print(f"\nsessions: a portal page {len(base)} statements with the session check; "
-          "+1 UPDATE at most once a minute")
+    print(f"\nsessions: a portal page {len(base)} statements with the session check; +1 UPDATE at most once a minute")
 
 
 # --- every session of the account ends on a password change, reset, inactivation, reactivation -----
@@ -262,7 +262,9 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, clien
     for other in others:
         enter(other, tech, gironde["caisse"])
     saved = cookie_of(client)
-    r = client.post_form("/mot-de-passe/changer", {"current": PASSWORD, "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+    r = client.post_form(
+        "/mot-de-passe/changer", {"current": PASSWORD, "password": NEW_PASSWORD, "confirmation": NEW_PASSWORD}
+    )
     assert location(r) == "/"
     assert client.get("/demandes").status_code == 200  # this browser goes on, in a new session
     for other in others:

@@ -1,4 +1,5 @@
 """services/statements: counted bulk statements, and purges that commit or leave nothing."""
+
 from datetime import timedelta
 
 import pytest

@@ -1,4 +1,5 @@
 """R-TEN-2: a caisse admin sees and changes only its caisse's data; roles guard every back-office view."""
+
 import re
 from datetime import timedelta
 
@@ -88,7 +89,11 @@ def test_count_queries_and_get_one_are_scoped(app, world):
 
 def test_national_admin_sees_both_caisses(client, world, login):
     login("admin")
-    for url, key in (("/admin/structures/", "structure"), ("/admin/conventions/", "structure"), ("/admin/managers/", "manager")):
+    for url, key in (
+        ("/admin/structures/", "structure"),
+        ("/admin/conventions/", "structure"),
+        ("/admin/managers/", "manager"),
+    ):
         page = page_text(client.get(url))
         assert _names(world, "gironde")[key] in page, url
         assert _names(world, "oise")[key] in page, url
@@ -101,7 +106,9 @@ def test_national_admin_sees_both_caisses(client, world, login):
 # --- opening, editing, deleting by id in the URL -----------------------------------------------------
 
 
-@pytest.mark.parametrize("endpoint,key", [("structures", "structure"), ("conventions", "convention"), ("managers", "manager")])
+@pytest.mark.parametrize(
+    "endpoint,key", [("structures", "structure"), ("conventions", "convention"), ("managers", "manager")]
+)
 def test_edit_page_of_another_caisse_s_object_shows_nothing(client, world, login, endpoint, key):
     login("admin.gironde")
     own = client.get(f"/admin/{endpoint}/edit/?id={world['gironde'][key].id}")
@@ -125,8 +132,15 @@ def test_manager_toggle_page_of_another_caisse_is_not_found(client, world, login
     assert client.get(f"/admin/managers/etat/?id={world['oise']['manager'].id}").status_code == 404
     # Nor by POST: OISE's manager stays active even though it is not its structure's last one.
     second = PartnerAccount(
-        login="s.oise", role=PartnerRole.MANAGER.value, structure=world["oise"]["structure"], civility="Monsieur",
-        usage_name="SECOND", first_name="Serge", function="Adjoint", phone="03.44.00.00.00", email="s@example.fr",
+        login="s.oise",
+        role=PartnerRole.MANAGER.value,
+        structure=world["oise"]["structure"],
+        civility="Monsieur",
+        usage_name="SECOND",
+        first_name="Serge",
+        function="Adjoint",
+        phone="03.44.00.00.00",
+        email="s@example.fr",
     )
     db.session.add(second)
     db.session.commit()
@@ -142,8 +156,15 @@ def test_edit_post_on_another_caisse_s_objects_changes_nothing(client, world, lo
     end_before = oise["convention"].end_date
     response = client.post_form(
         f"/admin/structures/edit/?id={structure_id}",
-        {"name": "Piratée", "type": "Association", "siret": "21330281000014", "address": "x",
-         "postal_code": "60000", "city": "Beauvais", "member_count": "8"},
+        {
+            "name": "Piratée",
+            "type": "Association",
+            "siret": "21330281000014",
+            "address": "x",
+            "postal_code": "60000",
+            "city": "Beauvais",
+            "member_count": "8",
+        },
     )
     assert response.status_code == 302 and location(response) == "/admin/structures/"
     response = client.post_form(
@@ -151,9 +172,7 @@ def test_edit_post_on_another_caisse_s_objects_changes_nothing(client, world, lo
         {"start_date": "2020-01-01", "end_date": "2020-01-02", "service_offers": []},
     )
     assert response.status_code == 302 and location(response) == "/admin/conventions/"
-    response = client.post_form(
-        f"/admin/managers/edit/?id={manager_id}", {**MANAGER_FORM, "usage_name": "PIRATE"}
-    )
+    response = client.post_form(f"/admin/managers/edit/?id={manager_id}", {**MANAGER_FORM, "usage_name": "PIRATE"})
     assert response.status_code == 302 and location(response) == "/admin/managers/"
     assert db.session.get(Structure, structure_id).name == "Association Oise"
     assert db.session.get(Convention, convention_id).end_date == end_before
@@ -162,11 +181,14 @@ def test_edit_post_on_another_caisse_s_objects_changes_nothing(client, world, lo
     assert count(AuditEntry, AuditEntry.action.like("%.update")) == 0
 
 
-@pytest.mark.parametrize("endpoint,model,key", [
-    ("structures", Structure, "structure"),
-    ("conventions", Convention, "convention"),
-    ("managers", PartnerAccount, "manager"),
-])
+@pytest.mark.parametrize(
+    "endpoint,model,key",
+    [
+        ("structures", Structure, "structure"),
+        ("conventions", Convention, "convention"),
+        ("managers", PartnerAccount, "manager"),
+    ],
+)
 def test_delete_post_on_another_caisse_s_objects_deletes_nothing(client, world, login, endpoint, model, key):
     login("admin.gironde")
     target_id = world["oise"][key].id
@@ -216,11 +238,15 @@ def test_convention_cannot_be_created_for_another_caisse_s_structure(client, wor
 def test_manager_cannot_be_created_in_another_caisse_s_structure(client, world, login):
     login("admin.gironde")
     before = count(PartnerAccount)
-    response = client.post_form("/admin/managers/new/", {**MANAGER_FORM, "structure": str(world["oise"]["structure"].id)})
+    response = client.post_form(
+        "/admin/managers/new/", {**MANAGER_FORM, "structure": str(world["oise"]["structure"].id)}
+    )
     assert response.status_code == 200
     assert count(PartnerAccount) == before
     assert count(OutboxMessage) == 0
-    response = client.post_form("/admin/managers/new/", {**MANAGER_FORM, "structure": str(world["gironde"]["structure"].id)})
+    response = client.post_form(
+        "/admin/managers/new/", {**MANAGER_FORM, "structure": str(world["gironde"]["structure"].id)}
+    )
     assert response.status_code == 302
     assert count(PartnerAccount) == before + 1
 
@@ -234,8 +260,12 @@ def test_service_layer_refuses_another_caisse_s_structure(world):
     offer = db.session.query(ServiceOffer).first()
     with pytest.raises(ValidationFailed) as refused:
         structures.create_convention(
-            {"structure_id": world["oise"]["structure"].id, "start_date": today() + timedelta(days=400),
-             "end_date": today() + timedelta(days=500), "service_offer_ids": [offer.id]},
+            {
+                "structure_id": world["oise"]["structure"].id,
+                "start_date": today() + timedelta(days=400),
+                "end_date": today() + timedelta(days=500),
+                "service_offer_ids": [offer.id],
+            },
             world["gironde"]["admin"],
         )
     assert "structure" in refused.value.errors
@@ -249,9 +279,11 @@ def _mail_in_both_caisses(app, world):
         for key in ("gironde", "oise"):
             side = world[key]
             accounts.create_account(
-                side["structure"], PartnerRole.MANAGER,
+                side["structure"],
+                PartnerRole.MANAGER,
                 {**MANAGER_FORM, "usage_name": f"NOUVEAU{key.upper()}", "email": f"nouveau.{key}@example.fr"},
-                side["admin"], side["caisse"].id,
+                side["admin"],
+                side["caisse"].id,
             )
 
 
@@ -266,7 +298,9 @@ def test_outbox_shows_only_the_caisse_s_messages(app, client, world, login):
     assert client.get(f"/admin/outbox/details/?id={own_message.id}").status_code == 200
     response = client.get(f"/admin/outbox/details/?id={oise_message.id}")
     assert response.status_code == 302 and location(response) == "/admin/outbox/"
-    assert "nouveau.oise@example.fr" not in page_text(client.get(f"/admin/outbox/details/?id={oise_message.id}", follow_redirects=True))
+    assert "nouveau.oise@example.fr" not in page_text(
+        client.get(f"/admin/outbox/details/?id={oise_message.id}", follow_redirects=True)
+    )
 
 
 def test_audit_log_shows_only_the_caisse_s_entries(app, client, world, login):
@@ -311,7 +345,9 @@ def test_agent_gets_403_on_admin_only_views(client, world, login):
     assert client.get("/admin/").status_code == 200
     for url in ADMIN_ONLY + NATIONAL_ONLY:
         assert client.get(url).status_code == 403, url
-    response = client.post_form("/admin/managers/new/", {**MANAGER_FORM, "structure": str(world["gironde"]["structure"].id)})
+    response = client.post_form(
+        "/admin/managers/new/", {**MANAGER_FORM, "structure": str(world["gironde"]["structure"].id)}
+    )
     assert response.status_code == 403
     assert count(PartnerAccount) == 2
 
@@ -352,8 +388,15 @@ def test_registering_caisse_sees_a_structure_only_until_another_caisse_holds_its
 
     gironde, oise = world["gironde"], world["oise"]
     structure = structures.create_structure(
-        {"name": "France Services Créon", "type": "France Services", "siret": "73282932000074",
-         "address": "5 rue Montesquieu", "postal_code": "33670", "city": "Créon", "member_count": 4},
+        {
+            "name": "France Services Créon",
+            "type": "France Services",
+            "siret": "73282932000074",
+            "address": "5 rue Montesquieu",
+            "postal_code": "33670",
+            "city": "Créon",
+            "member_count": 4,
+        },
         gironde["admin"],
     )
     # Registered by GIRONDE, no convention yet: GIRONDE sees it (to record the convention), OISE does not.
@@ -362,13 +405,25 @@ def test_registering_caisse_sees_a_structure_only_until_another_caisse_holds_its
     # The national admin puts it under convention with OISE only: it is OISE's partner now.
     offer = db.session.query(ServiceOffer).first()
     structures.create_convention(
-        {"structure_id": structure.id, "caisse_id": oise["caisse"].id, "start_date": today(),
-         "end_date": today() + timedelta(days=365), "service_offer_ids": [offer.id]},
+        {
+            "structure_id": structure.id,
+            "caisse_id": oise["caisse"].id,
+            "start_date": today(),
+            "end_date": today() + timedelta(days=365),
+            "service_offer_ids": [offer.id],
+        },
         world["national"],
     )
     manager = PartnerAccount(
-        login="c.oise", role=PartnerRole.MANAGER.value, structure=structure, civility="Madame",
-        usage_name="CREON", first_name="Chloé", function="Responsable", phone="05.56.00.00.09", email="c@example.fr",
+        login="c.oise",
+        role=PartnerRole.MANAGER.value,
+        structure=structure,
+        civility="Madame",
+        usage_name="CREON",
+        first_name="Chloé",
+        function="Responsable",
+        phone="05.56.00.00.09",
+        email="c@example.fr",
     )
     db.session.add(manager)
     db.session.commit()

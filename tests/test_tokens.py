@@ -1,4 +1,5 @@
 """Set-password links (R-ACC-3, R-ACC-6): random, stored hashed, single use, expiring, policy in French."""
+
 import base64
 import hashlib
 from datetime import timedelta, timezone
@@ -25,10 +26,18 @@ def new_manager(app, world):
     """A manager just created by admin.gironde: the raw token of its delivered welcome e-mail."""
     with app.test_request_context():
         account = accounts.create_account(
-            world["gironde"]["structure"], PartnerRole.MANAGER,
-            {"civility": "Monsieur", "usage_name": "LAPIERRE", "first_name": "Marc", "function": "Directeur",
-             "phone": "05.56.00.00.01", "email": "m.lapierre@example.fr"},
-            world["gironde"]["admin"], world["gironde"]["caisse"].id,
+            world["gironde"]["structure"],
+            PartnerRole.MANAGER,
+            {
+                "civility": "Monsieur",
+                "usage_name": "LAPIERRE",
+                "first_name": "Marc",
+                "function": "Directeur",
+                "phone": "05.56.00.00.01",
+                "email": "m.lapierre@example.fr",
+            },
+            world["gironde"]["admin"],
+            world["gironde"]["caisse"].id,
         )
     return account, token_sent_to("m.lapierre@example.fr")
 
@@ -41,11 +50,16 @@ def _issue(app, owner, purpose="reset") -> str:
 
 
 def _post(client, raw, password, confirmation=None):
-    return client.post_form(f"/mot-de-passe/{raw}", {"password": password, "confirmation": password if confirmation is None else confirmation})
+    return client.post_form(
+        f"/mot-de-passe/{raw}",
+        {"password": password, "confirmation": password if confirmation is None else confirmation},
+    )
 
 
 def _token_row(raw) -> PasswordToken:
-    return db.session.scalar(select(PasswordToken).where(PasswordToken.token_hash == hashlib.sha256(raw.encode()).hexdigest()))
+    return db.session.scalar(
+        select(PasswordToken).where(PasswordToken.token_hash == hashlib.sha256(raw.encode()).hexdigest())
+    )
 
 
 # --- the token ------------------------------------------------------------------------------------
@@ -93,17 +107,26 @@ def test_get_shows_the_form_without_consuming_the_token(client, world, new_manag
     assert db.session.get(PartnerAccount, account.id).password_hash is None
 
 
-@pytest.mark.parametrize("password,confirmation,message", [
-    ("onze-carac.", None, "Le mot de passe doit comporter au moins 12 caractères."),
-    (LONGEST + "!", None, "Le mot de passe doit comporter au plus 128 caractères."),
-    ("motdepasse123", None, "Ce mot de passe est trop courant : choisissez-en un autre, par exemple une phrase."),
-    ("MotDePasse123", None, "Ce mot de passe est trop courant : choisissez-en un autre, par exemple une phrase."),
-    ("azertyuiop123", None, "Ce mot de passe est trop courant : choisissez-en un autre, par exemple une phrase."),
-    ("abababababababab", None, "Ce mot de passe est trop courant : choisissez-en un autre, par exemple une phrase."),
-    ("ma phrase m.lapierre secrète", None, "Le mot de passe ne doit pas contenir votre identifiant."),
-    (GOOD, GOOD + "!", "Les deux mots de passe saisis ne sont pas identiques."),
-])
-def test_a_password_breaking_the_policy_is_refused_in_french_and_the_link_stays_valid(client, world, new_manager, password, confirmation, message):
+@pytest.mark.parametrize(
+    "password,confirmation,message",
+    [
+        ("onze-carac.", None, "Le mot de passe doit comporter au moins 12 caractères."),
+        (LONGEST + "!", None, "Le mot de passe doit comporter au plus 128 caractères."),
+        ("motdepasse123", None, "Ce mot de passe est trop courant : choisissez-en un autre, par exemple une phrase."),
+        ("MotDePasse123", None, "Ce mot de passe est trop courant : choisissez-en un autre, par exemple une phrase."),
+        ("azertyuiop123", None, "Ce mot de passe est trop courant : choisissez-en un autre, par exemple une phrase."),
+        (
+            "abababababababab",
+            None,
+            "Ce mot de passe est trop courant : choisissez-en un autre, par exemple une phrase.",
+        ),
+        ("ma phrase m.lapierre secrète", None, "Le mot de passe ne doit pas contenir votre identifiant."),
+        (GOOD, GOOD + "!", "Les deux mots de passe saisis ne sont pas identiques."),
+    ],
+)
+def test_a_password_breaking_the_policy_is_refused_in_french_and_the_link_stays_valid(
+    client, world, new_manager, password, confirmation, message
+):
     account, raw = new_manager
     response = _post(client, raw, password, confirmation)
     assert response.status_code == 200
@@ -267,10 +290,18 @@ def test_a_reactivated_partner_logs_in_only_with_the_new_password(app, client, w
     manager = world["gironde"]["manager"]
     with app.test_request_context():
         accounts.create_account(
-            manager.structure, PartnerRole.MANAGER,
-            {"civility": "Madame", "usage_name": "SECOND", "first_name": "Sarah", "function": "Adjointe",
-             "phone": "05.56.00.00.02", "email": "s@example.fr"},
-            world["gironde"]["admin"], world["gironde"]["caisse"].id,
+            manager.structure,
+            PartnerRole.MANAGER,
+            {
+                "civility": "Madame",
+                "usage_name": "SECOND",
+                "first_name": "Sarah",
+                "function": "Adjointe",
+                "phone": "05.56.00.00.02",
+                "email": "s@example.fr",
+            },
+            world["gironde"]["admin"],
+            world["gironde"]["caisse"].id,
         )
         accounts.inactivate_account(manager, world["gironde"]["admin"], world["gironde"]["caisse"].id)
         accounts.reactivate_account(manager, "Retour", world["gironde"]["admin"], world["gironde"]["caisse"].id)

@@ -7,6 +7,7 @@ and writes nothing (no history row, message, file, e-mail or audit entry). The p
 PostgreSQL (SQLite serialises writers) and use real connections: one thread, app context and
 session per submission, released together by a barrier.
 """
+
 import io
 import threading
 from datetime import date, timedelta
@@ -58,9 +59,14 @@ def file_request(tech, gironde, keys=()) -> Request:
     acc = access.access_for(tech, gironde["caisse"].id)
     offer = db.session.scalars(select(ServiceOffer).filter_by(code="file_review")).one()
     data = {
-        "person_civility": "Madame", "person_last_name": "tutu", "person_first_name": "joséphine",
-        "person_birth_date": date(1971, 10, 10), "person_birth_place": "44", "person_phone": "0700000000",
-        "comment": "Demande de test", "motive_id": requests.motives_for(gironde["caisse"].id, offer)[0].id,
+        "person_civility": "Madame",
+        "person_last_name": "tutu",
+        "person_first_name": "joséphine",
+        "person_birth_date": date(1971, 10, 10),
+        "person_birth_place": "44",
+        "person_phone": "0700000000",
+        "comment": "Demande de test",
+        "motive_id": requests.motives_for(gironde["caisse"].id, offer)[0].id,
     }
     return requests.file_request(tech, acc, offer, data, list(keys))
 
@@ -111,8 +117,12 @@ def footprint(request_id: int) -> dict:
         "answers_in_exchange": req.caisse_answers_in_exchange,
         "taken_by": req.taken_by_agent_id,
         "closed_at": req.closed_at,
-        "history": [s for (s,) in db.session.execute(
-            select(StatusChange.status).where(StatusChange.request_id == request_id).order_by(StatusChange.id))],
+        "history": [
+            s
+            for (s,) in db.session.execute(
+                select(StatusChange.status).where(StatusChange.request_id == request_id).order_by(StatusChange.id)
+            )
+        ],
         "messages": rows(ExchangeMessage, ExchangeMessage.request_id == request_id),
         "files": rows(Attachment, Attachment.request_id == request_id),
         "mails": rows(OutboxMessage),
@@ -125,7 +135,7 @@ def changes(before: dict, after: dict) -> dict:
     out = {}
     for key in before:
         if key == "history":
-            added = after["history"][len(before["history"]):]
+            added = after["history"][len(before["history"]) :]
             if added or after["history"][: len(before["history"])] != before["history"]:
                 out[key] = added
         elif key in ("messages", "files", "mails", "audit"):
@@ -194,31 +204,76 @@ def housekeeping(ids):
     def run():
         if requests.close_expired_exchanges() != 1:
             raise DomainError("rien à clôturer")
+
     return run
 
 
 WHO_TOOK = "Cette demande a déjà été prise en charge par Paul GIRONDE."
 KINDS = {
-    "prendre en charge": (RequestStatus.NEW, take, "agent", WHO_TOOK,
-                          {"status": "taken", "history": ["taken"], "mails": 1, "audit": 1}),
-    "répondre": (RequestStatus.NEW, answer, "agent", requests.ALREADY_ANSWERED,
-                 {"status": "resolved", "history": ["resolved"], "mails": 1, "audit": 1, "files": 1}),
-    "répondre au message": (RequestStatus.MESSAGE_SENT, reply, "agent",
-                            "Ce message du partenaire a déjà reçu une réponse.",
-                            {"status": "message_received", "history": ["message_received"], "mails": 1, "audit": 1,
-                             "messages": 1, "files": 1, "answers_in_exchange": 1}),
-    "compléter": (RequestStatus.NEW, complete, "tech", requests.ALREADY_COMPLETED,
-                  {"comment": "Demande de test, complétée.", "audit": 1, "files": 1}),
-    "annuler": (RequestStatus.NEW, cancel, "tech", "Cette demande a déjà été annulée.",
-                {"status": "cancelled", "history": ["cancelled"], "audit": 1}),
-    "poursuivre l'échange": (RequestStatus.RESOLVED, message, "tech",
-                             "Votre message a déjà été envoyé : la caisse n'y a pas encore répondu.",
-                             {"status": "message_sent", "history": ["message_sent"], "audit": 1, "messages": 1,
-                              "files": 1}),
-    "clôturer l'échange": (RequestStatus.MESSAGE_RECEIVED, close, "tech", "L'échange est déjà clôturé.",
-                           {"status": "closed", "history": ["closed"], "audit": 1}),
-    "clôture du jour 16": (None, housekeeping, None, "rien à clôturer",
-                           {"status": "closed", "history": ["closed"], "audit": 1}),
+    "prendre en charge": (
+        RequestStatus.NEW,
+        take,
+        "agent",
+        WHO_TOOK,
+        {"status": "taken", "history": ["taken"], "mails": 1, "audit": 1},
+    ),
+    "répondre": (
+        RequestStatus.NEW,
+        answer,
+        "agent",
+        requests.ALREADY_ANSWERED,
+        {"status": "resolved", "history": ["resolved"], "mails": 1, "audit": 1, "files": 1},
+    ),
+    "répondre au message": (
+        RequestStatus.MESSAGE_SENT,
+        reply,
+        "agent",
+        "Ce message du partenaire a déjà reçu une réponse.",
+        {
+            "status": "message_received",
+            "history": ["message_received"],
+            "mails": 1,
+            "audit": 1,
+            "messages": 1,
+            "files": 1,
+            "answers_in_exchange": 1,
+        },
+    ),
+    "compléter": (
+        RequestStatus.NEW,
+        complete,
+        "tech",
+        requests.ALREADY_COMPLETED,
+        {"comment": "Demande de test, complétée.", "audit": 1, "files": 1},
+    ),
+    "annuler": (
+        RequestStatus.NEW,
+        cancel,
+        "tech",
+        "Cette demande a déjà été annulée.",
+        {"status": "cancelled", "history": ["cancelled"], "audit": 1},
+    ),
+    "poursuivre l'échange": (
+        RequestStatus.RESOLVED,
+        message,
+        "tech",
+        "Votre message a déjà été envoyé : la caisse n'y a pas encore répondu.",
+        {"status": "message_sent", "history": ["message_sent"], "audit": 1, "messages": 1, "files": 1},
+    ),
+    "clôturer l'échange": (
+        RequestStatus.MESSAGE_RECEIVED,
+        close,
+        "tech",
+        "L'échange est déjà clôturé.",
+        {"status": "closed", "history": ["closed"], "audit": 1},
+    ),
+    "clôture du jour 16": (
+        None,
+        housekeeping,
+        None,
+        "rien à clôturer",
+        {"status": "closed", "history": ["closed"], "audit": 1},
+    ),
 }
 
 
@@ -344,15 +399,18 @@ def test_repondre_clicked_twice_resolves_once_and_mails_once(app, tech, gironde)
     form = {"id": req.id, "answer": "Prise en charge faite"}
     before = footprint(req.id)
     first = client.post_form(
-        "/admin/requests/repondre/", {**form, "attachments": [(io.BytesIO(PDF), "attestation.pdf")]},
+        "/admin/requests/repondre/",
+        {**form, "attachments": [(io.BytesIO(PDF), "attestation.pdf")]},
         content_type="multipart/form-data",
     )
     assert first.status_code == 302
     done = footprint(req.id)
     assert changes(before, done)["history"] == ["resolved"]
     second = client.post_form(
-        "/admin/requests/repondre/", {**form, "attachments": [(io.BytesIO(PDF), "attestation.pdf")]},
-        content_type="multipart/form-data", follow_redirects=True,
+        "/admin/requests/repondre/",
+        {**form, "attachments": [(io.BytesIO(PDF), "attestation.pdf")]},
+        content_type="multipart/form-data",
+        follow_redirects=True,
     )
     assert second.status_code == 200
     assert "Cette demande a déjà reçu une réponse." in page_text(second)
@@ -487,8 +545,10 @@ def test_each_transition_submitted_10_times_at_once_takes_effect_once(app, tech,
         effects += results.count("won")
         duplicates += results.count("won") - 1
     with capsys.disabled():
-        print(f"\ntransitions: {len(KINDS)} kinds × {PARALLEL} parallel submissions, {effects} effects, "
-              f"{duplicates} duplicates")
+        print(
+            f"\ntransitions: {len(KINDS)} kinds × {PARALLEL} parallel submissions, {effects} effects, "
+            f"{duplicates} duplicates"
+        )
     assert effects == len(KINDS) and duplicates == 0
 
 
@@ -571,7 +631,8 @@ def test_repondre_double_clicked_at_once_over_http_resolves_once(app, tech, giro
         with app.app_context():  # the thread's own (the test client expires its session after)
             barrier.wait(timeout=30)
             response = client.post(
-                "/admin/requests/repondre/", data={"id": req_id, "answer": "Réponse", "csrf_token": token},
+                "/admin/requests/repondre/",
+                data={"id": req_id, "answer": "Réponse", "csrf_token": token},
             )
             statuses.append(response.status_code)
             db.session.remove()
@@ -584,8 +645,6 @@ def test_repondre_double_clicked_at_once_over_http_resolves_once(app, tech, giro
     assert statuses == [302] * PARALLEL
     effect = changes(before, footprint(req_id))
     assert effect["history"] == ["resolved"] and effect["mails"] == 1 and effect["audit"] == 1
-    flashed = [
-        page_text(c.get(f"/admin/requests/traiter/?id={req_id}")) for c in clients
-    ]
+    flashed = [page_text(c.get(f"/admin/requests/traiter/?id={req_id}")) for c in clients]
     assert sum("la demande est résolue" in text for text in flashed) == 1
     assert sum(requests.ALREADY_ANSWERED in text for text in flashed) == PARALLEL - 1

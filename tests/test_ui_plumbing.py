@@ -2,6 +2,7 @@
 refusal rolled back and shown, else the success flashed and a redirect) and
 backoffice/staged_uploads.py (the files a form keeps across its refusals, whatever the name of its
 removal field: `remove_staged` in the back office, `discard` in the portal)."""
+
 import io
 
 import pytest

@@ -1,4 +1,5 @@
 """R-NEWS-1: the newsletter's one-click unsubscribe link works without login, and only on POST."""
+
 import re
 
 import pytest

@@ -3,6 +3,7 @@
 Names are the manuals' examples or invented; no real person, no health data. Dates are given in days
 from today, so the demo stays alive whatever the day it is loaded.
 """
+
 from ..models import AgentRole, PartnerRole
 
 PASSWORD = "Demo-Espace-2026"  # noqa: S105 (the documented demo password)
@@ -30,9 +31,25 @@ REGISTRAR = "admin.gironde"
 # Luhn-valid invented SIRET numbers; the first structure is the demo's main one.
 STRUCTURES = [
     # name, type, siret, address, postal code, city, members
-    ("Association Solidarité Santé Aquitaine", "Association", "12345678900015", "12 rue des Remparts", "33000", "BORDEAUX", 8),
+    (
+        "Association Solidarité Santé Aquitaine",
+        "Association",
+        "12345678900015",
+        "12 rue des Remparts",
+        "33000",
+        "BORDEAUX",
+        8,
+    ),
     ("CCAS de Mérignac", "CCAS", "21330281000014", "1 place Charles de Gaulle", "33700", "MERIGNAC", 30),
-    ("PASS hospitalière de Beauvais", "PASS hospitalière", "26600005800013", "40 avenue Léon Blum", "60000", "BEAUVAIS", 14),
+    (
+        "PASS hospitalière de Beauvais",
+        "PASS hospitalière",
+        "26600005800013",
+        "40 avenue Léon Blum",
+        "60000",
+        "BEAUVAIS",
+        14,
+    ),
 ]
 
 # The main structure meets every situation of R-ORG-2..5 (see README).

@@ -6,6 +6,7 @@ partner accounts are added to the session with their password hash already set (
 the back office would instead send a set-password link, and would refuse an account above the cap
 (the demo shows a structure at its cap with an inactive technician beyond it).
 """
+
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -69,8 +70,13 @@ def structure(
 ) -> Structure:
     """A structure registered by the actor's caisse (services.structures.create_structure)."""
     data = {
-        "name": name, "type": type, "siret": siret, "address": address, "postal_code": postal_code,
-        "city": city, "member_count": member_count,
+        "name": name,
+        "type": type,
+        "siret": siret,
+        "address": address,
+        "postal_code": postal_code,
+        "city": city,
+        "member_count": member_count,
     }
     return structures.create_structure(data, actor)
 

@@ -1,4 +1,5 @@
 """`flask demo`: loads data.py into an empty database through the factories, dated relative to today."""
+
 import hashlib
 import secrets
 import struct
@@ -34,20 +35,34 @@ def is_empty() -> bool:
 def load() -> dict:
     """Fill an empty database. Returns the demo logins for the console."""
     if not is_empty():
-        raise RuntimeError("La base n'est pas vide : les données de démonstration ne sont chargées que dans une base vide.")
+        raise RuntimeError(
+            "La base n'est pas vide : les données de démonstration ne sont chargées que dans une base vide."
+        )
     caisses = {code: factories.caisse(name, code) for name, code in data.CAISSES}
     password_hash = hash_password(data.PASSWORD)
     agents = {
         username: factories.agent(
-            username, role=role, caisse=caisses[code] if code else None, first_name=first, last_name=last,
-            email=f"{username}@cpam.example.fr", password_hash=password_hash, password_changed_at=now(),
+            username,
+            role=role,
+            caisse=caisses[code] if code else None,
+            first_name=first,
+            last_name=last,
+            email=f"{username}@cpam.example.fr",
+            password_hash=password_hash,
+            password_changed_at=now(),
         )
         for username, first, last, role, code in data.AGENTS
     }
     structures = [
         factories.structure(
-            agents[data.REGISTRAR], name=name, type=type_, siret=siret, address=address, postal_code=postal_code,
-            city=city, member_count=members,
+            agents[data.REGISTRAR],
+            name=name,
+            type=type_,
+            siret=siret,
+            address=address,
+            postal_code=postal_code,
+            city=city,
+            member_count=members,
         )
         for name, type_, siret, address, postal_code, city, members in data.STRUCTURES
     ]
@@ -56,17 +71,30 @@ def load() -> dict:
     national = agents["admin"]
     conventions = {
         key: factories.convention(
-            national, structures[index], caisse=caisses[code], start=day + timedelta(days=start),
-            end=day + timedelta(days=end), offers=offers[opened], technician_cap=technician_cap,
+            national,
+            structures[index],
+            caisse=caisses[code],
+            start=day + timedelta(days=start),
+            end=day + timedelta(days=end),
+            offers=offers[opened],
+            technician_cap=technician_cap,
         )
         for key, index, code, start, end, opened, technician_cap in data.CONVENTIONS
     }
 
     accounts = {
         login: factories.partner_account(
-            structures[index], login, role=role, civility=civility, usage_name=last, first_name=first,
-            function=function, phone=data.ACCOUNT_PHONE, email=f"{login}@partenaire.example.fr",
-            password_hash=password_hash, password_changed_at=now(),
+            structures[index],
+            login,
+            role=role,
+            civility=civility,
+            usage_name=last,
+            first_name=first,
+            function=function,
+            phone=data.ACCOUNT_PHONE,
+            email=f"{login}@partenaire.example.fr",
+            password_hash=password_hash,
+            password_changed_at=now(),
         )
         for login, civility, first, last, function, role, index in data.ACCOUNTS
     }
@@ -80,11 +108,24 @@ def load() -> dict:
     requester = accounts[data.REQUESTERS[0]]
     difficulty = offers[1]
     # R-ORG-4: a request still awaiting CPAM OISE after the convention ended.
-    _request(caisses["601"], conventions["ended_pending"], requester, difficulty, RequestStatus.NEW,
-             now() - timedelta(days=15))
+    _request(
+        caisses["601"],
+        conventions["ended_pending"],
+        requester,
+        difficulty,
+        RequestStatus.NEW,
+        now() - timedelta(days=15),
+    )
     # R-ORG-5: every request to CPAM LOT ET GARONNE is resolved; the grace period runs 30 days.
-    _request(caisses["471"], conventions["grace"], requester, difficulty, RequestStatus.RESOLVED,
-             now() - timedelta(days=25), resolved_at=now() - timedelta(days=10))
+    _request(
+        caisses["471"],
+        conventions["grace"],
+        requester,
+        difficulty,
+        RequestStatus.RESOLVED,
+        now() - timedelta(days=25),
+        resolved_at=now() - timedelta(days=10),
+    )
     _news(caisses, accounts)
     _queue(caisses["331"], conventions["current"], agents, accounts, offers)
     db.session.commit()
@@ -132,7 +173,10 @@ def _news(caisses, accounts):
     moment = now()
     for code, title, body, days, colour in data.NEWS:
         news = News(
-            caisse_id=caisses[code].id, title=title, body=body, publish_at=moment + timedelta(days=days),
+            caisse_id=caisses[code].id,
+            title=title,
+            body=body,
+            publish_at=moment + timedelta(days=days),
             created_at=moment,
         )
         if colour:
@@ -145,11 +189,21 @@ def _banner_png(rgb, width=480, height=200) -> bytes:
     """A plain-colour PNG banner built by hand (no imaging library needed for the demo)."""
 
     def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(payload))
+            + kind
+            + payload
+            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+        )
 
     row = b"\x00" + bytes(rgb) * width
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * height, 9)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _plan(offer_count: int) -> list[tuple]:
@@ -186,19 +240,30 @@ def _queue(gironde, convention, agents, accounts, offers):
 
     def attach(request, side, filename, at, message=None):
         attachment = Attachment(
-            request_id=request.id, exchange_message_id=message.id if message else None, side=side,
-            filename=filename, storage_name=secrets.token_hex(16), content_type="application/pdf",
-            size=len(data.PDF), sha256=hashlib.sha256(data.PDF).hexdigest(), uploaded_at=at,
+            request_id=request.id,
+            exchange_message_id=message.id if message else None,
+            side=side,
+            filename=filename,
+            storage_name=secrets.token_hex(16),
+            content_type="application/pdf",
+            size=len(data.PDF),
+            sha256=hashlib.sha256(data.PDF).hexdigest(),
+            uploaded_at=at,
         )
         attachment.content = AttachmentContent(data=data.PDF)
         db.session.add(attachment)
 
     def change(request, status, at, by_agent=None, by_account=None):
         request.status, request.status_changed_at = status.value, at
-        db.session.add(StatusChange(
-            request_id=request.id, status=status.value, changed_at=at,
-            agent_id=by_agent.id if by_agent else None, account_id=by_account.id if by_account else None,
-        ))
+        db.session.add(
+            StatusChange(
+                request_id=request.id,
+                status=status.value,
+                changed_at=at,
+                agent_id=by_agent.id if by_agent else None,
+                account_id=by_account.id if by_account else None,
+            )
+        )
 
     for position, (index, status, age, step, rounds) in enumerate(_plan(len(offers))):
         offer = offers[index]
@@ -218,22 +283,36 @@ def _queue(gironde, convention, agents, accounts, offers):
         if offer.concerns_person:
             civility, last, first, (y, m, d), place = data.PEOPLE[position % len(data.PEOPLE)]
             person = dict(
-                person_civility=civility, person_last_name=last, person_first_name=first,
-                person_birth_date=date(y, m, d), person_birth_place=place, person_phone=data.PERSON_PHONE,
+                person_civility=civility,
+                person_last_name=last,
+                person_first_name=first,
+                person_birth_date=date(y, m, d),
+                person_birth_place=place,
+                person_phone=data.PERSON_PHONE,
             )
         request = Request(
-            number=next_number(gironde), caisse_id=gironde.id, structure_id=main_id, convention_id=convention.id,
-            service_offer_id=offer.id, motive_id=motive.id, requester_account_id=requester.id,
+            number=next_number(gironde),
+            caisse_id=gironde.id,
+            structure_id=main_id,
+            convention_id=convention.id,
+            service_offer_id=offer.id,
+            motive_id=motive.id,
+            requester_account_id=requester.id,
             requester_name=f"{requester.display_name} {requester.first_name}",
             comment=data.REQUEST_COMMENT.format(offer=offer.label.lower()),
-            details=details, status=RequestStatus.NEW.value, deposited_at=deposited, status_changed_at=deposited,
+            details=details,
+            status=RequestStatus.NEW.value,
+            deposited_at=deposited,
+            status_changed_at=deposited,
             **person,
         )
         db.session.add(request)
         db.session.flush()
-        db.session.add(StatusChange(
-            request_id=request.id, status=RequestStatus.NEW.value, changed_at=deposited, account_id=requester.id
-        ))
+        db.session.add(
+            StatusChange(
+                request_id=request.id, status=RequestStatus.NEW.value, changed_at=deposited, account_id=requester.id
+            )
+        )
         if offer.allows_attachments and position % 3 == 0:
             attach(request, "partner", "justificatif.pdf", deposited)
         if status == RequestStatus.NEW:
@@ -259,8 +338,12 @@ def _queue(gironde, convention, agents, accounts, offers):
         for turn in range(1, rounds + 1):
             at = at + timedelta(hours=step)
             question = ExchangeMessage(
-                request_id=request.id, side="partner", created_at=at, account_id=requester.id,
-                author_name=f"{requester.display_name} {requester.first_name}", body=data.QUESTION.format(turn=turn),
+                request_id=request.id,
+                side="partner",
+                created_at=at,
+                account_id=requester.id,
+                author_name=f"{requester.display_name} {requester.first_name}",
+                body=data.QUESTION.format(turn=turn),
             )
             db.session.add(question)
             db.session.flush()
@@ -270,10 +353,16 @@ def _queue(gironde, convention, agents, accounts, offers):
             if status == RequestStatus.MESSAGE_SENT and turn == rounds:
                 break
             at = at + timedelta(hours=step)
-            db.session.add(ExchangeMessage(
-                request_id=request.id, side="caisse", created_at=at, agent_id=taker.id, author_name=gironde.name,
-                body=data.REPLY.format(turn=turn),
-            ))
+            db.session.add(
+                ExchangeMessage(
+                    request_id=request.id,
+                    side="caisse",
+                    created_at=at,
+                    agent_id=taker.id,
+                    author_name=gironde.name,
+                    body=data.REPLY.format(turn=turn),
+                )
+            )
             request.caisse_answers_in_exchange = turn
             closes = status == RequestStatus.CLOSED and turn == 4
             change(request, RequestStatus.CLOSED if closes else RequestStatus.MESSAGE_RECEIVED, at, by_agent=taker)

@@ -1,4 +1,5 @@
 """All models, importable from one place (and known to Alembic)."""
+
 from .accounts import CIVILITIES, PartnerAccount, PartnerRole, PasswordToken
 from .audit import AuditEntry
 from .caisses import AGENT_ROLE_LABELS, Agent, AgentRole, Caisse

@@ -1,4 +1,5 @@
 """Partner accounts (managers and technicians, R-ACC-*) and set-password tokens."""
+
 import enum
 from datetime import datetime
 
@@ -30,9 +31,7 @@ class PartnerAccount(UserMixin, Model):
     __tablename__ = "partner_account"
     __table_args__ = (
         CheckConstraint("role IN ('manager', 'technician')", name="role_known"),
-        CheckConstraint(
-            "birth_name IS NOT NULL OR usage_name IS NOT NULL", name="a_name_is_required"
-        ),
+        CheckConstraint("birth_name IS NOT NULL OR usage_name IS NOT NULL", name="a_name_is_required"),
         Index("ix_partner_account_structure_role", "structure_id", "role", "active"),
     )
 
@@ -56,9 +55,7 @@ class PartnerAccount(UserMixin, Model):
     cgu_accepted_at: Mapped[datetime | None]
     last_caisse_id: Mapped[int | None] = mapped_column(ForeignKey("caisse.id", ondelete="SET NULL"))
     created_by_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
-    created_by_account_id: Mapped[int | None] = mapped_column(
-        ForeignKey("partner_account.id", ondelete="SET NULL")
-    )
+    created_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("partner_account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     structure: Mapped[Structure] = relationship()
@@ -105,11 +102,7 @@ class PasswordToken(Model):
     """A set-password link (R-ACC-3/6): only its SHA-256 is stored; single use; expires."""
 
     __tablename__ = "password_token"
-    __table_args__ = (
-        CheckConstraint(
-            "(partner_account_id IS NULL) <> (agent_id IS NULL)", name="exactly_one_owner"
-        ),
-    )
+    __table_args__ = (CheckConstraint("(partner_account_id IS NULL) <> (agent_id IS NULL)", name="exactly_one_owner"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

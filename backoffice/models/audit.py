@@ -1,4 +1,5 @@
 """The audit log (R-RGPD-4): who did what, when, on which object."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String

@@ -1,4 +1,5 @@
 """Caisses (CPAM) and their back-office users (agents with a role)."""
+
 import enum
 import secrets
 from datetime import datetime
@@ -57,11 +58,7 @@ class Agent(UserMixin, Model):
     """A back-office user: national admin (no caisse), caisse admin or agent of one caisse (R-TEN-2)."""
 
     __tablename__ = "agent"
-    __table_args__ = (
-        CheckConstraint(
-            "role = 'national_admin' OR caisse_id IS NOT NULL", name="caisse_required"
-        ),
-    )
+    __table_args__ = (CheckConstraint("role = 'national_admin' OR caisse_id IS NOT NULL", name="caisse_required"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alt_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_alt_id)

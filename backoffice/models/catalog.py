@@ -1,4 +1,5 @@
 """Service offers (ODS) and motives: a national reference list, enabled per caisse."""
+
 from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -18,9 +19,7 @@ class ServiceOffer(Model):
     concerns_person: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(default=0)
 
-    motives: Mapped[list["Motive"]] = relationship(
-        back_populates="service_offer", order_by="Motive.position"
-    )
+    motives: Mapped[list["Motive"]] = relationship(back_populates="service_offer", order_by="Motive.position")
 
     def __str__(self) -> str:
         return self.label

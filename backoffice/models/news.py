@@ -1,4 +1,5 @@
 """News of a caisse, newsletters and the partner accounts subscribed to them (R-NEWS-1)."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
@@ -50,7 +51,5 @@ class NewsletterSubscription(Model):
 
     __tablename__ = "newsletter_subscription"
 
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("partner_account.id", ondelete="CASCADE"), primary_key=True
-    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("partner_account.id", ondelete="CASCADE"), primary_key=True)
     subscribed_at: Mapped[datetime] = mapped_column(default=now)

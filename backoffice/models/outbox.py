@@ -4,6 +4,7 @@ A message that carries a personal set-password link stores only a redacted copy 
 the link goes) and which link it needs (purpose and owner): the sender issues the token and puts
 the real link in the outgoing e-mail at send time, in memory only.
 """
+
 import enum
 from datetime import datetime
 
@@ -40,9 +41,7 @@ class OutboxMessage(Model):
     __tablename__ = "outbox_message"
     __table_args__ = (
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
-        CheckConstraint(
-            "link_partner_account_id IS NULL OR link_agent_id IS NULL", name="at_most_one_link_owner"
-        ),
+        CheckConstraint("link_partner_account_id IS NULL OR link_agent_id IS NULL", name="at_most_one_link_owner"),
         CheckConstraint(
             "link_purpose IS NOT NULL OR (link_partner_account_id IS NULL AND link_agent_id IS NULL)",
             name="link_owner_has_purpose",

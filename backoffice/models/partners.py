@@ -1,4 +1,5 @@
 """Partner structures and their conventions with caisses (R-CONV-1..4)."""
+
 import enum
 from datetime import date, datetime, timedelta
 
@@ -37,9 +38,9 @@ class Structure(Model):
     __table_args__ = (
         CheckConstraint("member_count >= 1", name="member_count_positive"),
         # The queue's search by structure name ("contient"), on PostgreSQL.
-        Index(
-            "ix_structure_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
-        ).ddl_if(dialect="postgresql"),
+        Index("ix_structure_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(
+            dialect="postgresql"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -105,9 +106,7 @@ class Convention(Model):
     __table_args__ = (
         CheckConstraint("end_date > start_date", name="end_after_start"),
         CheckConstraint("manager_cap IS NULL OR manager_cap >= 1", name="manager_cap_positive"),
-        CheckConstraint(
-            "technician_cap IS NULL OR technician_cap >= 1", name="technician_cap_positive"
-        ),
+        CheckConstraint("technician_cap IS NULL OR technician_cap >= 1", name="technician_cap_positive"),
         Index("ix_convention_caisse_structure", "caisse_id", "structure_id"),
         Index("ix_convention_structure_end", "structure_id", "end_date"),
     )

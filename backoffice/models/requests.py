@@ -1,4 +1,5 @@
 """Requests filed by partners (SPEC §5–6): numbering, status history, Q/R exchange, attachments."""
+
 import enum
 import re
 from datetime import date, datetime
@@ -93,7 +94,7 @@ def search_keys(caisse_id: int, pattern: str) -> list[str]:
     the database's locale lowercases ASCII letters to ASCII letters: every locale but the Turkish and
     Azeri ones ("I" → "ı"), which a French caisse's database does not use."""
     words = [word.lower() for word in _ASCII_WORDS.findall(pattern)]
-    return sorted({f"{caisse_id}:{word[i:i + 3]}" for word in words for i in range(len(word) - 2)})
+    return sorted({f"{caisse_id}:{word[i : i + 3]}" for word in words for i in range(len(word) - 2)})
 
 
 class Request(Model):
@@ -120,7 +121,11 @@ class Request(Model):
         # trigrams of both columns next to the caisse (btree_gin), so a search reads the posting
         # lists of its caisse and its trigrams, not every row of the caisse (SQLite scans).
         Index(
-            "ix_request_search", "caisse_id", "number", "person_last_name", postgresql_using="gin",
+            "ix_request_search",
+            "caisse_id",
+            "number",
+            "person_last_name",
+            postgresql_using="gin",
             postgresql_ops={"number": "gin_trgm_ops", "person_last_name": "gin_trgm_ops"},
         ).ddl_if(dialect="postgresql"),
         # The same search for an agent of one caisse, with keys that carry the caisse: each posting
@@ -216,9 +221,7 @@ class Attachment(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("request.id", ondelete="CASCADE"), index=True)
-    exchange_message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("exchange_message.id", ondelete="CASCADE")
-    )
+    exchange_message_id: Mapped[int | None] = mapped_column(ForeignKey("exchange_message.id", ondelete="CASCADE"))
     side: Mapped[str] = mapped_column(String(10))
     filename: Mapped[str] = mapped_column(String(255))
     storage_name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -228,17 +231,13 @@ class Attachment(Model):
     uploaded_at: Mapped[datetime] = mapped_column(default=now, index=True)
     purged_at: Mapped[datetime | None]
 
-    content: Mapped["AttachmentContent | None"] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True
-    )
+    content: Mapped["AttachmentContent | None"] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
 
 class AttachmentContent(Model):
     __tablename__ = "attachment_content"
 
-    attachment_id: Mapped[int] = mapped_column(
-        ForeignKey("attachment.id", ondelete="CASCADE"), primary_key=True
-    )
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachment.id", ondelete="CASCADE"), primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -253,9 +252,7 @@ class StagedUpload(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(32), unique=True)
-    account_id: Mapped[int | None] = mapped_column(
-        ForeignKey("partner_account.id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("partner_account.id", ondelete="CASCADE"), index=True)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), index=True)
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))

@@ -10,6 +10,7 @@ of the account (services/sessions.py).
 they count (the login as typed with the client address, or the address alone): neither the typed
 logins (which may be passwords typed in the wrong field) nor the addresses are stored.
 """
+
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String
@@ -21,9 +22,7 @@ from ..extensions import Model
 
 class UserSession(Model):
     __tablename__ = "user_session"
-    __table_args__ = (
-        CheckConstraint("(agent_id IS NULL) <> (partner_account_id IS NULL)", name="one_owner"),
-    )
+    __table_args__ = (CheckConstraint("(agent_id IS NULL) <> (partner_account_id IS NULL)", name="one_owner"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex of the cookie's key

@@ -2,6 +2,7 @@
 
 The situation is recomputed on every portal request, so access ends the moment a rule says so.
 """
+
 import enum
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -65,10 +66,7 @@ class CaisseAccess:
         if self.situation is Situation.ENDING:
             return f"Le conventionnement arrive à échéance le {day} - Veuillez contacter l'organisme concerné."
         if self.situation is Situation.ENDED_PENDING:
-            return (
-                f"Le conventionnement s'est terminé le {day} mais il reste des demandes en cours de "
-                "traitement."
-            )
+            return f"Le conventionnement s'est terminé le {day} mais il reste des demandes en cours de traitement."
         if self.situation is Situation.GRACE:
             return (
                 f"Le conventionnement s'est terminé le {day}. Vous disposez d'un délai supplémentaire "
@@ -124,7 +122,9 @@ def grace_end(structure_id: int, caisse_id: int, end_date: date) -> date:
 
 # Every portal page reads them: built once, run with bound parameters.
 _CONVENTIONS = (
-    select(Convention).options(joinedload(Convention.caisse)).where(Convention.structure_id == bindparam("structure_id"))
+    select(Convention)
+    .options(joinedload(Convention.caisse))
+    .where(Convention.structure_id == bindparam("structure_id"))
 )
 _CONVENTIONS_WITH = _CONVENTIONS.where(Convention.caisse_id == bindparam("caisse_id"))
 
@@ -201,8 +201,6 @@ def select_caisse(
         return None
     if account.last_caisse_id != caisse_id:
         account.last_caisse_id = caisse_id
-    audit.record(
-        "caisse.select", actor=account, target=account, caisse_id=caisse_id, situation=access.situation.value
-    )
+    audit.record("caisse.select", actor=account, target=account, caisse_id=caisse_id, situation=access.situation.value)
     db.session.commit()
     return access

@@ -2,6 +2,7 @@
 
 Both follow R-ACC-1..3 and R-ACC-6: validated identity, generated login, set-password e-mail.
 """
+
 from sqlalchemy import func, select
 
 from ..clock import now
@@ -23,10 +24,14 @@ def conventions_of(structure_id: int, caisse_id: int | None = None) -> list[Conv
 
 
 def active_count(structure_id: int, role: PartnerRole, exclude_id: int | None = None) -> int:
-    query = select(func.count()).select_from(PartnerAccount).where(
-        PartnerAccount.structure_id == structure_id,
-        PartnerAccount.role == role.value,
-        PartnerAccount.active.is_(True),
+    query = (
+        select(func.count())
+        .select_from(PartnerAccount)
+        .where(
+            PartnerAccount.structure_id == structure_id,
+            PartnerAccount.role == role.value,
+            PartnerAccount.active.is_(True),
+        )
     )
     if exclude_id is not None:
         query = query.where(PartnerAccount.id != exclude_id)
@@ -41,31 +46,20 @@ def cap(convention: Convention, role: PartnerRole) -> int:
 
 def structure_cap(structure_id: int, role: PartnerRole, caisse_id: int | None = None) -> int | None:
     """The cap of the structure's open convention(s): the most generous of the open ones."""
-    caps = [
-        cap(c, role)
-        for c in conventions_of(structure_id, caisse_id)
-        if c.state() is not ConventionState.ENDED
-    ]
+    caps = [cap(c, role) for c in conventions_of(structure_id, caisse_id) if c.state() is not ConventionState.ENDED]
     return max(caps) if caps else None
 
 
 def _cap_message(role: PartnerRole, limit: int) -> str:
     if role is PartnerRole.MANAGER:
-        return (
-            f"Le nombre maximum de comptes gestionnaires actifs ({limit}) est atteint pour cette "
-            "structure."
-        )
-    return (
-        f"Le nombre maximum de comptes techniciens actifs ({limit}) est atteint pour cette structure."
-    )
+        return f"Le nombre maximum de comptes gestionnaires actifs ({limit}) est atteint pour cette structure."
+    return f"Le nombre maximum de comptes techniciens actifs ({limit}) est atteint pour cette structure."
 
 
 def _check_cap(structure: Structure, role: PartnerRole, caisse_id: int | None) -> None:
     limit = structure_cap(structure.id, role, caisse_id)
     if limit is None:
-        raise DomainError(
-            "Cette structure n'a pas de convention en cours ou à venir avec l'organisme."
-        )
+        raise DomainError("Cette structure n'a pas de convention en cours ou à venir avec l'organisme.")
     if active_count(structure.id, role) >= limit:
         raise DomainError(_cap_message(role, limit))
 
@@ -83,9 +77,7 @@ def _send_welcome(account: PartnerAccount, caisse_id: int | None, reactivated: b
     )
 
 
-def create_account(
-    structure: Structure, role: PartnerRole, data: dict, actor, caisse_id: int | None
-) -> PartnerAccount:
+def create_account(structure: Structure, role: PartnerRole, data: dict, actor, caisse_id: int | None) -> PartnerAccount:
     """R-MGR-1 / R-TEC-1..2: identity rules, cap, generated login, welcome e-mail, audit."""
     fields = clean_identity(data)
     _check_cap(structure, role, caisse_id)
@@ -99,7 +91,11 @@ def create_account(
     db.session.flush()
     _send_welcome(account, caisse_id, reactivated=False)
     audit.record(
-        f"{role.value}.create", actor=actor, target=account, caisse_id=caisse_id, login=login,
+        f"{role.value}.create",
+        actor=actor,
+        target=account,
+        caisse_id=caisse_id,
+        login=login,
         structure_id=structure.id,
     )
     db.session.commit()
@@ -129,8 +125,7 @@ def inactivate_account(account: PartnerAccount, actor, caisse_id: int | None) ->
                 "créez d'abord un nouveau compte gestionnaire."
             )
         raise DomainError(
-            "Impossible d'inactiver ce compte : la structure doit conserver au moins un "
-            "technicien actif."
+            "Impossible d'inactiver ce compte : la structure doit conserver au moins un technicien actif."
         )
     deactivate(account)
     audit.record(f"{account.role}.inactivate", actor=actor, target=account, caisse_id=caisse_id)
@@ -152,9 +147,7 @@ def reactivate_account(account: PartnerAccount, reason: str, actor, caisse_id: i
     if not reason:
         raise DomainError("Veuillez saisir le motif de réactivation.", "reason")
     if len(reason) > REASON_MAX:
-        raise DomainError(
-            f"Le motif de réactivation ne doit pas dépasser {REASON_MAX} caractères.", "reason"
-        )
+        raise DomainError(f"Le motif de réactivation ne doit pas dépasser {REASON_MAX} caractères.", "reason")
     _check_cap(account.structure, PartnerRole(account.role), caisse_id)
     account.active = True
     account.inactivated_at = None
@@ -220,8 +213,13 @@ def request_password_reset(login: str) -> None:
         db.session.commit()
         return
     outbox.enqueue(
-        "password_reset", account.email, "password_reset", caisse_id=account.last_caisse_id,
-        link_owner=account, link_purpose="reset", account=account,
+        "password_reset",
+        account.email,
+        "password_reset",
+        caisse_id=account.last_caisse_id,
+        link_owner=account,
+        link_purpose="reset",
+        account=account,
     )
     audit.record("password.reset_request", actor=None, target=account, found=True)
     db.session.commit()
@@ -235,6 +233,7 @@ def technicians_of(structure_id: int) -> list[PartnerAccount]:
             PartnerAccount.role == PartnerRole.TECHNICIAN.value,
         )
     )
+
     def alphabetical(name: str) -> str:
         return strip_accents(name).casefold()  # 'ÉTIENNE' between 'DUPONT' and 'FABRE'
 

@@ -3,6 +3,7 @@
 Configured with CLAMD_SOCKET (a Unix socket path) or CLAMD_HOST/CLAMD_PORT. When configured, an
 unreachable daemon refuses the upload (fail closed); when not, only the built-in checks apply.
 """
+
 import socket
 import struct
 

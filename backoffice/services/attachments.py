@@ -4,6 +4,7 @@ Accepted: pdf, doc, docx, xls, xlsx, csv, tiff, png, jpeg. Office Open XML files
 zip archives: a macro project, an encrypted or exploding archive is refused. Files are stored
 under a generated name; the original name is kept (cleaned) for display only.
 """
+
 import hashlib
 import io
 import re
@@ -31,8 +32,17 @@ CONTENT_TYPES = {
     "jpeg": "image/jpeg",
 }
 EXTENSIONS = {
-    "pdf": "pdf", "doc": "doc", "docx": "docx", "xls": "xls", "xlsx": "xlsx", "csv": "csv",
-    "tif": "tiff", "tiff": "tiff", "png": "png", "jpg": "jpeg", "jpeg": "jpeg",
+    "pdf": "pdf",
+    "doc": "doc",
+    "docx": "docx",
+    "xls": "xls",
+    "xlsx": "xlsx",
+    "csv": "csv",
+    "tif": "tiff",
+    "tiff": "tiff",
+    "png": "png",
+    "jpg": "jpeg",
+    "jpeg": "jpeg",
 }
 _ZIP_MAX_TOTAL = 100 * 1024 * 1024  # uncompressed
 # Markup that makes a file a polyglot (a browser or viewer could run it as a page or an image script).
@@ -69,7 +79,7 @@ def clean_filename(name: str) -> str:
         name = "fichier"
     if len(name) > 120:
         stem, dot, ext = name.rpartition(".")
-        name = (stem[: 110] + "." + ext[:8]) if dot else name[:120]
+        name = (stem[:110] + "." + ext[:8]) if dot else name[:120]
     return name
 
 
@@ -221,9 +231,7 @@ def check_file(filename: str, data: bytes) -> CheckedFile:
 def check_count(already: int, adding: int, limit: int = MAX_FILES) -> None:
     if already + adding > limit:
         left = max(limit - already, 0)
-        raise DomainError(
-            f"{limit} pièces jointes maximum : vous pouvez encore en ajouter {left}.", "attachments"
-        )
+        raise DomainError(f"{limit} pièces jointes maximum : vous pouvez encore en ajouter {left}.", "attachments")
 
 
 def human_size(size: int) -> str:

@@ -1,4 +1,5 @@
 """Writes the audit log (R-RGPD-4) inside the caller's transaction."""
+
 from flask import has_request_context, request
 
 from ..extensions import db

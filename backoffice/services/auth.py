@@ -1,6 +1,7 @@
 """Authentication shared by the back-office and the portal: argon2id, login throttling
 (services/throttle.py, in place of an account lock) and the Flask-Login loader that checks the
 server-side session (services/sessions.py) in the statement that loads the user."""
+
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Unpack
 

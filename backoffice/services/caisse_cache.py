@@ -21,6 +21,7 @@ simply never asked for again. As a safety net against a change made behind the a
 
 `init_app` (called by create_app) registers the listeners.
 """
+
 import logging
 import secrets
 import time
@@ -60,8 +61,13 @@ DEFAULT_TTL_SECONDS = 300
 # The tables whose rows the kept lists show: a bulk statement on one of them must renew the stamps.
 LISTED_TABLES = frozenset(
     (
-        Convention.__tablename__, convention_offer.name, CaisseMotive.__tablename__, Structure.__tablename__,
-        PartnerAccount.__tablename__, ServiceOffer.__tablename__, Motive.__tablename__,
+        Convention.__tablename__,
+        convention_offer.name,
+        CaisseMotive.__tablename__,
+        Structure.__tablename__,
+        PartnerAccount.__tablename__,
+        ServiceOffer.__tablename__,
+        Motive.__tablename__,
     )
 )
 
@@ -142,11 +148,20 @@ def _statement(dialect: str | None):
     if dialect in _statements:
         return _statements[dialect]
     offers = select(
-        literal("offer").label("kind"), ServiceOffer.id, ServiceOffer.label, null().label("offer"),
-        ServiceOffer.position.label("p1"), literal(0).label("p2"),
+        literal("offer").label("kind"),
+        ServiceOffer.id,
+        ServiceOffer.label,
+        null().label("offer"),
+        ServiceOffer.position.label("p1"),
+        literal(0).label("p2"),
     )
     motives = select(
-        literal("motive"), Motive.id, Motive.label, ServiceOffer.label, ServiceOffer.position, Motive.position,
+        literal("motive"),
+        Motive.id,
+        Motive.label,
+        ServiceOffer.label,
+        ServiceOffer.position,
+        Motive.position,
     ).join(ServiceOffer, ServiceOffer.id == Motive.service_offer_id)
     under_convention = select(Convention.structure_id)
     in_caisse: ColumnElement[bool]
@@ -165,7 +180,12 @@ def _statement(dialect: str | None):
         else:
             in_caisse = Structure.id.in_(under_convention)
     structures = select(
-        literal("structure"), Structure.id, Structure.name, null(), literal(0), literal(0),
+        literal("structure"),
+        Structure.id,
+        Structure.name,
+        null(),
+        literal(0),
+        literal(0),
     ).where(in_caisse)
     every_motive = select(literal("label"), Motive.id, Motive.label, null(), literal(0), literal(0))
     union = union_all(offers, motives, structures, every_motive).subquery()

@@ -1,4 +1,5 @@
 """Caisses and their back-office users: created by the national admin, agents by their caisse admin."""
+
 import re
 
 from sqlalchemy import func, select
@@ -58,8 +59,7 @@ def _clean_agent(data: dict) -> dict:
     email = (data.get("email") or "").strip()
     if not _USERNAME_RE.match(username):
         errors["username"] = (
-            "L'identifiant comporte de 3 à 60 caractères : lettres minuscules, chiffres, point, "
-            "tiret ou tiret bas."
+            "L'identifiant comporte de 3 à 60 caractères : lettres minuscules, chiffres, point, tiret ou tiret bas."
         )
     if not first_name or len(first_name) > 40:
         errors["first_name"] = "Veuillez renseigner le prénom (40 caractères au plus)."
@@ -127,7 +127,9 @@ def set_agent_active(agent: Agent, active: bool, actor: Agent) -> None:
         return
     agent.active = active
     rotate_session_id(agent)
-    audit.record("agent.activate" if active else "agent.inactivate", actor=actor, target=agent, caisse_id=agent.caisse_id)
+    audit.record(
+        "agent.activate" if active else "agent.inactivate", actor=actor, target=agent, caisse_id=agent.caisse_id
+    )
     db.session.commit()
 
 
@@ -135,9 +137,7 @@ def create_national_admin(username: str, email: str, password: str, first_name: 
     """Used by `flask create-admin`."""
     from .passwords import check_policy
 
-    fields = _clean_agent(
-        {"username": username, "email": email, "first_name": first_name, "last_name": last_name}
-    )
+    fields = _clean_agent({"username": username, "email": email, "first_name": first_name, "last_name": last_name})
     if db.session.scalar(select(Agent.id).where(Agent.username == fields["username"])):
         raise DomainError("Cet identifiant est déjà utilisé.", "username")
     check_policy(password, fields["username"])

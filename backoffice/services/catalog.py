@@ -1,4 +1,5 @@
 """The national catalogue of service offers and motives (SPEC §5) and each caisse's choice in it."""
+
 from sqlalchemy import delete, select
 
 from ..extensions import db
@@ -87,8 +88,7 @@ REFERENCE_OFFERS = [
     (
         "document",
         "Demander un document",
-        "Vous souhaitez obtenir un document pour un assuré (attestation de droits, formulaire carte "
-        "vitale...).",
+        "Vous souhaitez obtenir un document pour un assuré (attestation de droits, formulaire carte vitale...).",
         False,
         True,
         [
@@ -121,9 +121,7 @@ def ensure_reference_catalog() -> None:
         known = {m.label for m in offer.motives}
         for motive_position, motive_label in enumerate(motives):
             if motive_label not in known:
-                db.session.add(
-                    Motive(service_offer_id=offer.id, label=motive_label, position=motive_position)
-                )
+                db.session.add(Motive(service_offer_id=offer.id, label=motive_label, position=motive_position))
     db.session.flush()
 
 
@@ -168,9 +166,7 @@ def set_caisse_catalog(caisse_id: int, offer_ids: set[int], motive_ids: set[int]
         offer_motives = {m.id for m in offers[offer_id].motives}
         picked = motive_ids & offer_motives
         if not picked:
-            raise DomainError(
-                f"Sélectionnez au moins un motif pour l'offre « {offers[offer_id].label} »."
-            )
+            raise DomainError(f"Sélectionnez au moins un motif pour l'offre « {offers[offer_id].label} ».")
         chosen_motives |= picked
     caisse_cache.renew(caisse_ids={caisse_id})  # the queue's motive options of this caisse
     db.session.execute(delete(CaisseOffer).where(CaisseOffer.caisse_id == caisse_id))

@@ -1,4 +1,5 @@
 """R-HIS-1..3: the partner's request history with its eight criteria, sort, order and pages."""
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -93,8 +94,14 @@ class HistoryRow(NamedTuple):
 
 
 _CARD_COLUMNS = (
-    Request.number, Request.status, Request.deposited_at, Request.requester_name, Request.person_civility,
-    Request.person_last_name, Request.person_first_name, ServiceOffer.label,
+    Request.number,
+    Request.status,
+    Request.deposited_at,
+    Request.requester_name,
+    Request.person_civility,
+    Request.person_last_name,
+    Request.person_first_name,
+    ServiceOffer.label,
 )
 
 
@@ -128,8 +135,9 @@ def page(structure_id: int, caisse_id: int, c: Criteria) -> tuple[list[HistoryRo
 def _last_page(where, ordering, per_page: int) -> Sequence[Any]:
     """The last page's cards with the total, in one statement: each match numbered in the order."""
     numbered = (
-        select(*_CARD_COLUMNS, func.row_number().over(order_by=ordering).label("rn"),
-               func.count().over().label("total"))
+        select(
+            *_CARD_COLUMNS, func.row_number().over(order_by=ordering).label("rn"), func.count().over().label("total")
+        )
         .join(ServiceOffer, ServiceOffer.id == Request.service_offer_id)
         .where(*where)
         .subquery()
@@ -171,25 +179,49 @@ _NO_TEXT = null().cast(String)
 _NO_INT = null().cast(Integer)
 _OPTIONS = union_all(
     select(
-        literal(0).label("kind"), PartnerAccount.id, func.coalesce(PartnerAccount.usage_name, PartnerAccount.birth_name,
-                                                                   "").label("label"),
-        PartnerAccount.first_name.label("first_name"), PartnerAccount.active.label("active"),
-        _NO_INT.label("motive_id"), _NO_TEXT.label("motive_label"),
-        PartnerAccount.usage_name.label("t1"), PartnerAccount.birth_name.label("t2"), PartnerAccount.first_name.label("t3"),
-        _NO_INT.label("i1"), _NO_INT.label("i2"), _NO_INT.label("i3"), _NO_INT.label("i4"),
+        literal(0).label("kind"),
+        PartnerAccount.id,
+        func.coalesce(PartnerAccount.usage_name, PartnerAccount.birth_name, "").label("label"),
+        PartnerAccount.first_name.label("first_name"),
+        PartnerAccount.active.label("active"),
+        _NO_INT.label("motive_id"),
+        _NO_TEXT.label("motive_label"),
+        PartnerAccount.usage_name.label("t1"),
+        PartnerAccount.birth_name.label("t2"),
+        PartnerAccount.first_name.label("t3"),
+        _NO_INT.label("i1"),
+        _NO_INT.label("i2"),
+        _NO_INT.label("i3"),
+        _NO_INT.label("i4"),
     ).where(PartnerAccount.structure_id == bindparam("structure_id"), PartnerAccount.role == "technician"),
     select(
-        literal(1), ServiceOffer.id, ServiceOffer.label, _NO_TEXT, null().cast(Boolean),
-        _ENABLED_MOTIVES.c.id, _ENABLED_MOTIVES.c.label, _NO_TEXT, _NO_TEXT, _NO_TEXT,
-        ServiceOffer.position, ServiceOffer.id, _ENABLED_MOTIVES.c.position, _ENABLED_MOTIVES.c.id,
+        literal(1),
+        ServiceOffer.id,
+        ServiceOffer.label,
+        _NO_TEXT,
+        null().cast(Boolean),
+        _ENABLED_MOTIVES.c.id,
+        _ENABLED_MOTIVES.c.label,
+        _NO_TEXT,
+        _NO_TEXT,
+        _NO_TEXT,
+        ServiceOffer.position,
+        ServiceOffer.id,
+        _ENABLED_MOTIVES.c.position,
+        _ENABLED_MOTIVES.c.id,
     )
     .join(convention_offer, convention_offer.c.service_offer_id == ServiceOffer.id)
     .outerjoin(_ENABLED_MOTIVES, _ENABLED_MOTIVES.c.service_offer_id == ServiceOffer.id)
     .where(convention_offer.c.convention_id == bindparam("convention_id")),
 ).subquery()
 _OPTIONS_STATEMENT = select(
-    _OPTIONS.c.kind, _OPTIONS.c.id, _OPTIONS.c.label, _OPTIONS.c.first_name, _OPTIONS.c.active,
-    _OPTIONS.c.motive_id, _OPTIONS.c.motive_label,
+    _OPTIONS.c.kind,
+    _OPTIONS.c.id,
+    _OPTIONS.c.label,
+    _OPTIONS.c.first_name,
+    _OPTIONS.c.active,
+    _OPTIONS.c.motive_id,
+    _OPTIONS.c.motive_label,
 ).order_by(*(_OPTIONS.c[name] for name in ("kind", "t1", "t2", "t3", "i1", "i2", "i3", "i4")))
 
 

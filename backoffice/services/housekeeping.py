@@ -20,6 +20,7 @@
 Each rule runs in its own transaction and writes one audit row per account, with the system as
 actor. On PostgreSQL the whole run holds an advisory lock, so two machines never run it at once.
 """
+
 import calendar
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -66,9 +67,7 @@ def _exclusive_run():
     # A connection of its own holds the session-level lock while the rules commit on others.
     connection = db.engine.connect()
     try:
-        acquired = connection.execute(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
-        ).scalar()
+        acquired = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}).scalar()
         connection.commit()
         if not acquired:
             yield False
@@ -111,8 +110,7 @@ def _structures_whose_conventions_all_ended(day: date) -> list[tuple[int, int]]:
         select(Convention.structure_id, Convention.caisse_id)
         .join(
             last_end,
-            (last_end.c.structure_id == Convention.structure_id)
-            & (last_end.c.last_end == Convention.end_date),
+            (last_end.c.structure_id == Convention.structure_id) & (last_end.c.last_end == Convention.end_date),
         )
         .where(last_end.c.last_end < day, Convention.structure_id.in_(with_active))
         .order_by(Convention.structure_id)
@@ -139,8 +137,12 @@ def inactivate_ended_structures() -> int:
             for account in accounts:
                 deactivate(account)
                 audit.record(
-                    f"{account.role}.auto_inactivate", actor=None, target=account, caisse_id=caisse_id,
-                    login=account.login, structure_id=structure_id,
+                    f"{account.role}.auto_inactivate",
+                    actor=None,
+                    target=account,
+                    caisse_id=caisse_id,
+                    login=account.login,
+                    structure_id=structure_id,
                     reason="Fin de la dernière convention de la structure (R-LIFE-1)",
                 )
                 count += 1
@@ -163,15 +165,21 @@ def delete_old_inactive_accounts() -> int:
                 PartnerAccount.inactivated_at <= moment - timedelta(days=181),
             )
         ).all()
-        due = [a for a in candidates if a.inactivated_at and add_months(a.inactivated_at, DELETE_AFTER_MONTHS) <= moment]
+        due = [
+            a for a in candidates if a.inactivated_at and add_months(a.inactivated_at, DELETE_AFTER_MONTHS) <= moment
+        ]
         if due:
             ids = [a.id for a in due]
             for account in due:
                 _erase_traces(account)
                 # The record of the deletion itself names no one (R-RGPD-2).
                 audit.record(
-                    f"{account.role}.auto_delete", actor=None, target=account, caisse_id=account.last_caisse_id,
-                    structure_id=account.structure_id, inactivated_at=account.inactivated_at and account.inactivated_at.isoformat(),
+                    f"{account.role}.auto_delete",
+                    actor=None,
+                    target=account,
+                    caisse_id=account.last_caisse_id,
+                    structure_id=account.structure_id,
+                    inactivated_at=account.inactivated_at and account.inactivated_at.isoformat(),
                     reason="Compte inactivé depuis 6 mois (R-LIFE-2)",
                 )
             for account in due:
@@ -225,10 +233,14 @@ def purge_attachment_contents() -> int:
     days = current_app.config.get("ATTACHMENT_RETENTION_DAYS", 15)
     limit = now() - timedelta(days=days)
     try:
-        due = select(Attachment.id).join(Request, Request.id == Attachment.request_id).where(
-            Attachment.purged_at.is_(None),
-            Attachment.uploaded_at <= limit,
-            Request.status.not_in(AWAITING_CAISSE),
+        due = (
+            select(Attachment.id)
+            .join(Request, Request.id == Attachment.request_id)
+            .where(
+                Attachment.purged_at.is_(None),
+                Attachment.uploaded_at <= limit,
+                Request.status.not_in(AWAITING_CAISSE),
+            )
         )
         ids = list(db.session.scalars(due))
         if ids:

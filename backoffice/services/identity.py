@@ -1,4 +1,5 @@
 """R-ACC-1 field rules (validation and case) and R-ACC-2 login generation for partner accounts."""
+
 import re
 import unicodedata
 
@@ -103,9 +104,7 @@ def clean_identity(data: dict) -> dict:
 
 
 def strip_accents(value: str) -> str:
-    return "".join(
-        c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c)
-    )
+    return "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
 
 
 def base_login(first_name: str, birth_name: str | None, usage_name: str | None) -> str:
@@ -121,9 +120,7 @@ def generate_login(first_name: str, birth_name: str | None, usage_name: str | No
     base = base_login(first_name, birth_name, usage_name)
     taken = set(
         db.session.scalars(
-            select(PartnerAccount.login).where(
-                (PartnerAccount.login == base) | PartnerAccount.login.like(f"{base}%")
-            )
+            select(PartnerAccount.login).where((PartnerAccount.login == base) | PartnerAccount.login.like(f"{base}%"))
         )
     )
     if base not in taken:

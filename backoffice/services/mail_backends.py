@@ -1,5 +1,6 @@
 """How `flask send-mail` delivers (MAIL_BACKEND): SMTP in production, `.eml` files or the console in
 development. services/outbox runs the same pipeline (lease, link, retries) whatever the backend."""
+
 import secrets
 import smtplib
 import sys

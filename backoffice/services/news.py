@@ -4,6 +4,7 @@ Images are checked by their content (puremagic), never by their name. Newsletter
 outbox, one message per subscribed active partner account, each with a signed one-click
 unsubscribe link (RFC 8058) that works without login.
 """
+
 from datetime import datetime, timezone
 
 import puremagic
@@ -119,15 +120,24 @@ def create_news(data: dict, actor, image_bytes: bytes | None = None, image_filen
     db.session.add(news)
     db.session.flush()
     audit.record(
-        "news.create", actor=actor, target=news, caisse_id=news.caisse_id, title=news.title,
-        publish_at=news.publish_at.isoformat(), image=bool(image_bytes),
+        "news.create",
+        actor=actor,
+        target=news,
+        caisse_id=news.caisse_id,
+        title=news.title,
+        publish_at=news.publish_at.isoformat(),
+        image=bool(image_bytes),
     )
     db.session.commit()
     return news
 
 
 def update_news(
-    news: News, data: dict, actor, image_bytes: bytes | None = None, image_filename: str | None = None,
+    news: News,
+    data: dict,
+    actor,
+    image_bytes: bytes | None = None,
+    image_filename: str | None = None,
     remove_image: bool = False,
 ) -> News:
     actor = _require_admin(actor)
@@ -231,12 +241,13 @@ def unsubscribe(token: str) -> bool:
     account = db.session.get(PartnerAccount, payload["id"])
     if account is None or account.login != payload.get("login"):
         return True
-    removed = statements.affected(
-        delete(NewsletterSubscription).where(NewsletterSubscription.account_id == account.id)
-    )
+    removed = statements.affected(delete(NewsletterSubscription).where(NewsletterSubscription.account_id == account.id))
     if removed:
         audit.record(
-            "newsletter.unsubscribe", actor=None, target=account, caisse_id=account.last_caisse_id,
+            "newsletter.unsubscribe",
+            actor=None,
+            target=account,
+            caisse_id=account.last_caisse_id,
             via="lien de désabonnement",
         )
     db.session.commit()
@@ -263,8 +274,9 @@ def create_newsletter(data: dict, actor) -> Newsletter:
     newsletter = Newsletter(created_by_agent_id=actor.id, **_clean_newsletter(actor, data))
     db.session.add(newsletter)
     db.session.flush()
-    audit.record("newsletter.create", actor=actor, target=newsletter, caisse_id=newsletter.caisse_id,
-                 subject=newsletter.subject)
+    audit.record(
+        "newsletter.create", actor=actor, target=newsletter, caisse_id=newsletter.caisse_id, subject=newsletter.subject
+    )
     db.session.commit()
     return newsletter
 
@@ -285,9 +297,7 @@ def update_newsletter(newsletter: Newsletter, data: dict, actor) -> Newsletter:
 
 def recipients(caisse_id: int) -> list[PartnerAccount]:
     """Active subscribed accounts of the structures with a convention with the caisse not ended."""
-    structures = select(Convention.structure_id).where(
-        Convention.caisse_id == caisse_id, open_condition(today())
-    )
+    structures = select(Convention.structure_id).where(Convention.caisse_id == caisse_id, open_condition(today()))
     return list(
         db.session.scalars(
             select(PartnerAccount)
@@ -330,7 +340,10 @@ def send_newsletter(newsletter: Newsletter, actor) -> int:
             )
         newsletter.recipient_count = len(accounts)
         audit.record(
-            "newsletter.send", actor=actor, target=newsletter, caisse_id=newsletter.caisse_id,
+            "newsletter.send",
+            actor=actor,
+            target=newsletter,
+            caisse_id=newsletter.caisse_id,
             recipients=len(accounts),
         )
         db.session.commit()

@@ -3,6 +3,7 @@
 The counter row is incremented with one INSERT … ON CONFLICT DO UPDATE … RETURNING in the filing
 transaction: concurrent filings serialise on that row and never get the same number.
 """
+
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import now, to_paris

@@ -10,6 +10,7 @@ message shows LINK_MASK where its link goes and records which link it needs (lin
 owner). The sender issues the token when it sends (tokens.issue: 72 h from then, single use, older
 unused links of the owner revoked) and puts the real link in the outgoing e-mail, in memory only.
 """
+
 import logging
 import re
 import secrets

@@ -1,4 +1,5 @@
 """Password hashing (argon2id) and the password policy shared by agents and partners."""
+
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,7 +15,6 @@ POLICY_TEXT = (
     "Votre mot de passe doit comporter entre 12 et 128 caractères. "
     "Une phrase de passe facile à retenir convient ; les mots de passe trop courants sont refusés."
 )
-
 
 
 @lru_cache(maxsize=4)
@@ -59,13 +59,9 @@ def common_passwords() -> frozenset[str]:
 def check_policy(password: str, login: str | None = None) -> None:
     """Raise DomainError (on field 'password') when the password breaks the policy."""
     if len(password) < MIN_LENGTH:
-        raise DomainError(
-            f"Le mot de passe doit comporter au moins {MIN_LENGTH} caractères.", "password"
-        )
+        raise DomainError(f"Le mot de passe doit comporter au moins {MIN_LENGTH} caractères.", "password")
     if len(password) > MAX_LENGTH:
-        raise DomainError(
-            f"Le mot de passe doit comporter au plus {MAX_LENGTH} caractères.", "password"
-        )
+        raise DomainError(f"Le mot de passe doit comporter au plus {MAX_LENGTH} caractères.", "password")
     lowered = password.lower()
     if lowered in common_passwords() or len(set(lowered)) <= 2:
         raise DomainError(

@@ -11,6 +11,7 @@ statement for a page, the count riding along its rows), whatever the size of the
 
 The back-office list (views/requests/queue.py) only turns its Flask-Admin arguments into these.
 """
+
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -32,8 +33,15 @@ HANDLING_TARGET = timedelta(hours=48)  # R-BO-5 (services.requests.time_left rea
 
 # The columns a queue row shows: plain columns, no ORM entity (views/requests/queue.py, QueueRow).
 QUEUE_COLUMNS = (
-    Request.id, Request.number, Request.deposited_at, Request.status, Request.person_civility,
-    Request.person_last_name, Request.person_first_name, Request.service_offer_id, Request.motive_id,
+    Request.id,
+    Request.number,
+    Request.deposited_at,
+    Request.status,
+    Request.person_civility,
+    Request.person_last_name,
+    Request.person_first_name,
+    Request.service_offer_id,
+    Request.motive_id,
     Request.structure_id,
 )
 
@@ -152,8 +160,9 @@ def _sorted(query, sort: str, sort_desc: bool):
     return query.order_by(Request.id.desc())
 
 
-def queue_page(agent: Agent, search: str | None, filters, page: int, size: int, sort: str | None = None,
-               sort_desc: bool = False) -> QueuePage:
+def queue_page(
+    agent: Agent, search: str | None, filters, page: int, size: int, sort: str | None = None, sort_desc: bool = False
+) -> QueuePage:
     """Page `page` (from 0) of `size` rows of the agent's queue matching `search` and the SQL
     conditions `filters`, in the queue order of R-BO-1 or, with `sort` (a key of SORTS), in that
     column's order; with the number of matches counted up to COUNT_CAP + 1."""
@@ -179,15 +188,18 @@ def queue_page(agent: Agent, search: str | None, filters, page: int, size: int, 
     return QueuePage(rows, CappedCount(count) if count > COUNT_CAP else count)
 
 
-def queue_export(agent: Agent, search: str | None, filters, limit: int, sort: str | None = None,
-                 sort_desc: bool = False) -> QueuePage:
+def queue_export(
+    agent: Agent, search: str | None, filters, limit: int, sort: str | None = None, sort_desc: bool = False
+) -> QueuePage:
     """The export of the queue (R-RGPD-4): its first `limit` matching requests as entities, with
     the offer, motive and structure the export shows, in the queue order or a clicked column's; and
     the true number of matches (the export's audit records it)."""
     conditions = queue_conditions(agent, search, filters)
     total = db.session.execute(select(func.count()).select_from(Request).where(*conditions)).scalar_one()
-    query = db.session.query(Request).filter(*conditions).options(
-        joinedload(Request.service_offer), joinedload(Request.motive), joinedload(Request.structure)
+    query = (
+        db.session.query(Request)
+        .filter(*conditions)
+        .options(joinedload(Request.service_offer), joinedload(Request.motive), joinedload(Request.structure))
     )
     query = _sorted(query, sort, sort_desc) if sort is not None else query.order_by(*queue_order())
     return QueuePage(query.limit(limit).all(), total)

@@ -1,4 +1,5 @@
 """Tenant scoping (R-TEN-2): which rows a back-office user may see. Used by services and views."""
+
 from sqlalchemy import and_, exists, false, or_, select, true
 
 from ..models import Agent, Caisse, Convention, OutboxMessage, PartnerAccount, Structure
@@ -19,9 +20,7 @@ def structure_filter(agent: Agent):
     if agent.is_national_admin:
         return true()
     return or_(
-        exists().where(
-            Convention.structure_id == Structure.id, Convention.caisse_id == agent.caisse_id
-        ),
+        exists().where(Convention.structure_id == Structure.id, Convention.caisse_id == agent.caisse_id),
         and_(
             Structure.registered_by_caisse_id == agent.caisse_id,
             ~exists().where(Convention.structure_id == Structure.id),

@@ -10,6 +10,7 @@ so logout, password changes and inactivations hold across workers and machines.
 * rotate_session_id (password change or reset, inactivation, reactivation) changes the account's alt
   id, which the cookie's user id names, and revokes every row of the account.
 """
+
 import hashlib
 import secrets
 from datetime import datetime, timedelta

@@ -1,5 +1,6 @@
 """Bulk statements whose effect is counted: the rowcount of an UPDATE or DELETE, and the
 housekeeping purges that delete and commit on their own."""
+
 from typing import cast
 
 from sqlalchemy import CursorResult, Delete, Update

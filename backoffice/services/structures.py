@@ -1,4 +1,5 @@
 """Partner structures (R-CONV-1) and their conventions (R-CONV-2..4), scoped to the caisse."""
+
 import re
 from datetime import date
 
@@ -64,9 +65,7 @@ def _luhn_ok(number: str) -> bool:
 
 
 def get_visible_structure(actor: Agent, structure_id: int) -> Structure | None:
-    return db.session.scalar(
-        select(Structure).where(Structure.id == structure_id, structure_filter(actor))
-    )
+    return db.session.scalar(select(Structure).where(Structure.id == structure_id, structure_filter(actor)))
 
 
 def create_structure(data: dict, actor: Agent) -> Structure:
@@ -135,9 +134,7 @@ def _clean_convention(actor: Agent, data: dict) -> dict:
         if not offer_ids:
             errors["service_offers"] = "Sélectionnez de 1 à 5 offres de service pour cette convention."
         elif not offer_ids <= offered:
-            errors["service_offers"] = (
-                "Seules les offres de service proposées par l'organisme peuvent être ouvertes."
-            )
+            errors["service_offers"] = "Seules les offres de service proposées par l'organisme peuvent être ouvertes."
         else:
             offers = list(db.session.scalars(select(ServiceOffer).where(ServiceOffer.id.in_(offer_ids))))
     if errors:
@@ -188,9 +185,7 @@ def create_convention(data: dict, actor: Agent) -> Convention:
     fields = _clean_convention(actor, data)
     _check_caps_not_above_statutory(fields)
     if _overlapping(fields):
-        raise DomainError(
-            "Cette structure a déjà une convention avec l'organisme sur cette période.", "start_date"
-        )
+        raise DomainError("Cette structure a déjà une convention avec l'organisme sur cette période.", "start_date")
     convention = Convention(
         structure=fields["structure"],
         caisse_id=fields["caisse_id"],
@@ -222,9 +217,7 @@ def update_convention(convention: Convention, data: dict, actor: Agent) -> Conve
     fields = _clean_convention(actor, data)
     _check_caps_not_above_statutory(fields)
     if _overlapping(fields, exclude_id=convention.id):
-        raise DomainError(
-            "Cette structure a déjà une convention avec l'organisme sur cette période.", "start_date"
-        )
+        raise DomainError("Cette structure a déjà une convention avec l'organisme sur cette période.", "start_date")
     convention.caisse_id = fields["caisse_id"]
     convention.start_date = fields["start_date"]
     convention.end_date = fields["end_date"]

@@ -14,6 +14,7 @@ says nothing about whether the login exists (same message, no password checked e
 counters live in the database (`login_throttle`), so every worker and machine shares them; they are
 incremented in SQL (INSERT … ON CONFLICT DO UPDATE), never read-modified-written in Python.
 """
+
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -57,9 +58,7 @@ def _config(name: str) -> int:
 
 def _reset() -> timedelta:
     # Never shorter than the longest delay, or a count would be forgotten before its wait ends.
-    return timedelta(
-        seconds=max(_config("LOGIN_THROTTLE_RESET_MINUTES") * 60, _config("LOGIN_THROTTLE_MAX_SECONDS"))
-    )
+    return timedelta(seconds=max(_config("LOGIN_THROTTLE_RESET_MINUTES") * 60, _config("LOGIN_THROTTLE_MAX_SECONDS")))
 
 
 def _window() -> timedelta:
@@ -79,8 +78,12 @@ def is_throttled(keys: Keys, moment: datetime | None = None) -> bool:
     """Whether an attempt now must be refused without checking the password (one statement)."""
     moment = moment or now()
     rows = db.session.execute(
-        select(LoginThrottle.key_hash, LoginThrottle.failures, LoginThrottle.window_started_at, LoginThrottle.last_failure_at)
-        .where(LoginThrottle.key_hash.in_([keys.login, keys.address]))
+        select(
+            LoginThrottle.key_hash,
+            LoginThrottle.failures,
+            LoginThrottle.window_started_at,
+            LoginThrottle.last_failure_at,
+        ).where(LoginThrottle.key_hash.in_([keys.login, keys.address]))
     ).all()
     for key_hash, failures, window_started_at, last_failure_at in rows:
         if key_hash == keys.login:
@@ -110,14 +113,16 @@ def _count_failure(key_hash: str, moment: datetime, restart) -> None:
     """One more failure under key_hash (an upsert); `restart`: the count starts again at 1."""
     column = LoginThrottle.__table__.c
     stmt = _upsert().values(key_hash=key_hash, failures=1, window_started_at=moment, last_failure_at=moment)
-    db.session.execute(stmt.on_conflict_do_update(
-        index_elements=[column.key_hash],
-        set_={
-            "failures": case((restart, 1), else_=column.failures + 1),
-            "window_started_at": case((restart, moment), else_=column.window_started_at),
-            "last_failure_at": moment,
-        },
-    ))
+    db.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[column.key_hash],
+            set_={
+                "failures": case((restart, 1), else_=column.failures + 1),
+                "window_started_at": case((restart, moment), else_=column.window_started_at),
+                "last_failure_at": moment,
+            },
+        )
+    )
 
 
 def clear(keys: Keys) -> None:

@@ -1,4 +1,5 @@
 """Set-password tokens (R-ACC-3/6): 256 random bits, only the SHA-256 stored, single use, expiring."""
+
 import hashlib
 import secrets
 from datetime import timedelta
@@ -27,9 +28,7 @@ def _digest(raw: str) -> str:
 def revoke_unused(owner: PartnerAccount | Agent) -> None:
     """End the owner's unused links now (a new one is on its way, or the account changed)."""
     owner_filter = (
-        PasswordToken.agent_id == owner.id
-        if isinstance(owner, Agent)
-        else PasswordToken.partner_account_id == owner.id
+        PasswordToken.agent_id == owner.id if isinstance(owner, Agent) else PasswordToken.partner_account_id == owner.id
     )
     db.session.execute(
         update(PasswordToken)
@@ -83,9 +82,7 @@ def set_password_with_token(raw: str, password: str, confirmation: str) -> Passw
         raise DomainError("Les deux mots de passe saisis ne sont pas identiques.", "confirmation")
     # Mark used with a guarded UPDATE so two concurrent submissions cannot both succeed.
     claimed = statements.affected(
-        update(PasswordToken)
-        .where(PasswordToken.id == token.id, PasswordToken.used_at.is_(None))
-        .values(used_at=now())
+        update(PasswordToken).where(PasswordToken.id == token.id, PasswordToken.used_at.is_(None)).values(used_at=now())
     )
     if claimed != 1:
         db.session.rollback()

@@ -1,4 +1,5 @@
 """Staged uploads: files accepted while their form was refused, so nobody chooses them twice."""
+
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
@@ -92,7 +93,10 @@ def discard(owner, key: str) -> None:
 
 
 def attach(
-    staged_files: list[StagedUpload], request_id: int, side: str, exchange_message_id=None,
+    staged_files: list[StagedUpload],
+    request_id: int,
+    side: str,
+    exchange_message_id=None,
     new_files: Sequence[attachments.CheckedFile] = (),
 ) -> list[Attachment]:
     """Move staged files to a request, and add the form's new files (already checked), in the
@@ -130,7 +134,7 @@ def attach(
         )
         for item in staged_files:
             db.session.delete(item)
-    for item, attachment in zip(new_files, created[len(staged_files):], strict=True):
+    for item, attachment in zip(new_files, created[len(staged_files) :], strict=True):
         db.session.add(AttachmentContent(attachment_id=attachment.id, data=item.data))
     db.session.flush()
     return created

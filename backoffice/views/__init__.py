@@ -1,4 +1,5 @@
 """Registers the back-office views on a fresh Admin."""
+
 from ..models import (
     Agent,
     AuditEntry,

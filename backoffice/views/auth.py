@@ -1,4 +1,5 @@
 """Back-office login and logout (agents only)."""
+
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 from wtforms import PasswordField, StringField

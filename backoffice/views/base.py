@@ -34,6 +34,7 @@ In views/requests/queue.py (RequestView, the work queue):
 In the other views, public form hooks only: create_form(obj), edit_form(obj) (news, partners,
 registry), on_form_prefill(form, id) (news), and Flask-Admin's `@action` methods.
 """
+
 from datetime import date
 
 from flask import abort, flash, redirect, request, url_for

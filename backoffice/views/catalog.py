@@ -1,4 +1,5 @@
 """The caisse's catalogue: which service offers and motives it offers (SPEC §5)."""
+
 from flask import flash, request, url_for
 from flask_admin import expose
 from sqlalchemy import select
@@ -44,9 +45,7 @@ class CatalogView(SecureBaseView):
                 return saved
             offer_ids, motive_ids = chosen_offers, chosen_motives  # refused: keep what was ticked
         caisses = (
-            list(db.session.scalars(select(Caisse).order_by(Caisse.name)))
-            if current_agent().is_national_admin
-            else []
+            list(db.session.scalars(select(Caisse).order_by(Caisse.name))) if current_agent().is_national_admin else []
         )
         return self.render(
             "admin/catalog.html",

@@ -1,4 +1,5 @@
 """News and newsletters in the back-office (R-NEWS-1), scoped to the admin's caisse (R-TEN-2)."""
+
 from flask import abort, flash, make_response, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.model.template import EndpointLinkRowAction

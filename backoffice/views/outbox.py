@@ -1,4 +1,5 @@
 """The e-mail outbox and the audit log, read-only, scoped to the caisse."""
+
 from flask import flash
 from flask_admin.actions import action
 from markupsafe import Markup, escape
@@ -87,6 +88,3 @@ class AuditView(SecureModelView):
 
     def scope(self, query):
         return query.filter(caisse_filter(current_agent(), AuditEntry.caisse_id))
-
-
-

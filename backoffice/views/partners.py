@@ -1,4 +1,5 @@
 """Structures, conventions and manager accounts, scoped to the caisse of the admin (R-TEN-2)."""
+
 from functools import partial
 
 from flask import abort, flash, request, url_for
@@ -241,7 +242,10 @@ class ManagerView(SecureModelView):
     form_args = {
         "structure": {"label": "Structure", "query_factory": visible_structures_query},
         "civility": {"label": "Civilité", "choices": [("", "—")] + [(c, c) for c in CIVILITIES]},
-        "birth_name": {"label": "Nom patronymique", "description": "Nom patronymique ou nom usuel : au moins l'un des deux (30 caractères au plus)."},
+        "birth_name": {
+            "label": "Nom patronymique",
+            "description": "Nom patronymique ou nom usuel : au moins l'un des deux (30 caractères au plus).",
+        },
         "usage_name": {"label": "Nom usuel"},
         "first_name": {"label": "Prénom", "description": "20 caractères au plus."},
         "function": {"label": "Fonction", "description": "20 caractères au plus."},
@@ -250,9 +254,7 @@ class ManagerView(SecureModelView):
     }
 
     def scope(self, query):
-        return query.filter(
-            PartnerAccount.role == PartnerRole.MANAGER.value, partner_account_filter(current_agent())
-        )
+        return query.filter(PartnerAccount.role == PartnerRole.MANAGER.value, partner_account_filter(current_agent()))
 
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
@@ -295,7 +297,9 @@ class ManagerView(SecureModelView):
                 success = f"Le compte {account.login} est inactivé."
             else:
                 change = partial(account_service.reactivate_account, account, form.reason.data, actor, actor.caisse_id)
-                success = f"Le compte {account.login} est réactivé : un e-mail l'invite à créer un nouveau mot de passe."
+                success = (
+                    f"Le compte {account.login} est réactivé : un e-mail l'invite à créer un nouveau mot de passe."
+                )
             done = run_service(change, form=form, success=success, redirect_to=return_url)
             if done:
                 return done

@@ -1,4 +1,5 @@
 """Caisses and back-office users (national admin; a caisse admin manages its own agents)."""
+
 from functools import partial
 
 from flask import flash

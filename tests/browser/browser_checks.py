@@ -1,4 +1,5 @@
 """Checks run on every portal page in the browser tests: axe-core, keyboard, 375 px."""
+
 import json
 import os
 from pathlib import Path
@@ -67,7 +68,9 @@ def keyboard_reaches_every_action(page, limit: int = 250) -> None:
     page.evaluate("document.activeElement && document.activeElement.blur()")
     for _ in range(limit):
         page.keyboard.press("Tab")
-        key = page.evaluate("document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.kbd : null")
+        key = page.evaluate(
+            "document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.kbd : null"
+        )
         if key:
             if key in reached and reached >= expected:
                 break

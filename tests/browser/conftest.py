@@ -4,6 +4,7 @@ Screenshots of each step go to test-artifacts/screenshots/<test>/. axe-core (npm
 package.json) is injected into each page checked. Without Chromium the tests are skipped, except
 with CI=true where they fail.
 """
+
 import os
 import re
 import shutil

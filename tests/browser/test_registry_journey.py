@@ -1,5 +1,6 @@
 """Browser journey: the caisse admin registers a partner; its manager activates the account and
 creates a technician, who activates theirs. Every portal page is checked for accessibility."""
+
 import re
 from datetime import timedelta
 
@@ -16,9 +17,7 @@ def _last_link(recipient: str) -> str:
     """The link of the e-mail as delivered (`flask send-mail`'s file backend, as in `make run`): the
     outbox keeps a copy whose link is masked."""
     db.session.expire_all()
-    message = (
-        db.session.query(OutboxMessage).filter_by(recipient=recipient).order_by(OutboxMessage.id.desc()).first()
-    )
+    message = db.session.query(OutboxMessage).filter_by(recipient=recipient).order_by(OutboxMessage.id.desc()).first()
     assert message is not None, f"no e-mail to {recipient}"
     assert "[lien personnel masqué]" in message.body_text and "/mot-de-passe/" not in message.body_text
     return link_sent_to(recipient)

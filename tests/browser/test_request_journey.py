@@ -4,6 +4,7 @@ technician downloads that file, opens a Q/R exchange that the agent answers, and
 
 Every portal page visited is checked (axe-core, keyboard only, 375 px); each step is a screenshot.
 """
+
 import re
 import struct
 import zlib
@@ -27,7 +28,12 @@ def _png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff"))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _file(name: str, data: bytes, mime: str) -> dict:
@@ -320,7 +326,7 @@ def test_technician_files_the_five_offers_and_runs_a_request_to_its_closed_excha
     expect(page.locator(".ep-message-caisse")).to_contain_text("L'accueil est au 1 place de l'Europe, à Bordeaux.")
     check(page, "détail, réponse au message reçue")
     steps.shot(page, "reponse-au-message")
-    page.click("button:has-text(\"Clôturer l'échange\")")
+    page.click('button:has-text("Clôturer l\'échange")')
     expect(page.locator(".ep-alert-success")).to_have_text("L'échange est clôturé.")
     expect(page.locator("text=L'échange est clôturé : vous ne pouvez plus échanger")).to_be_visible()
     expect(page.locator("#message-body")).to_have_count(0)

@@ -4,6 +4,7 @@ filing.py checks what is typed and files a request, reading.py reads files, the 
 the history, transitions.py makes each status change one guarded UPDATE (see its header) and
 refusals.py says in French why one was refused.
 """
+
 # The queue's order (R-BO-1) and R-BO-5 in SQL live with the queue's query (services/queue.py).
 from ..queue import overdue_condition, queue_order
 from .filing import (

@@ -1,4 +1,5 @@
 """Filing a request: the form's option lists and the checks of what partners and agents type (R-REQ-1..6)."""
+
 import re
 from datetime import date
 
@@ -97,9 +98,7 @@ def _clean_person(data: dict, errors: dict) -> dict:
     elif birth >= today() or birth.year < 1890:
         errors["person_birth_date"] = "La date de naissance doit être une date passée réelle (JJ/MM/AAAA)."
     if not place:
-        errors["person_birth_place"] = (
-            "Veuillez indiquer le lieu de naissance : N° du département ou libellé du pays."
-        )
+        errors["person_birth_place"] = "Veuillez indiquer le lieu de naissance : N° du département ou libellé du pays."
     elif len(place) > 30 or not _BIRTH_PLACE_RE.match(place):
         errors["person_birth_place"] = (
             "Lieu de naissance : un N° de département (ex. 44, 2A) ou un nom de pays (30 caractères maximum)."
@@ -127,8 +126,16 @@ def clean_comment(comment: str | None, errors: dict) -> str:
     return comment
 
 
-def text_and_files(owner, text: str, staged_keys: list[str], field: str, reword, already: int = 0,
-                    limit: int = MAX_FILES, files_allowed: bool = True) -> tuple[str, list]:
+def text_and_files(
+    owner,
+    text: str,
+    staged_keys: list[str],
+    field: str,
+    reword,
+    already: int = 0,
+    limit: int = MAX_FILES,
+    files_allowed: bool = True,
+) -> tuple[str, list]:
     """The text (required, ≤ 5000) and the owner's staged files within the limit, or ValidationFailed.
 
     `reword` turns the comment messages into the field's own words ("la réponse", "votre message").
@@ -237,7 +244,13 @@ def file_request(
     db.session.flush()
     db.session.add(StatusChange(request_id=request.id, status=RequestStatus.NEW.value, account_id=account.id))
     uploads.attach(files, request.id, "partner", new_files=new_files)
-    audit.record("request.file", actor=account, target=request, caisse_id=caisse_id, number=request.number,
-                 files=len(files) + len(new_files))
+    audit.record(
+        "request.file",
+        actor=account,
+        target=request,
+        caisse_id=caisse_id,
+        number=request.number,
+        files=len(files) + len(new_files),
+    )
     db.session.commit()
     return request

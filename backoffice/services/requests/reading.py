@@ -1,4 +1,5 @@
 """Reading requests: their files, the exchange's counters, the status history, the time left, downloads."""
+
 import math
 from datetime import timedelta
 from typing import NamedTuple
@@ -58,21 +59,29 @@ def exchange_deadline(request: Request):
 
 
 def partner_message_count(request_id: int) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(ExchangeMessage).where(
-            ExchangeMessage.request_id == request_id, ExchangeMessage.side == "partner"
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(ExchangeMessage)
+            .where(ExchangeMessage.request_id == request_id, ExchangeMessage.side == "partner")
         )
-    ) or 0
+        or 0
+    )
 
 
 def exchange_files_count(request_id: int) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Attachment).where(
-            Attachment.request_id == request_id,
-            Attachment.side == "partner",
-            Attachment.exchange_message_id.is_not(None),
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Attachment)
+            .where(
+                Attachment.request_id == request_id,
+                Attachment.side == "partner",
+                Attachment.exchange_message_id.is_not(None),
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def exchange_state(request: Request, attachments: list[Attachment] | None = None) -> dict:
@@ -166,8 +175,13 @@ def download_for_agent(agent: Agent, attachment: Attachment) -> bytes | None:
     data = content.data
     request = db.session.get_one(Request, attachment.request_id)
     audit.record(
-        "attachment.download", actor=agent, target=attachment, caisse_id=request.caisse_id,
-        number=request.number, filename=attachment.filename, side=attachment.side,
+        "attachment.download",
+        actor=agent,
+        target=attachment,
+        caisse_id=request.caisse_id,
+        number=request.number,
+        filename=attachment.filename,
+        side=attachment.side,
     )
     db.session.commit()
     return data
@@ -189,18 +203,30 @@ def download_for_partner(account: PartnerAccount, req: Request, attachment_id: i
         return PartnerDownload(attachment, None)
     data = attachment.content.data
     audit.record(
-        "attachment.download", actor=account, target=attachment, caisse_id=req.caisse_id,
-        number=req.number, filename=attachment.filename,
+        "attachment.download",
+        actor=account,
+        target=attachment,
+        caisse_id=req.caisse_id,
+        number=req.number,
+        filename=attachment.filename,
     )
     db.session.commit()
     return PartnerDownload(attachment, data)
 
 
-def record_queue_export(agent: Agent, export_type: str, filters: list[dict], search: str | None, rows: int, total: int | None) -> None:
+def record_queue_export(
+    agent: Agent, export_type: str, filters: list[dict], search: str | None, rows: int, total: int | None
+) -> None:
     """R-RGPD-4: an export of personal data from the work queue is written to the audit log."""
     audit.record(
-        "request.export", actor=agent, caisse_id=agent.caisse_id, format=export_type, filters=filters,
-        search=search or "", rows=rows, total=total,
+        "request.export",
+        actor=agent,
+        caisse_id=agent.caisse_id,
+        format=export_type,
+        filters=filters,
+        search=search or "",
+        rows=rows,
+        total=total,
     )
     # The exported rows are already loaded: keep them so (no reload row by row after the commit).
     session = db.session()
@@ -227,11 +253,14 @@ def get_for_partner(account: PartnerAccount, caisse_id: int, number: str) -> Req
 
 def cancelled_for_partner(account: PartnerAccount, caisse_id: int, number: str) -> bool:
     """Whether the structure cancelled this request (a repeated 'Annuler' is told so, not a 404)."""
-    return db.session.scalar(
-        select(Request.id).where(
-            Request.number == number,
-            Request.structure_id == account.structure_id,
-            Request.caisse_id == caisse_id,
-            Request.status == RequestStatus.CANCELLED.value,
+    return (
+        db.session.scalar(
+            select(Request.id).where(
+                Request.number == number,
+                Request.structure_id == account.structure_id,
+                Request.caisse_id == caisse_id,
+                Request.status == RequestStatus.CANCELLED.value,
+            )
         )
-    ) is not None
+        is not None
+    )

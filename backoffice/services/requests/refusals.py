@@ -1,12 +1,12 @@
 """Why a transition was refused, in French, read from the request as the winning transition left it."""
+
 from ...clock import now
 from ...models import Agent, PartnerAccount, Request, RequestStatus
 from .reading import EXCHANGE_DAYS, EXCHANGE_MAX_ROUNDS, exchange_deadline
 
 ALREADY_ANSWERED = "Cette demande a déjà reçu une réponse."
 ALREADY_COMPLETED = (
-    "Ce complément est déjà enregistré : le commentaire est inchangé et aucune nouvelle pièce jointe "
-    "n'est ajoutée."
+    "Ce complément est déjà enregistré : le commentaire est inchangé et aucune nouvelle pièce jointe n'est ajoutée."
 )
 CANCELLED_BY_PARTNER = "Cette demande a été annulée par le partenaire."
 MAX_ROUNDS_REACHED = "Le nombre maximal d'échanges est atteint."

@@ -1,4 +1,5 @@
 """Every status change of a request: one guarded UPDATE each, which exactly one caller wins (R-STA-1..5, R-BO-2..4)."""
+
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -87,13 +88,18 @@ def _within(count: int, adding: int, limit: int) -> None:
 
 
 def _initial_partner_files_count(request_id: int) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Attachment).where(
-            Attachment.request_id == request_id,
-            Attachment.side == "partner",
-            Attachment.exchange_message_id.is_(None),
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Attachment)
+            .where(
+                Attachment.request_id == request_id,
+                Attachment.side == "partner",
+                Attachment.exchange_message_id.is_(None),
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def _mail_context(request: Request) -> dict:
@@ -104,7 +110,9 @@ def _notify(request: Request, kind: str) -> None:
     requester = request.requester
     if requester is None or not requester.active:
         return
-    outbox.enqueue(kind, requester.email, kind, caisse_id=request.caisse_id, account=requester, **_mail_context(request))
+    outbox.enqueue(
+        kind, requester.email, kind, caisse_id=request.caisse_id, account=requester, **_mail_context(request)
+    )
 
 
 # --- partner side ----------------------------------------------------------------------------
@@ -116,7 +124,12 @@ def complete_request(account: PartnerAccount, request: Request, comment: str, st
     The same submission twice (a double click) is refused the second time: its staged files are
     gone with the first, or it brings nothing new."""
     comment, files = text_and_files(
-        account, comment, staged_keys, "comment", reword=lambda m: m, already=len(partner_files(request)),
+        account,
+        comment,
+        staged_keys,
+        "comment",
+        reword=lambda m: m,
+        already=len(partner_files(request)),
         files_allowed=request.service_offer.allows_attachments,
     )
     conditions = [Request.structure_id == account.structure_id]
@@ -148,7 +161,9 @@ def cancel_request(account: PartnerAccount, request: Request, reason: str, confi
         raise ValidationFailed(errors)
     stamp = now()
     won = _transition(
-        request, (RequestStatus.NEW,), _moved(RequestStatus.CANCELLED, stamp, cancel_reason=reason, cancelled_at=stamp),
+        request,
+        (RequestStatus.NEW,),
+        _moved(RequestStatus.CANCELLED, stamp, cancel_reason=reason, cancelled_at=stamp),
         Request.structure_id == account.structure_id,
     )
     if not won:
@@ -165,12 +180,19 @@ def partner_message(account: PartnerAccount, request: Request, body: str, staged
     The 4 rounds: a message is possible while the caisse has answered fewer than 4 times (each
     message waits for its answer: "Message envoyé" accepts no other)."""
     body, files = text_and_files(
-        account, body, staged_keys, "body", reword=as_message, already=exchange_files_count(request.id),
+        account,
+        body,
+        staged_keys,
+        "body",
+        reword=as_message,
+        already=exchange_files_count(request.id),
         limit=EXCHANGE_MAX_FILES,
     )
     stamp = now()
     won = _transition(
-        request, (RequestStatus.RESOLVED, RequestStatus.MESSAGE_RECEIVED), _moved(RequestStatus.MESSAGE_SENT, stamp),
+        request,
+        (RequestStatus.RESOLVED, RequestStatus.MESSAGE_RECEIVED),
+        _moved(RequestStatus.MESSAGE_SENT, stamp),
         Request.structure_id == account.structure_id,
         Request.caisse_answers_in_exchange < EXCHANGE_MAX_ROUNDS,
         Request.resolved_at > stamp - timedelta(days=EXCHANGE_DAYS),
@@ -180,7 +202,11 @@ def partner_message(account: PartnerAccount, request: Request, body: str, staged
     with _winner():
         _within(exchange_files_count(request.id), len(files), EXCHANGE_MAX_FILES)
         message = ExchangeMessage(
-            request_id=request.id, side="partner", body=body, account_id=account.id, created_at=stamp,
+            request_id=request.id,
+            side="partner",
+            body=body,
+            account_id=account.id,
+            created_at=stamp,
             author_name=f"{account.display_name} {account.first_name}",
         )
         db.session.add(message)
@@ -195,7 +221,9 @@ def close_exchange(account: PartnerAccount, request: Request) -> None:
     """R-STA-4: the technician closes after a caisse answer."""
     stamp = now()
     won = _transition(
-        request, (RequestStatus.MESSAGE_RECEIVED,), _moved(RequestStatus.CLOSED, stamp, closed_at=stamp),
+        request,
+        (RequestStatus.MESSAGE_RECEIVED,),
+        _moved(RequestStatus.CLOSED, stamp, closed_at=stamp),
         Request.structure_id == account.structure_id,
     )
     if not won:
@@ -213,7 +241,9 @@ def take_request(agent: Agent, request: Request) -> None:
     """R-BO-2: of two agents at once exactly one wins; the other is told who took it."""
     stamp = now()
     won = _transition(
-        request, (RequestStatus.NEW,), _moved(RequestStatus.TAKEN, stamp, taken_by_agent_id=agent.id, taken_at=stamp),
+        request,
+        (RequestStatus.NEW,),
+        _moved(RequestStatus.TAKEN, stamp, taken_by_agent_id=agent.id, taken_at=stamp),
         caisse_filter(agent, Request.caisse_id),
     )
     if not won:
@@ -231,9 +261,14 @@ def answer_request(agent: Agent, request: Request, answer: str, staged_keys: lis
     answer, files = text_and_files(agent, answer, staged_keys, "answer", reword=as_answer)
     stamp = now()
     won = _transition(
-        request, (RequestStatus.NEW, RequestStatus.TAKEN),
+        request,
+        (RequestStatus.NEW, RequestStatus.TAKEN),
         _moved(
-            RequestStatus.RESOLVED, stamp, answer=answer, resolved_at=stamp, resolved_by_agent_id=agent.id,
+            RequestStatus.RESOLVED,
+            stamp,
+            answer=answer,
+            resolved_at=stamp,
+            resolved_by_agent_id=agent.id,
             # Answered straight from "Nouveau": the answering agent took it.
             taken_by_agent_id=func.coalesce(Request.taken_by_agent_id, agent.id),
             taken_at=func.coalesce(Request.taken_at, literal(stamp, Request.taken_at.type)),
@@ -261,7 +296,8 @@ def caisse_reply(agent: Agent, request: Request, body: str, staged_keys: list[st
         Request.resolved_at <= stamp - timedelta(days=EXCHANGE_DAYS),
     )
     won = _transition(
-        request, (RequestStatus.MESSAGE_SENT,),
+        request,
+        (RequestStatus.MESSAGE_SENT,),
         {
             "status": case((closes, RequestStatus.CLOSED.value), else_=RequestStatus.MESSAGE_RECEIVED.value),
             "closed_at": case((closes, literal(stamp, Request.closed_at.type)), else_=Request.closed_at),
@@ -274,7 +310,11 @@ def caisse_reply(agent: Agent, request: Request, body: str, staged_keys: list[st
         raise _refusal(request, lambda r: refusals.no_reply(agent, r))
     with _winner():
         message = ExchangeMessage(
-            request_id=request.id, side="caisse", body=body, agent_id=agent.id, created_at=stamp,
+            request_id=request.id,
+            side="caisse",
+            body=body,
+            agent_id=agent.id,
+            created_at=stamp,
             author_name=agent.caisse.name if agent.caisse else "Caisse",
         )
         db.session.add(message)

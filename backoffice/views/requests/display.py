@@ -1,5 +1,6 @@
 """What the queue's rows and the request screen both show: the statuses' badges, the 48-hour
 label (R-BO-5), the person concerned and the request screen's URL."""
+
 import math
 
 from flask import url_for

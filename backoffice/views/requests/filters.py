@@ -1,6 +1,7 @@
 """The work queue's filters (R-BO-1, R-BO-5): each is a SQL condition on the request's own columns
 (`condition`), which the queue's service (services/queue.py) applies; the offer, motive and
 structure options are the agent's caisse's, computed per request."""
+
 from datetime import datetime, time, timedelta
 
 from flask import g

@@ -4,6 +4,7 @@ The query is a service (services/queue.py: queue_page, queue_export); this view 
 list arguments into its arguments and formats its rows. Each row opens the request screen
 (screen.py), whose routes this view carries.
 """
+
 from flask import request
 from flask_admin.model.template import EndpointLinkRowAction
 
@@ -37,8 +38,20 @@ class QueueRow:
     (services/caisse_cache), which the filters read anyway: the page's statement joins no other table.
     """
 
-    __slots__ = ("id", "number", "deposited", "offer", "motive", "structure", "person", "status_label", "badge",
-                 "time_left", "late", "url")
+    __slots__ = (
+        "id",
+        "number",
+        "deposited",
+        "offer",
+        "motive",
+        "structure",
+        "person",
+        "status_label",
+        "badge",
+        "time_left",
+        "late",
+        "url",
+    )
 
     def __init__(self, row, labels: dict[str, dict[int, str]], screen_url: str):
         self.id = row.id
@@ -98,7 +111,14 @@ class RequestView(RequestScreenMixin, SecureModelView):
     list_template = "admin/request_list.html"
 
     column_list = [
-        "number", "deposited_at", "service_offer", "motive", "structure", "person", "status", "time_left",
+        "number",
+        "deposited_at",
+        "service_offer",
+        "motive",
+        "structure",
+        "person",
+        "status",
+        "time_left",
     ]
     column_labels = {
         "number": "N° de demande",
@@ -126,8 +146,16 @@ class RequestView(RequestScreenMixin, SecureModelView):
     ]
     column_searchable_list = ["number", "person_last_name", "structure.name"]
     column_export_list = [
-        "number", "deposited_at", "service_offer", "motive", "structure", "requester_name", "person",
-        "status", "status_changed_at", "time_left",
+        "number",
+        "deposited_at",
+        "service_offer",
+        "motive",
+        "structure",
+        "requester_name",
+        "person",
+        "status",
+        "status_changed_at",
+        "time_left",
     ]
     column_formatters_export = {
         "number": _export(lambda m: m.number),
@@ -203,8 +231,12 @@ class RequestView(RequestScreenMixin, SecureModelView):
         args = self._get_list_extra_args()
         column = self._get_column_by_idx(args.sort)
         found = queue_service.queue_export(
-            agent, args.search, self._conditions(args.filters), self.export_max_rows,
-            column[0] if column is not None else None, args.sort_desc,
+            agent,
+            args.search,
+            self._conditions(args.filters),
+            self.export_max_rows,
+            column[0] if column is not None else None,
+            args.sort_desc,
         )
         filters = [
             {
@@ -215,7 +247,11 @@ class RequestView(RequestScreenMixin, SecureModelView):
             for idx, _name, value in (args.filters or [])
         ]
         request_service.record_queue_export(
-            agent, request.view_args.get("export_type", "csv"), filters, args.search,
-            rows=len(found.rows), total=found.total,
+            agent,
+            request.view_args.get("export_type", "csv"),
+            filters,
+            args.search,
+            rows=len(found.rows),
+            total=found.total,
         )
         return found.total, found.rows

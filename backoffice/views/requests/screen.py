@@ -6,6 +6,7 @@ RequestScreenMixin carries these routes on the queue's view (queue.py), so their
 /admin/requests/ and their endpoints `requests.process_view` etc.; taking, answering, replying and
 downloads are service calls (services/requests).
 """
+
 import io
 
 from flask import abort, flash, redirect, request, send_file, url_for
@@ -26,7 +27,12 @@ from .display import person_label, time_left_label
 ANSWER_MAX = request_service.COMMENT_MAX
 
 SCREEN_RELATIONS = (
-    Request.structure, Request.caisse, Request.service_offer, Request.motive, Request.taken_by, Request.resolved_by,
+    Request.structure,
+    Request.caisse,
+    Request.service_offer,
+    Request.motive,
+    Request.taken_by,
+    Request.resolved_by,
 )
 
 
@@ -106,8 +112,9 @@ class RequestScreenMixin:
         state = FormState.from_post(current_agent(), "answer", "attachments")
         if _answerable(req) and not state.stage():
             return self._screen(req, answer_form=state, status=400)  # a file refused: nothing else lost
-        return self._finish(req, state, request_service.answer_request, "answer",
-                            "La réponse est enregistrée : la demande est résolue.")
+        return self._finish(
+            req, state, request_service.answer_request, "answer", "La réponse est enregistrée : la demande est résolue."
+        )
 
     @expose("/message/", methods=("POST",))
     def reply_view(self):
@@ -115,8 +122,9 @@ class RequestScreenMixin:
         state = FormState.from_post(current_agent(), "body", "reply_attachments")
         if req.status == RequestStatus.MESSAGE_SENT.value and not state.stage():
             return self._screen(req, reply_form=state, status=400)
-        return self._finish(req, state, request_service.caisse_reply, "body",
-                            "Votre réponse au message du partenaire est envoyée.")
+        return self._finish(
+            req, state, request_service.caisse_reply, "body", "Votre réponse au message du partenaire est envoyée."
+        )
 
     def _finish(self, req, state, service, field, success):
         """Call the service; a ValidationFailed re-renders the screen with the typed text and kept
@@ -133,7 +141,9 @@ class RequestScreenMixin:
 
         return run_service(
             lambda: service(current_agent(), req, state.text, state.keys),
-            success=success, redirect_to=back, on_error=refused,
+            success=success,
+            redirect_to=back,
+            on_error=refused,
         )
 
     @expose("/pj/")
