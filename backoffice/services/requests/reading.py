@@ -69,19 +69,24 @@ def partner_message_count(request_id: int) -> int:
     )
 
 
-def exchange_files_count(request_id: int) -> int:
+def partner_files_count(request_id: int, in_exchange: bool) -> int:
+    """The partner's files of a request: those of the Q/R exchange, or those of the request itself
+    (filing and "Compléter"), each with its own total (R-REQ-3, R-STA-4)."""
+    in_message = (
+        Attachment.exchange_message_id.is_not(None) if in_exchange else Attachment.exchange_message_id.is_(None)
+    )
     return (
         db.session.scalar(
             select(func.count())
             .select_from(Attachment)
-            .where(
-                Attachment.request_id == request_id,
-                Attachment.side == "partner",
-                Attachment.exchange_message_id.is_not(None),
-            )
+            .where(Attachment.request_id == request_id, Attachment.side == "partner", in_message)
         )
         or 0
     )
+
+
+def exchange_files_count(request_id: int) -> int:
+    return partner_files_count(request_id, in_exchange=True)
 
 
 def exchange_state(request: Request, attachments: list[Attachment] | None = None) -> dict:

@@ -3,18 +3,25 @@
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import case, func, literal, or_, update
 
 from ...clock import format_date, now
 from ...extensions import db
-from ...models import Agent, Attachment, ExchangeMessage, PartnerAccount, Request, RequestStatus, StatusChange
+from ...models import Agent, ExchangeMessage, PartnerAccount, Request, RequestStatus, StatusChange
 from .. import audit, outbox, statements, uploads
 from ..attachments import MAX_FILES, check_count
 from ..errors import DomainError, ValidationFailed
 from ..scoping import caisse_filter
 from . import refusals
 from .filing import CANCEL_REASONS, SAISINE_MOTIVE, as_answer, as_message, text_and_files
-from .reading import EXCHANGE_DAYS, EXCHANGE_MAX_FILES, EXCHANGE_MAX_ROUNDS, exchange_files_count, partner_files
+from .reading import (
+    EXCHANGE_DAYS,
+    EXCHANGE_MAX_FILES,
+    EXCHANGE_MAX_ROUNDS,
+    exchange_files_count,
+    partner_files,
+    partner_files_count,
+)
 
 # Every change of a request's state is ONE conditional UPDATE of its row, run first in its
 # transaction: WHERE id = ? AND status IN (the states it may leave) AND the owner (the partner's
@@ -87,21 +94,6 @@ def _within(count: int, adding: int, limit: int) -> None:
         raise ValidationFailed({"attachments": exc.message}) from None
 
 
-def _initial_partner_files_count(request_id: int) -> int:
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Attachment)
-            .where(
-                Attachment.request_id == request_id,
-                Attachment.side == "partner",
-                Attachment.exchange_message_id.is_(None),
-            )
-        )
-        or 0
-    )
-
-
 def _mail_context(request: Request) -> dict:
     return {"request": request, "deposit_date": format_date(request.deposited_at)}
 
@@ -144,7 +136,7 @@ def complete_request(account: PartnerAccount, request: Request, comment: str, st
             claimed = uploads.staged(account, [f.key for f in files])
             if len(claimed) < len(files):
                 raise DomainError(refusals.ALREADY_COMPLETED)
-            _within(_initial_partner_files_count(request.id), len(claimed), MAX_FILES)
+            _within(partner_files_count(request.id, in_exchange=False), len(claimed), MAX_FILES)
             uploads.attach(claimed, request.id, "partner")
         audit.record("request.complete", actor=account, target=request, caisse_id=request.caisse_id, files=len(files))
         db.session.commit()

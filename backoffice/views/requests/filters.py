@@ -14,10 +14,11 @@ from ...services import queue as queue_service
 
 
 class ConditionFilter:
-    """A Flask-Admin filter written as one SQL condition: `apply` (Flask-Admin's) filters by it."""
+    """A Flask-Admin filter written as one SQL condition: `apply` (Flask-Admin's) filters by it.
+    Every filter class mixes this in and defines `condition` (the queue service applies it)."""
 
-    def condition(self, value, alias=None):
-        raise NotImplementedError
+    def condition(self, value, alias=None):  # pragma: no cover - each subclass defines it
+        raise NotImplementedError(f"{type(self).__name__} must define condition()")
 
     def apply(self, query, value, alias=None):
         return query.filter(self.condition(value, alias))
