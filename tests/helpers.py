@@ -19,7 +19,17 @@ from sqlalchemy import func, select
 from backoffice.clock import now
 from backoffice.demo import factories
 from backoffice.extensions import db
-from backoffice.models import Convention, PartnerAccount, PartnerRole, Request, RequestStatus, ServiceOffer
+from backoffice.models import (
+    AuditEntry,
+    Convention,
+    Newsletter,
+    OutboxMessage,
+    PartnerAccount,
+    PartnerRole,
+    Request,
+    RequestStatus,
+    ServiceOffer,
+)
 from backoffice.services.numbering import next_number
 from backoffice.services.passwords import hash_password
 
@@ -337,3 +347,15 @@ def options(response) -> list[dict]:
 def listed(response) -> dict[str, dict]:
     """The caisses offered, by name (the placeholder option left out)."""
     return {o["label"].removesuffix(" *"): o for o in options(response) if o["value"] != "0"}
+
+
+def back_office_rows(caisse_id: int) -> list:
+    """A newsletter, an outbox message and an audit entry of the caisse: rows for the lists the
+    back-office walks (not yet added to the session)."""
+    return [
+        Newsletter(caisse_id=caisse_id, subject="Lettre", body="Texte"),
+        OutboxMessage(
+            recipient="a@example.fr", subject="s", body_text="b", body_html="b", kind="test", caisse_id=caisse_id
+        ),
+        AuditEntry(actor_type="system", actor_label="Système", action="test", caisse_id=caisse_id, details={}),
+    ]

@@ -15,17 +15,14 @@ from urllib.parse import quote, quote_from_bytes, urlsplit
 import flask_admin.model.base
 import pytest
 from form_parsing import action_path, forms_of, post_forms
-from helpers import PASSWORD, add_request, enter, field_errors, input_value, make_account, page_text
+from helpers import PASSWORD, add_request, back_office_rows, enter, field_errors, input_value, make_account, page_text
 
 from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.models import (
     Attachment,
     AttachmentContent,
-    AuditEntry,
     News,
-    Newsletter,
-    OutboxMessage,
     RequestStatus,
 )
 
@@ -92,16 +89,7 @@ def walk_world(world):
         [
             attachment,
             news,
-            Newsletter(caisse_id=g["caisse"].id, subject="Lettre", body="Texte"),
-            OutboxMessage(
-                recipient="a@example.fr",
-                subject="s",
-                body_text="b",
-                body_html="b",
-                kind="test",
-                caisse_id=g["caisse"].id,
-            ),
-            AuditEntry(actor_type="system", actor_label="Système", action="test", caisse_id=g["caisse"].id, details={}),
+            *back_office_rows(g["caisse"].id),
         ]
     )
     db.session.commit()

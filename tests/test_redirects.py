@@ -14,13 +14,13 @@ import flask_admin.model.base
 import pytest
 from flask import request
 from form_parsing import action_path, post_forms
-from helpers import PASSWORD, add_request, make_account
+from helpers import PASSWORD, add_request, back_office_rows, make_account
 from sqlalchemy import select
 
 from backoffice.clock import now
 from backoffice.extensions import db
 from backoffice.inputs import safe_next, same_site_path
-from backoffice.models import AgentRole, AuditEntry, News, Newsletter, OutboxMessage, RequestStatus
+from backoffice.models import AgentRole, News, RequestStatus
 from backoffice.views.base import RoleMixin, drop_offsite_return_url
 
 PAYLOADS = [
@@ -124,16 +124,7 @@ def contents(world):
     db.session.add_all(
         [
             News(caisse_id=g["caisse"].id, title="Actualité", body="Texte", publish_at=now()),
-            Newsletter(caisse_id=g["caisse"].id, subject="Lettre", body="Texte"),
-            OutboxMessage(
-                recipient="a@example.fr",
-                subject="s",
-                body_text="b",
-                body_html="b",
-                kind="test",
-                caisse_id=g["caisse"].id,
-            ),
-            AuditEntry(actor_type="system", actor_label="Système", action="test", caisse_id=g["caisse"].id, details={}),
+            *back_office_rows(g["caisse"].id),
         ]
     )
     db.session.commit()
