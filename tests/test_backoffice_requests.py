@@ -459,14 +459,15 @@ TRICKY_TERMS = [
 
 
 def test_search_finds_what_ilike_finds(app, client, login, world, tech):
-    """The search answers as ILIKE on the number, the person's name and the structure's name does —
-    on PostgreSQL an agent's search is first narrowed by its caisse's trigram keys
+    """The search answers as LIKE on the number, the person's folded name and the structure's folded
+    name does (backoffice/folding.py: the words folded the same way) — on PostgreSQL an agent's search is first narrowed by its caisse's trigram keys
     (ix_request_search_keys): wildcards, accents, case folding and apostrophes must not lose a row."""
     from urllib.parse import unquote_plus
 
     from flask_admin.contrib.sqla.tools import parse_like_term
     from sqlalchemy import and_, or_
 
+    from backoffice.folding import fold
     from backoffice.models import Structure
 
     g = world["gironde"]
@@ -485,8 +486,8 @@ def test_search_finds_what_ilike_finds(app, client, login, world, tech):
                     Request.caisse_id == g["caisse"].id,
                     and_(
                         *(
-                            or_(Request.number.ilike(p), Request.person_last_name.ilike(p), Structure.name.ilike(p))
-                            for p in map(parse_like_term, words)
+                            or_(Request.number.like(p), Request.person_search.like(p), Structure.search_name.like(p))
+                            for p in map(fold, map(parse_like_term, words))
                         )
                     ),
                 )

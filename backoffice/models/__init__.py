@@ -27,5 +27,6 @@ from .requests import (
     StatusChange,
 )
 from .sessions import LoginThrottle, UserSession
+from .workspace import AgentDigest, NoteKind, ReplyTemplate, RequestNote
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,6 +1,5 @@
 """Partner accounts (managers and technicians, R-ACC-*) and set-password tokens."""
 
-import enum
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -10,16 +9,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..clock import now
 from ..extensions import Model
 from .caisses import Agent, Caisse, new_alt_id
+from .labels import LabelledEnum
 from .partners import Structure
 
 
-class PartnerRole(str, enum.Enum):
-    MANAGER = "manager"
-    TECHNICIAN = "technician"
-
-    @property
-    def label(self) -> str:
-        return "Gestionnaire Partenaire" if self is PartnerRole.MANAGER else "Technicien Partenaire"
+class PartnerRole(LabelledEnum):
+    MANAGER = "manager", "Gestionnaire Partenaire"
+    TECHNICIAN = "technician", "Technicien Partenaire"
 
 
 CIVILITIES = ["Madame", "Monsieur"]

@@ -1,15 +1,15 @@
 """Caisses (CPAM) and their back-office users (agents with a role)."""
 
-import enum
 import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
 from ..extensions import Model
+from .labels import LabelledEnum
 
 
 def new_alt_id() -> str:
@@ -37,21 +37,13 @@ class Caisse(Model):
         return f"{self.name} ({self.code})"
 
 
-class AgentRole(str, enum.Enum):
-    NATIONAL_ADMIN = "national_admin"
-    CAISSE_ADMIN = "caisse_admin"
-    AGENT = "agent"
-
-    @property
-    def label(self) -> str:
-        return AGENT_ROLE_LABELS[self]
+class AgentRole(LabelledEnum):
+    NATIONAL_ADMIN = "national_admin", "Administrateur national"
+    CAISSE_ADMIN = "caisse_admin", "Administrateur CPAM"
+    AGENT = "agent", "Agent CPAM"
 
 
-AGENT_ROLE_LABELS = {
-    AgentRole.NATIONAL_ADMIN: "Administrateur national",
-    AgentRole.CAISSE_ADMIN: "Administrateur CPAM",
-    AgentRole.AGENT: "Agent CPAM",
-}
+AGENT_ROLE_LABELS = {role: role.label for role in AgentRole}
 
 
 class Agent(UserMixin, Model):
@@ -71,6 +63,8 @@ class Agent(UserMixin, Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     password_changed_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(default=True)
+    # The daily digest e-mail (services/digest.py); the agent may turn it off.
+    digest_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     caisse: Mapped[Caisse | None] = relationship(back_populates="agents")

@@ -1,15 +1,16 @@
 """Partner structures and their conventions with caisses (R-CONV-1..4)."""
 
-import enum
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, and_
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, and_, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now, today
 from ..extensions import Model, db
+from ..folding import fold
 from .caisses import Caisse
 from .catalog import ServiceOffer
+from .labels import LabelledEnum
 
 STRUCTURE_TYPES = [
     "Association",
@@ -37,14 +38,19 @@ class Structure(Model):
     __tablename__ = "structure"
     __table_args__ = (
         CheckConstraint("member_count >= 1", name="member_count_positive"),
-        # The queue's search by structure name ("contient"), on PostgreSQL.
-        Index("ix_structure_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(
-            dialect="postgresql"
-        ),
+        # The queue's search by structure name ("contient", folded), on PostgreSQL.
+        Index(
+            "ix_structure_search_trgm",
+            "search_name",
+            postgresql_using="gin",
+            postgresql_ops={"search_name": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), index=True)
+    # The folded name the queue's search matches (folding.fold), kept by the flush listener below.
+    search_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
     type: Mapped[str] = mapped_column(String(40))
     siret: Mapped[str] = mapped_column(String(14), unique=True)
     address: Mapped[str] = mapped_column(String(200))
@@ -62,23 +68,17 @@ class Structure(Model):
         return self.name
 
 
-class ConventionState(str, enum.Enum):
-    UPCOMING = "upcoming"
-    CURRENT = "current"
-    ENDING = "ending"
-    ENDED = "ended"
-
-    @property
-    def label(self) -> str:
-        return CONVENTION_STATE_LABELS[self]
+@event.listens_for(Structure, "before_insert")
+@event.listens_for(Structure, "before_update")
+def _fold_name(_mapper, _connection, target: Structure) -> None:
+    target.search_name = fold(target.name)
 
 
-CONVENTION_STATE_LABELS = {
-    ConventionState.UPCOMING: "À venir",
-    ConventionState.CURRENT: "En cours",
-    ConventionState.ENDING: "Arrive à échéance",
-    ConventionState.ENDED: "Terminée",
-}
+class ConventionState(LabelledEnum):
+    UPCOMING = "upcoming", "À venir"
+    CURRENT = "current", "En cours"
+    ENDING = "ending", "Arrive à échéance"
+    ENDED = "ended", "Terminée"
 
 
 def manager_cap_for(member_count: int) -> int:

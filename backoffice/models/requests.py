@@ -1,6 +1,5 @@
 """Requests filed by partners (SPEC §5–6): numbering, status history, Q/R exchange, attachments."""
 
-import enum
 import re
 from datetime import date, datetime
 
@@ -23,35 +22,25 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
 from ..extensions import Model, db
+from ..folding import person_search
 from .accounts import PartnerAccount
 from .caisses import Agent, Caisse
 from .catalog import Motive, ServiceOffer
+from .labels import LabelledEnum
 from .partners import Convention, Structure
 
 
-class RequestStatus(str, enum.Enum):
-    NEW = "new"
-    TAKEN = "taken"
-    RESOLVED = "resolved"
-    MESSAGE_SENT = "message_sent"
-    MESSAGE_RECEIVED = "message_received"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
+class RequestStatus(LabelledEnum):
+    """The statuses in their life order (R-STA-1): sorting by status follows this order."""
 
-    @property
-    def label(self) -> str:
-        return REQUEST_STATUS_LABELS[self]
+    NEW = "new", "Nouveau"
+    TAKEN = "taken", "Pris en charge"
+    RESOLVED = "resolved", "Résolu"
+    MESSAGE_SENT = "message_sent", "Message envoyé"
+    MESSAGE_RECEIVED = "message_received", "Message reçu"
+    CLOSED = "closed", "Clôturé"
+    CANCELLED = "cancelled", "Annulé"
 
-
-REQUEST_STATUS_LABELS = {
-    RequestStatus.NEW: "Nouveau",
-    RequestStatus.TAKEN: "Pris en charge",
-    RequestStatus.RESOLVED: "Résolu",
-    RequestStatus.MESSAGE_SENT: "Message envoyé",
-    RequestStatus.MESSAGE_RECEIVED: "Message reçu",
-    RequestStatus.CLOSED: "Clôturé",
-    RequestStatus.CANCELLED: "Annulé",
-}
 
 # Statuses in which the caisse still owes an answer (R-ORG-4, R-RGPD-1).
 AWAITING_CAISSE = (RequestStatus.NEW.value, RequestStatus.TAKEN.value, RequestStatus.MESSAGE_SENT.value)
@@ -76,7 +65,7 @@ CREATE OR REPLACE FUNCTION ep_search_keys(caisse integer, number text, name text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN ARRAY(SELECT caisse || ':' || t FROM unnest(show_trgm(number || ' ' || coalesce(name, ''))) AS t)
 """
-SEARCH_KEYS_EXPRESSION = "ep_search_keys(caisse_id, number, person_last_name)"
+SEARCH_KEYS_EXPRESSION = "ep_search_keys(caisse_id, number, person_search)"
 
 # For metadata.create_all (the tests); the migration creates it for the databases it upgrades.
 event.listen(db.metadata, "before_create", DDL(SEARCH_KEYS_FUNCTION).execute_if(dialect="postgresql"))
@@ -117,16 +106,18 @@ class Request(Model):
         # for one caisse, newest first.
         Index("ix_request_structure_caisse_deposited", "structure_id", "caisse_id", "deposited_at", "id"),
         Index("ix_request_caisse_person", "caisse_id", "person_last_name"),
-        # The queue's search ("contient": number, person's name) within the caisse, on PostgreSQL:
+        # "Mes demandes" and the "Pris en charge par" filter: an agent's requests by status.
+        Index("ix_request_owner", "taken_by_agent_id", "status", "deposited_at", "id"),
+        # The queue's search ("contient": number, person's folded name) within the caisse, on PostgreSQL:
         # trigrams of both columns next to the caisse (btree_gin), so a search reads the posting
         # lists of its caisse and its trigrams, not every row of the caisse (SQLite scans).
         Index(
             "ix_request_search",
             "caisse_id",
             "number",
-            "person_last_name",
+            "person_search",
             postgresql_using="gin",
-            postgresql_ops={"number": "gin_trgm_ops", "person_last_name": "gin_trgm_ops"},
+            postgresql_ops={"number": "gin_trgm_ops", "person_search": "gin_trgm_ops"},
         ).ddl_if(dialect="postgresql"),
         # The same search for an agent of one caisse, with keys that carry the caisse: each posting
         # list holds that caisse's requests only, so the search's cost follows the caisse's size, not
@@ -154,6 +145,9 @@ class Request(Model):
     person_birth_date: Mapped[date | None]
     person_birth_place: Mapped[str | None] = mapped_column(String(30))
     person_phone: Mapped[str | None] = mapped_column(String(14))
+    # The folded "nom prénom" the queue's search matches (folding.person_search), kept by the
+    # flush listener below: accents and case do not matter, first names are found.
+    person_search: Mapped[str | None] = mapped_column(String(60))
     comment: Mapped[str] = mapped_column(Text)
     # Offer-specific answers: appointment modes, documents, R-REQ-6 blocks.
     details: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -182,6 +176,12 @@ class Request(Model):
     @property
     def status_label(self) -> str:
         return RequestStatus(self.status).label
+
+
+@event.listens_for(Request, "before_insert")
+@event.listens_for(Request, "before_update")
+def _fold_person(_mapper, _connection, target: Request) -> None:
+    target.person_search = person_search(target.person_last_name, target.person_first_name)
 
 
 class StatusChange(Model):
@@ -264,6 +264,6 @@ class StagedUpload(Model):
 
 def holds_search_keys(keys: list[str]):
     """The condition ix_request_search_keys answers: the request holds every one of `keys`."""
-    return func.ep_search_keys(Request.caisse_id, Request.number, Request.person_last_name).op("@>")(
+    return func.ep_search_keys(Request.caisse_id, Request.number, Request.person_search).op("@>")(
         bindparam(None, keys, type_=ARRAY(Text))
     )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from ..clock import now
 from ..extensions import db
+from ..folding import fold
 from ..models import Agent, Motive, Request, RequestStatus, ServiceOffer, Structure
 from ..models.requests import holds_search_keys, search_keys
 from .scoping import caisse_filter
@@ -95,8 +96,9 @@ def like_pattern(term: str) -> str:
 
 
 def search_conditions(agent: Agent, search: str) -> list:
-    """One condition per word of `search`: the word in the number, the person's name or the
-    structure's name, written so PostgreSQL's indexes serve it: the columns are not cast, the
+    """One condition per word of `search`: the word in the number, the person's name (last or first
+    name, folded: neither accents nor case matter, see backoffice/folding.py) or the structure's
+    name (folded too), written so PostgreSQL's indexes serve it: the columns are not cast, the
     structure names are matched on their own table, whose few ids then select the caisse's requests
     (no join of every row of the caisse), and for an agent of one caisse the number and name are
     first narrowed by the caisse's own trigram keys (ix_request_search_keys), whose posting lists
@@ -107,13 +109,13 @@ def search_conditions(agent: Agent, search: str) -> list:
     for term in search.split(" "):
         if not term:
             continue
-        pattern = like_pattern(term)
-        structures = select(Structure.id).where(Structure.name.ilike(pattern))
+        pattern = fold(like_pattern(term))
+        structures = select(Structure.id).where(Structure.search_name.like(pattern))
         if postgresql:
             in_structures = Request.structure_id == any_(func.array(structures.scalar_subquery()))
         else:
             in_structures = Request.structure_id.in_(structures)
-        in_columns = or_(Request.number.ilike(pattern), Request.person_last_name.ilike(pattern))
+        in_columns = or_(Request.number.like(pattern), Request.person_search.like(pattern))
         condition = or_(in_columns, in_structures)
         keys = search_keys(caisse_id, pattern) if postgresql and caisse_id is not None else []
         if keys:
