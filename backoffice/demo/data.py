@@ -22,6 +22,7 @@ AGENTS = [
     ("admin", "Claire", "NATIONALE", AgentRole.NATIONAL_ADMIN, None),
     ("admin.gironde", "Hélène", "MARTIN", AgentRole.CAISSE_ADMIN, "331"),
     ("agent.gironde", "Paul", "BERNARD", AgentRole.AGENT, "331"),
+    ("agent2.gironde", "Julie", "FAURE", AgentRole.AGENT, "331"),  # a colleague: reassignments
     ("admin.oise", "Sophie", "LEROY", AgentRole.CAISSE_ADMIN, "601"),
     ("agent.oise", "Luc", "MOREAU", AgentRole.AGENT, "601"),
 ]
