@@ -5,8 +5,11 @@
 The database is dropped and created again, the schema comes from `flask db upgrade` (the migrations
 are what production runs), the catalogue and the caisses from the services, and the bulk rows
 (structures, conventions, accounts, requests, status history, request counters) from COPY.
-Every login created here uses BENCH_PASSWORD: agents `agent.<code>` (one per caisse) and
-technicians `tech<structure id>.a` / `.b` (two per structure, CGU accepted).
+Every login created here uses BENCH_PASSWORD: AGENTS_PER_CAISSE agents per caisse (`agent.<code>`,
+the one the bench measures, and `agent.<code>.2` … `.10`), who share the caisse's takes, and
+technicians `tech<structure id>.a` / `.b` (two per structure, CGU accepted). The folded search
+columns (Request.person_search, Structure.search_name) are written with the rows, by the same
+functions as the models' flush listeners (backoffice/folding.py).
 """
 
 import argparse
@@ -27,9 +30,14 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from backoffice.folding import fold, person_search  # noqa: E402
+
 BENCH_PASSWORD = "Bench-Espace-Partenaires-2026"
 CAISSES = 100
 STRUCTURES = 10_000
+# A CPAM team of ten agents shares one queue (issue 13): each take goes to one of them, so the
+# measured agent's "Mes demandes" holds about a tenth of the caisse's open taken requests.
+AGENTS_PER_CAISSE = 10
 SECOND_CONVENTION_EVERY = 10  # one structure in ten also works with a second caisse
 YEARS = 3
 PARIS = ZoneInfo("Europe/Paris")
@@ -51,7 +59,10 @@ LAST_NAMES = (
 FIRST_NAMES = (
     "Marie Jean Pierre Michel Anne Philippe Nathalie Isabelle Catherine Sylvie Christophe Patrick "
     "Nicolas Julien Camille Léa Manon Emma Chloé Lucas Hugo Louis Gabriel Arthur Jules Inès Sarah "
-    "Léo Paul Alice Lina Rose Victor Martine Joséphine Maryse Hélène Claire Thomas Antoine"
+    "Léo Paul Alice Lina Rose Victor Martine Joséphine Maryse Hélène Claire Thomas Antoine "
+    "Rosalie Françoise Monique Jacqueline Bernadette Gérard Jacques André René Christiane Sébastien "
+    "Stéphane Céline Aurélie Émilie Jérôme Frédéric Valérie Sandrine Laurence Brigitte Mathéo Zoé "
+    "Noé Maëlle Anaïs Clément Théo Raphaël Élodie Agnès Odile Étienne Benoît Yannick Gaëlle"
 ).split()
 CITIES = [
     ("33000", "Bordeaux"),
@@ -264,8 +275,9 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
         caisse_ids = [cid for cid, _ in caisses]
         caisse_code = dict(caisses)
 
-        # Agents: one per caisse (the work queue), same known password.
-        agent_of = {}
+        # Agents: AGENTS_PER_CAISSE per caisse (the first, agent.<code>, is the one measured), same
+        # known password, with realistic names (the queue's "Pris en charge par" lists them).
+        agents_of: dict[int, list[int]] = {}
         copy = _Copy(
             cur,
             "agent",
@@ -284,22 +296,26 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
                 "created_at",
             ],
         )
-        for i, (cid, code) in enumerate(caisses, start=1):
-            agent_of[cid] = i
-            copy.add(
-                i,
-                secrets.token_hex(16),
-                f"agent.{code}",
-                "Agent",
-                f"CAISSE {code}",
-                f"agent.{code}@bench.invalid",
-                "agent",
-                cid,
-                pw,
-                now,
-                True,
-                now,
-            )
+        agent_id = 0
+        for cid, code in caisses:
+            for k in range(1, AGENTS_PER_CAISSE + 1):
+                agent_id += 1
+                agents_of.setdefault(cid, []).append(agent_id)
+                username = f"agent.{code}" if k == 1 else f"agent.{code}.{k}"
+                copy.add(
+                    agent_id,
+                    secrets.token_hex(16),
+                    username,
+                    rng.choice(FIRST_NAMES),
+                    rng.choice(LAST_NAMES),
+                    f"{username}@bench.invalid",
+                    "agent",
+                    cid,
+                    pw,
+                    now,
+                    True,
+                    now,
+                )
         copy.close()
 
         # Structures, conventions (all five offers), two technicians each.
@@ -309,6 +325,7 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
             [
                 "id",
                 "name",
+                "search_name",
                 "type",
                 "siret",
                 "address",
@@ -326,9 +343,11 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
         for sid in range(1, STRUCTURES + 1):
             postal, city = CITIES[sid % len(CITIES)]
             home = caisse_ids[(sid - 1) % CAISSES]
+            name = f"{types[sid % len(types)]} {city} {sid:05d}"
             s_copy.add(
                 sid,
-                f"{types[sid % len(types)]} {city} {sid:05d}",
+                name,
+                fold(name),
                 types[sid % len(types)],
                 _siret(sid),
                 f"{sid % 200 + 1} rue de la République",
@@ -420,8 +439,8 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
                 )
                 technicians.setdefault(sid, []).append((account_id, f"{last} {first}"))
         a_copy.close()
-        stats.update(structures=STRUCTURES, conventions=conv_id, technicians=account_id, agents=len(caisses))
-        _log(f"{STRUCTURES} structures, {conv_id} conventions, {account_id} technicians, {len(caisses)} agents")
+        stats.update(structures=STRUCTURES, conventions=conv_id, technicians=account_id, agents=agent_id)
+        _log(f"{STRUCTURES} structures, {conv_id} conventions, {account_id} technicians, {agent_id} agents")
 
         # Requests: deposit times increase with the id, so numbers follow the deposit order (R-REQ-4).
         dropped = _secondary_indexes(cur, "request") + _secondary_indexes(cur, "status_change")
@@ -453,6 +472,7 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
                 "person_birth_date",
                 "person_birth_place",
                 "person_phone",
+                "person_search",
                 "comment",
                 "details",
                 "status",
@@ -496,7 +516,7 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
             status = statuses[_pick(rng, cum)]
             by_status[status] = by_status.get(status, 0) + 1
             requester_id, requester_name = rng.choice(technicians[sid])
-            agent = agent_of[cid]
+            agent = rng.choice(agents_of[cid])
             taken_at = resolved_at = closed_at = cancelled_at = None
             taken_by = resolved_by = answer = cancel_reason = None
             changed = deposited
@@ -543,6 +563,7 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
                 requester_id,
                 requester_name,
                 *person,
+                person_search(person[1], person[2]),
                 "Demande de test de charge : merci de rappeler la personne.",
                 details,
                 status,
