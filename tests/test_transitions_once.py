@@ -126,7 +126,13 @@ def footprint(request_id: int) -> dict:
         "messages": rows(ExchangeMessage, ExchangeMessage.request_id == request_id),
         "files": rows(Attachment, Attachment.request_id == request_id),
         "mails": rows(OutboxMessage),
-        "audit": rows(AuditEntry, AuditEntry.target_type == "Request", AuditEntry.target_id == request_id),
+        # Reading the request screen is audited too ("request.view"): not a transition's effect.
+        "audit": rows(
+            AuditEntry,
+            AuditEntry.target_type == "Request",
+            AuditEntry.target_id == request_id,
+            AuditEntry.action != "request.view",
+        ),
     }
 
 
@@ -222,7 +228,8 @@ KINDS = {
         answer,
         "agent",
         requests.ALREADY_ANSWERED,
-        {"status": "resolved", "history": ["resolved"], "mails": 1, "audit": 1, "files": 1},
+        # Answered from "Nouveau": the take is recorded first (its history row, e-mail, audit row).
+        {"status": "resolved", "history": ["taken", "resolved"], "mails": 2, "audit": 2, "files": 1},
     ),
     "répondre au message": (
         RequestStatus.MESSAGE_SENT,
@@ -405,7 +412,7 @@ def test_repondre_clicked_twice_resolves_once_and_mails_once(app, tech, gironde)
     )
     assert first.status_code == 302
     done = footprint(req.id)
-    assert changes(before, done)["history"] == ["resolved"]
+    assert changes(before, done)["history"] == ["taken", "resolved"]
     second = client.post_form(
         "/admin/requests/repondre/",
         {**form, "attachments": [(io.BytesIO(PDF), "attestation.pdf")]},
@@ -415,7 +422,7 @@ def test_repondre_clicked_twice_resolves_once_and_mails_once(app, tech, gironde)
     assert second.status_code == 200
     assert "Cette demande a déjà reçu une réponse." in page_text(second)
     assert footprint(req.id) == done
-    assert changes(before, done)["mails"] == 1 and changes(before, done)["files"] == 1
+    assert changes(before, done)["mails"] == 2 and changes(before, done)["files"] == 1  # taken, resolved
 
 
 def test_repondre_au_message_clicked_twice_replies_once(app, tech, gironde):
@@ -571,7 +578,7 @@ def test_a_cancel_racing_an_answer_ends_consistent(app, tech, gironde):
         else:
             assert cancel_result == "La demande ne peut plus être annulée : la caisse y a déjà répondu."
             assert after["status"] == RequestStatus.RESOLVED.value and after["answer"] == "Votre dossier est traité."
-            assert after["history"] == ["new", "resolved"] and mails.count("request_resolved") == 1
+            assert after["history"] == ["new", "taken", "resolved"] and mails.count("request_resolved") == 1
         assert after["history"][-1] == after["status"]
         outcomes.add("annulée" if cancel_result == "won" else "résolue")
         db.session.execute(OutboxMessage.__table__.delete())
@@ -644,7 +651,7 @@ def test_repondre_double_clicked_at_once_over_http_resolves_once(app, tech, giro
         thread.join(timeout=90)
     assert statuses == [302] * PARALLEL
     effect = changes(before, footprint(req_id))
-    assert effect["history"] == ["resolved"] and effect["mails"] == 1 and effect["audit"] == 1
+    assert effect["history"] == ["taken", "resolved"] and effect["mails"] == 2 and effect["audit"] == 2
     flashed = [page_text(c.get(f"/admin/requests/traiter/?id={req_id}")) for c in clients]
     assert sum("la demande est résolue" in text for text in flashed) == 1
     assert sum(requests.ALREADY_ANSWERED in text for text in flashed) == PARALLEL - 1

@@ -1,8 +1,9 @@
 """Requests (SPEC §5–6): filing, reading and every status change, re-exported for the callers.
 
 filing.py checks what is typed and files a request, reading.py reads files, the exchange's state and
-the history, transitions.py makes each status change one guarded UPDATE (see its header) and
-refusals.py says in French why one was refused.
+the history, transitions.py makes each status change one guarded UPDATE (guarded.py) and
+refusals.py says in French why one was refused. ownership.py says who handles a request and
+reassigns it; notes.py writes the caisse's internal notes.
 """
 
 # The queue's order (R-BO-1) and R-BO-5 in SQL live with the queue's query (services/queue.py).
@@ -21,6 +22,19 @@ from .filing import (
     file_request,
     motives_for,
 )
+from .notes import NOTE_MAX, add_note
+from .ownership import (
+    REASSIGNABLE,
+    handler_condition,
+    is_staff,
+    may_handle,
+    may_reassign,
+    needs_reassignment,
+    orphaned_condition,
+    reassign_choices,
+    reassign_request,
+    staff_condition,
+)
 from .reading import (
     EXCHANGE_DAYS,
     EXCHANGE_MAX_FILES,
@@ -36,11 +50,13 @@ from .reading import (
     exchange_files_count,
     exchange_state,
     get_for_partner,
+    notes,
     partner_files,
     partner_message_count,
     received_file_available,
     record_queue_export,
     request_files,
+    request_timeline,
     status_history,
     time_left,
 )
@@ -49,8 +65,12 @@ from .refusals import (
     ALREADY_COMPLETED,
     CANCELLED_BY_PARTNER,
     MAX_ROUNDS_REACHED,
+    NATIONAL_NO_NOTE,
+    NATIONAL_READS_ONLY,
     NOT_IN_CAISSE,
     NOT_IN_STRUCTURE,
+    not_the_owner,
+    owned_by,
 )
 from .transitions import (
     answer_request,

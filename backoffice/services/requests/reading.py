@@ -1,4 +1,4 @@
-"""Reading requests: their files, the exchange's counters, the status history, the time left, downloads."""
+"""Reading requests: their files, the exchange's counters, the status history and timeline, the time left, downloads."""
 
 import math
 from datetime import timedelta
@@ -14,8 +14,10 @@ from ...models import (
     Attachment,
     AttachmentContent,
     ExchangeMessage,
+    NoteKind,
     PartnerAccount,
     Request,
+    RequestNote,
     RequestStatus,
     StatusChange,
 )
@@ -159,6 +161,71 @@ def status_history(request: Request) -> list[dict]:
             who = "Automatique"
         history.append({"status": RequestStatus(change.status).label, "at": change.changed_at, "who": who})
     return history
+
+
+def notes(request: Request) -> list[RequestNote]:
+    """The request's internal notes and reassignments, oldest first (never for the partner)."""
+    return list(
+        db.session.scalars(
+            select(RequestNote)
+            .where(RequestNote.request_id == request.id)
+            .order_by(RequestNote.created_at, RequestNote.id)
+        )
+    )
+
+
+def request_timeline(request: Request, messages: list[ExchangeMessage] | None = None) -> list[dict]:
+    """The agent screen's « Historique »: status changes, Q/R messages, internal notes and
+    reassignments in date order. Each entry: kind (status, message, note, reassignment), at, who,
+    label (what it is, in French) and text. `messages`: the exchange's, when already read."""
+    if messages is None:
+        messages = list(
+            db.session.scalars(
+                select(ExchangeMessage)
+                .where(ExchangeMessage.request_id == request.id)
+                .order_by(ExchangeMessage.created_at, ExchangeMessage.id)
+            )
+        )
+    entries = []
+    # At one stamp, a message comes before the status change it causes, and a note after both.
+    for h in status_history(request):
+        entries.append((h["at"], 1, {"kind": "status", "label": h["status"], "text": "", **h}))
+    for m in messages:
+        side = "partenaire" if m.side == "partner" else "caisse"
+        label = "Message du partenaire" if m.side == "partner" else "Réponse de la caisse"
+        entries.append(
+            (
+                m.created_at,
+                0,
+                {
+                    "kind": "message",
+                    "at": m.created_at,
+                    "who": f"{m.author_name} ({side})",
+                    "label": label,
+                    "text": m.body,
+                },
+            )
+        )
+    for n in notes(request):
+        if n.kind == NoteKind.REASSIGNMENT.value:
+            label = f"Réattribution : de {n.from_name or 'personne'} à {n.to_name or 'un agent supprimé'}"
+        else:
+            label = NoteKind.NOTE.label
+        entries.append(
+            (
+                n.created_at,
+                2,
+                {
+                    "kind": n.kind,
+                    "at": n.created_at,
+                    "who": f"{n.author_name} (caisse)",
+                    "label": label,
+                    "text": n.body or "",
+                },
+            )
+        )
+    entries.sort(key=lambda e: (e[0], e[1]))  # stable: each source keeps its own order
+    return [entry for _at, _rank, entry in entries]
 
 
 def agent_attachment(agent: Agent, attachment_id: int) -> Attachment | None:

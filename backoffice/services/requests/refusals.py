@@ -12,6 +12,11 @@ CANCELLED_BY_PARTNER = "Cette demande a été annulée par le partenaire."
 MAX_ROUNDS_REACHED = "Le nombre maximal d'échanges est atteint."
 NOT_IN_CAISSE = "Cette demande ne relève pas de votre caisse."
 NOT_IN_STRUCTURE = "Cette demande ne relève pas de votre structure."
+NATIONAL_READS_ONLY = (
+    "La prise en charge, la réponse et la réattribution des demandes relèvent des agents de la caisse : "
+    "l'administrateur national les consulte."
+)
+NATIONAL_NO_NOTE = "Les notes internes sont rédigées par les agents de la caisse de la demande."
 
 
 def not_completed(account: PartnerAccount, request: Request) -> str:
@@ -61,26 +66,65 @@ def _outside(agent: Agent, request: Request) -> bool:
     return not agent.is_national_admin and request.caisse_id != agent.caisse_id
 
 
+def owned_by(request: Request) -> str:
+    """Who owns the request, for the screen and the refusals: « Paul BERNARD »."""
+    return request.taken_by.full_name if request.taken_by else "un autre agent"
+
+
+def not_the_owner(request: Request) -> str:
+    return (
+        f"Cette demande est prise en charge par {owned_by(request)} : "
+        "seul cet agent ou un administrateur de la caisse peut y répondre."
+    )
+
+
+def _another_owns(agent: Agent, request: Request) -> bool:
+    """The request is another agent's and the agent is no admin of its caisse (ownership.may_handle)."""
+    return not agent.is_caisse_admin and request.taken_by_agent_id is not None and request.taken_by_agent_id != agent.id
+
+
 def not_taken(agent: Agent, request: Request) -> str:
     if _outside(agent, request):
         return NOT_IN_CAISSE
+    if agent.caisse_id is None:
+        return NATIONAL_READS_ONLY
     if request.status == RequestStatus.CANCELLED.value:
         return CANCELLED_BY_PARTNER
-    who = request.taken_by.full_name if request.taken_by else "un autre agent"
-    return f"Cette demande a déjà été prise en charge par {who}."
+    return f"Cette demande a déjà été prise en charge par {owned_by(request)}."
 
 
 def not_answered(agent: Agent, request: Request) -> str:
     if _outside(agent, request):
         return NOT_IN_CAISSE
+    if agent.caisse_id is None:
+        return NATIONAL_READS_ONLY
     if request.status == RequestStatus.CANCELLED.value:
         return CANCELLED_BY_PARTNER
+    if request.status == RequestStatus.TAKEN.value and _another_owns(agent, request):
+        return not_the_owner(request)
     return ALREADY_ANSWERED
 
 
 def no_reply(agent: Agent, request: Request) -> str:
     if _outside(agent, request):
         return NOT_IN_CAISSE
+    if agent.caisse_id is None:
+        return NATIONAL_READS_ONLY
+    if request.status == RequestStatus.MESSAGE_SENT.value and _another_owns(agent, request):
+        return not_the_owner(request)
     if request.status == RequestStatus.MESSAGE_RECEIVED.value:
         return "Ce message du partenaire a déjà reçu une réponse."
     return "Aucun message du partenaire n'attend de réponse."
+
+
+def not_reassigned(agent: Agent, request: Request, expected_owner_id: int | None) -> str:
+    if request.caisse_id != agent.caisse_id:
+        return NOT_IN_CAISSE
+    if request.status in (RequestStatus.NEW.value, RequestStatus.CLOSED.value, RequestStatus.CANCELLED.value):
+        return f"Une demande au statut « {request.status_label} » ne peut pas être réattribuée."
+    if request.taken_by_agent_id != expected_owner_id:
+        return f"Cette demande a déjà été réattribuée : elle est prise en charge par {owned_by(request)}."
+    return (
+        f"Cette demande est prise en charge par {owned_by(request)} : "
+        "seul cet agent ou un administrateur de la caisse peut la réattribuer."
+    )

@@ -1,19 +1,23 @@
 """Every status change of a request: one guarded UPDATE each, which exactly one caller wins (R-STA-1..5, R-BO-2..4)."""
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import case, func, literal, or_, update
 
 from ...clock import format_date, now
 from ...extensions import db
-from ...models import Agent, ExchangeMessage, PartnerAccount, Request, RequestStatus, StatusChange
-from .. import audit, outbox, statements, uploads
+from ...models import Agent, ExchangeMessage, PartnerAccount, Request, RequestStatus
+from .. import audit, outbox, uploads
 from ..attachments import MAX_FILES, check_count
 from ..errors import DomainError, ValidationFailed
-from ..scoping import caisse_filter
 from . import refusals
 from .filing import CANCEL_REASONS, SAISINE_MOTIVE, as_answer, as_message, text_and_files
+from .guarded import moved as _moved
+from .guarded import record_status as _record_status
+from .guarded import refusal as _refusal
+from .guarded import transition as _transition
+from .guarded import winner as _winner
+from .ownership import handler_condition, staff_condition
 from .reading import (
     EXCHANGE_DAYS,
     EXCHANGE_MAX_FILES,
@@ -23,67 +27,9 @@ from .reading import (
     partner_files_count,
 )
 
-# Every change of a request's state is ONE conditional UPDATE of its row, run first in its
-# transaction: WHERE id = ? AND status IN (the states it may leave) AND the owner (the partner's
-# structure, the agent's caisse) AND, where the exchange counter matters, the counter. Its rowcount
-# says who won. On PostgreSQL (READ COMMITTED) a concurrent transition of the same row waits for
-# the winner's commit, then re-checks its WHERE on the committed row and matches nothing; SQLite
-# serialises writers. Only the winner writes the children (history row, message, attachments,
-# e-mail, audit); the loser rolls back and is told why, from the request as the winner left it.
-# Counters are incremented in the UPDATE itself. The winner holds the row lock until it commits,
-# so what it counts after its UPDATE (the files already attached) is counted by statements that
-# see every earlier winner's commit: two "Compléter" at once cannot pass the 8-file total.
-
-
-def _transition(request: Request, from_statuses, values: dict, *conditions) -> int:
-    """UPDATE request SET values WHERE id = request.id AND status IN from_statuses AND conditions.
-
-    Returns the rowcount (0 or 1). On 1 the row stays locked until the transaction ends and the
-    request's attributes are expired, so they are read again as the UPDATE left them."""
-    moved = statements.affected(
-        update(Request)
-        .where(Request.id == request.id, Request.status.in_([s.value for s in from_statuses]), *conditions)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if moved == 1:
-        db.session.expire(request)
-    return moved
-
-
-def _moved(status: RequestStatus, stamp, **values) -> dict:
-    """The values of a transition to `status` at `stamp` (R-STA-5: the status date)."""
-    return {"status": status.value, "status_changed_at": stamp, **values}
-
-
-def _record_status(request_id: int, status: RequestStatus, stamp, agent=None, account=None) -> None:
-    """R-STA-5: the history row of a transition that won, dated as the request's status date."""
-    db.session.add(
-        StatusChange(
-            request_id=request_id,
-            status=status.value,
-            changed_at=stamp,
-            agent_id=agent.id if agent else None,
-            account_id=account.id if account else None,
-        )
-    )
-
-
-def _refusal(request: Request, explain) -> DomainError:
-    """The loser's error: its transaction rolled back, the reason read from the request as it is now."""
-    db.session.rollback()
-    db.session.refresh(request)
-    return DomainError(explain(request))
-
-
-@contextmanager
-def _winner():
-    """The winner's children: any refusal among them rolls back the transition too."""
-    try:
-        yield
-    except BaseException:
-        db.session.rollback()
-        raise
+# Every change of a request's state is one guarded UPDATE (see guarded.py): the partner's changes
+# are guarded by the structure, the caisse's by the ownership rules (ownership.py: the agent's own
+# caisse; answering and replying, the owner or a caisse admin).
 
 
 def _within(count: int, adding: int, limit: int) -> None:
@@ -229,29 +175,44 @@ def close_exchange(account: PartnerAccount, request: Request) -> None:
 # --- caisse side -----------------------------------------------------------------------------
 
 
+def _taken(agent: Agent, request: Request, stamp) -> None:
+    """What a take writes once its UPDATE won: the history row, the e-mail (not for R-REQ-6's
+    motive), the audit row."""
+    _record_status(request.id, RequestStatus.TAKEN, stamp, agent=agent)
+    if not (request.motive and request.motive.label == SAISINE_MOTIVE):
+        _notify(request, "request_taken")
+    audit.record("request.take", actor=agent, target=request, caisse_id=request.caisse_id)
+
+
 def take_request(agent: Agent, request: Request) -> None:
-    """R-BO-2: of two agents at once exactly one wins; the other is told who took it."""
+    """R-BO-2: of two agents at once exactly one wins; the other is told who took it. The agent
+    becomes the request's owner; only the caisse's own staff take (ownership.staff_condition)."""
     stamp = now()
     won = _transition(
         request,
         (RequestStatus.NEW,),
         _moved(RequestStatus.TAKEN, stamp, taken_by_agent_id=agent.id, taken_at=stamp),
-        caisse_filter(agent, Request.caisse_id),
+        staff_condition(agent),
     )
     if not won:
         raise _refusal(request, lambda r: refusals.not_taken(agent, r))
     with _winner():
-        _record_status(request.id, RequestStatus.TAKEN, stamp, agent=agent)
-        if not (request.motive and request.motive.label == SAISINE_MOTIVE):
-            _notify(request, "request_taken")
-        audit.record("request.take", actor=agent, target=request, caisse_id=request.caisse_id)
+        _taken(agent, request, stamp)
         db.session.commit()
 
 
 def answer_request(agent: Agent, request: Request, answer: str, staged_keys: list[str]) -> None:
-    """R-BO-3: the answer text and optional files (same rules) → 'Résolu'; e-mail mentions 15 days."""
+    """R-BO-3: the answer text and optional files (same rules) → 'Résolu'; e-mail mentions 15 days.
+
+    Only the owner or a caisse admin answers a taken request (ownership.handler_condition, in the
+    UPDATE). Answered straight from "Nouveau", the same UPDATE records the take first: the agent
+    owns it, taken_at is one microsecond before the answer, and the take's history row, e-mail
+    and audit row come before the resolution's, so the history reads Pris en charge then Résolu
+    and the 48-hour figure stays true. That the take happened in this UPDATE is read from its
+    effect: taken_at is the take's own stamp only if it was empty."""
     answer, files = text_and_files(agent, answer, staged_keys, "answer", reword=as_answer)
     stamp = now()
+    take_stamp = stamp - timedelta(microseconds=1)
     won = _transition(
         request,
         (RequestStatus.NEW, RequestStatus.TAKEN),
@@ -261,15 +222,16 @@ def answer_request(agent: Agent, request: Request, answer: str, staged_keys: lis
             answer=answer,
             resolved_at=stamp,
             resolved_by_agent_id=agent.id,
-            # Answered straight from "Nouveau": the answering agent took it.
             taken_by_agent_id=func.coalesce(Request.taken_by_agent_id, agent.id),
-            taken_at=func.coalesce(Request.taken_at, literal(stamp, Request.taken_at.type)),
+            taken_at=func.coalesce(Request.taken_at, literal(take_stamp, Request.taken_at.type)),
         ),
-        caisse_filter(agent, Request.caisse_id),
+        handler_condition(agent),
     )
     if not won:
         raise _refusal(request, lambda r: refusals.not_answered(agent, r))
     with _winner():
+        if request.taken_at == take_stamp and request.taken_by_agent_id == agent.id:
+            _taken(agent, request, take_stamp)
         uploads.attach(files, request.id, "caisse")
         _record_status(request.id, RequestStatus.RESOLVED, stamp, agent=agent)
         _notify(request, "request_resolved")
@@ -279,7 +241,8 @@ def answer_request(agent: Agent, request: Request, answer: str, staged_keys: lis
 
 def caisse_reply(agent: Agent, request: Request, body: str, staged_keys: list[str]) -> None:
     """R-BO-4: answer the technician's message; the 4th answer closes the exchange (R-STA-4), as
-    does an answer past the 15 days. The answer counter is incremented in the UPDATE."""
+    does an answer past the 15 days. The answer counter is incremented in the UPDATE. Only the
+    owner or a caisse admin replies (ownership.handler_condition, in the UPDATE)."""
     body, files = text_and_files(agent, body, staged_keys, "body", reword=as_answer)
     stamp = now()
     # In SET, the columns are the row's values before the UPDATE.
@@ -296,7 +259,7 @@ def caisse_reply(agent: Agent, request: Request, body: str, staged_keys: list[st
             "status_changed_at": stamp,
             "caisse_answers_in_exchange": Request.caisse_answers_in_exchange + 1,
         },
-        caisse_filter(agent, Request.caisse_id),
+        handler_condition(agent),
     )
     if not won:
         raise _refusal(request, lambda r: refusals.no_reply(agent, r))
