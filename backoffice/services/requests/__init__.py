@@ -55,6 +55,7 @@ from .reading import (
     partner_message_count,
     received_file_available,
     record_queue_export,
+    record_view,
     request_files,
     request_timeline,
     status_history,

@@ -301,6 +301,17 @@ def record_queue_export(
         total=total,
     )
     # The exported rows are already loaded: keep them so (no reload row by row after the commit).
+    _commit_keeping_loaded()
+
+
+def record_view(agent: Agent, request: Request) -> None:
+    """Opening a request screen reads personal data (issue 13 §7): one audit row per opening."""
+    audit.record("request.view", actor=agent, target=request, caisse_id=request.caisse_id, number=request.number)
+    _commit_keeping_loaded()
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit an audit row without expiring what the page already loaded."""
     session = db.session()
     expire, session.expire_on_commit = session.expire_on_commit, False
     try:

@@ -54,7 +54,8 @@ class RequestScreenMixin:
             abort(404)
         return req
 
-    def _screen(self, req: Request, answer_form=None, reply_form=None, status=200):
+    def _screen(self, req: Request, answer_form=None, reply_form=None, status=200, note_form=None, reassign_form=None):
+        agent = current_agent()
         attachments = request_service.request_files(req)
         by_message: dict[int | None, list] = {}
         for attachment in attachments:
@@ -71,14 +72,15 @@ class RequestScreenMixin:
                 person=person_label(req),
                 time_left=left,
                 overdue=left.startswith("en retard"),
-                history=request_service.status_history(req),
+                timeline=request_service.request_timeline(req, exchange["messages"]),
                 initial_partner=initial_partner,
                 answer_files=answer_files,
                 by_message=by_message,
                 exchange=exchange,
-                can_take=req.status == RequestStatus.NEW.value,
-                can_answer=_answerable(req),
-                can_reply=req.status == RequestStatus.MESSAGE_SENT.value,
+                **_ownership(agent, req),
+                note_form=note_form or FormState(),
+                reassign_form=reassign_form or ReassignState(),
+                note_max=request_service.NOTE_MAX,
                 answer_form=answer_form or FormState(),
                 reply_form=reply_form or FormState(),
                 saisine=bool(req.motive and req.motive.label == request_service.SAISINE_MOTIVE),
@@ -95,7 +97,50 @@ class RequestScreenMixin:
 
     @expose("/traiter/")
     def process_view(self):
-        return self._screen(self._request_or_404(request.args.get("id")))
+        req = self._request_or_404(request.args.get("id"))
+        page = self._screen(req)
+        request_service.record_view(current_agent(), req)  # reading personal data is audited
+        return page
+
+    @expose("/reattribuer/", methods=("POST",))
+    def reassign_view(self):
+        req = self._request_or_404(request.form.get("id"))
+        state = ReassignState.from_post()
+        return self._run_form(
+            req,
+            lambda: request_service.reassign_request(
+                current_agent(), req, state.to_agent_id, state.expected_owner_id, state.text
+            ),
+            lambda note: f"La demande N° {req.number} est réattribuée à {note.to_name}.",
+            "reassign_form",
+            state,
+        )
+
+    @expose("/note/", methods=("POST",))
+    def note_view(self):
+        req = self._request_or_404(request.form.get("id"))
+        state = FormState(request.form.get("body", ""))
+        return self._run_form(
+            req,
+            lambda: request_service.add_note(current_agent(), req, state.text),
+            "La note interne est ajoutée à l'historique de la demande.",
+            "note_form",
+            state,
+        )
+
+    def _run_form(self, req, call, success, form_name, state):
+        """A form of the screen without files: a ValidationFailed shows the screen again (400) with
+        what was typed and the messages on their fields; another refusal is flashed above it."""
+        back = url_for(".process_view", id=req.id)
+
+        def refused(exc):
+            if isinstance(exc, ValidationFailed):
+                state.errors.update(exc.errors)
+                return self._screen(req, status=400, **{form_name: state})
+            flash(exc.message, "error")
+            return redirect(back)
+
+        return run_service(call, success=success, redirect_to=back, on_error=refused)
 
     @expose("/prendre/", methods=("POST",))
     def take_view(self):
@@ -180,6 +225,43 @@ def _answerable(req: Request) -> bool:
 class FormState:
     """What the agent typed and the files already accepted (staged), kept across a refusal; the
     files are the staged_uploads helper's, with the screen's `remove_staged` checkboxes."""
+def _ownership(agent, req: Request) -> dict:
+    """What the viewer may do on the request (ownership rules: the services enforce them again)."""
+    staff = request_service.is_staff(agent, req)
+    handles = request_service.may_handle(agent, req)
+    reassign = request_service.may_reassign(agent, req)
+    return {
+        "can_take": staff and req.status == RequestStatus.NEW.value,
+        "can_answer": handles and _answerable(req),
+        "can_reply": handles and req.status == RequestStatus.MESSAGE_SENT.value,
+        "can_note": staff,
+        "can_reassign": reassign,
+        "reassign_choices": request_service.reassign_choices(agent, req) if reassign else [],
+        # Taken by a colleague: who may answer it, said next to the owner's name.
+        "owned_elsewhere": bool(req.taken_by_agent_id) and not handles,
+        "orphaned": request_service.needs_reassignment(req),
+        "national": agent.caisse_id is None,
+    }
+
+
+class ReassignState:
+    """The « Réattribuer » form as posted: the agent chosen, the owner seen, the note typed."""
+
+    def __init__(self, to_agent_id=None, expected_owner_id=None, text: str = ""):
+        self.to_agent_id = to_agent_id
+        self.expected_owner_id = expected_owner_id
+        self.text = text
+        self.errors: dict[str, str] = {}
+
+    @classmethod
+    def from_post(cls) -> "ReassignState":
+        return cls(
+            bounded_int(request.form.get("to_agent_id")),
+            bounded_int(request.form.get("expected_owner_id")),
+            request.form.get("note", ""),
+        )
+
+
 
     def __init__(self, text: str = "", uploads: StagedUploads | None = None):
         self.text = text
