@@ -43,23 +43,30 @@ class StagedUploads:
         (the accepted new files, French refusals). Nothing new is stored yet: a form that goes
         through writes its new files once, with what it creates; keep() stages them otherwise.
 
-        With a limit, the kept files are loaded first (self.files, self.keys: the owner's only) and
-        a new file past the limit is refused unread."""
+        With a limit, the kept files are loaded first (self.files, self.keys: the owner's only; past
+        the limit, the last ones are let go) and a new file past the limit is refused unread: one
+        message names every file not added, the form keeps the first `limit` ones."""
         for key in self.removed:
             uploads.discard(self.owner, key)
         if limit is None:
             # One byte over the limit is enough for the size refusal; no more is read into memory.
             return uploads.check_all([(item.filename, item.read(MAX_SIZE + 1)) for item in self.posted])
         self._load()
+        left_out = [item.filename for item in self.files[limit:]]
+        for item in self.files[limit:]:
+            uploads.discard(self.owner, item.key)
+        self.files, self.keys = self.files[:limit], self.keys[:limit]
         accepted: list[CheckedFile] = []
         refusals: list[str] = []
         for item in self.posted:
             if len(self.files) + len(accepted) >= limit:
-                refusals.append(_over_limit(item.filename, limit))
+                left_out.append(item.filename)
                 continue
             checked, errors = uploads.check_all([(item.filename, item.read(MAX_SIZE + 1))])
             accepted += checked
             refusals += errors
+        if left_out:
+            refusals.append(_over_limit(left_out, limit))
         return accepted, refusals
 
     def keep(self, checked: list[CheckedFile], *, commit: bool = True) -> list[StagedUpload]:
@@ -82,9 +89,15 @@ class StagedUploads:
         return self.files
 
 
-def _over_limit(filename: str, limit: int) -> str:
-    name = clean_filename(filename)
+def _over_limit(filenames: list[str], limit: int) -> str:
+    """The one message for the files not added because the form holds `limit` files already."""
+    names = ", ".join(f"« {clean_filename(name)} »" for name in filenames)
+    subject = (
+        f"Le fichier {names} n'a pas été ajouté"
+        if len(filenames) == 1
+        else f"Les fichiers {names} n'ont pas été ajoutés"
+    )
     if not limit:
-        return f"Le fichier « {name} » n'a pas été ajouté : le nombre maximum de pièces jointes est atteint."
+        return f"{subject} : le nombre maximum de pièces jointes est atteint."
     plural = "s" if limit > 1 else ""
-    return f"Le fichier « {name} » n'a pas été ajouté : {limit} pièce{plural} jointe{plural} maximum."
+    return f"{subject} : {limit} pièce{plural} jointe{plural} maximum."

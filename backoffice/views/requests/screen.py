@@ -279,8 +279,9 @@ class ReassignState:
         return cls(request.form.get(text_field, ""), posted)
 
     def stage(self) -> bool:
-        """Stage new files by content; True when every file was accepted (the form may proceed)."""
-        accepted, refusals = self.uploads.read()
+        """Stage new files by content, MAX_FILES at most (the others refused, named in one message);
+        True when every file was accepted (the form may proceed)."""
+        accepted, refusals = self.uploads.read(MAX_FILES)
         # Committed when files were posted; else the service call's transaction is the first one.
         self.files = self.uploads.keep(accepted, commit=bool(self.uploads.posted))
         if refusals:
