@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 from ...clock import format_date
 from ...inputs import bounded_int
 from ...models import Request, RequestStatus
+from ...services import reply_templates
 from ...services import requests as request_service
 from ...services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, human_size
 from ...services.errors import ValidationFailed
@@ -83,6 +84,7 @@ class RequestScreenMixin:
                 note_max=request_service.NOTE_MAX,
                 answer_form=answer_form or FormState(),
                 reply_form=reply_form or FormState(),
+                reply_templates=suggested_templates(req),
                 saisine=bool(req.motive and req.motive.label == request_service.SAISINE_MOTIVE),
                 answer_max=ANSWER_MAX,
                 max_files=MAX_FILES,
@@ -155,6 +157,8 @@ class RequestScreenMixin:
     def answer_view(self):
         req = self._request_or_404(request.form.get("id"))
         state = FormState.from_post(current_agent(), "answer", "attachments")
+        if "insert" in request.form:  # « Insérer » a reply template: nothing is sent
+            return self._screen(req, answer_form=state, status=state.insert(req) if _answerable(req) else 200)
         if _answerable(req) and not state.stage():
             return self._screen(req, answer_form=state, status=400)  # a file refused: nothing else lost
         return self._finish(
@@ -165,7 +169,10 @@ class RequestScreenMixin:
     def reply_view(self):
         req = self._request_or_404(request.form.get("id"))
         state = FormState.from_post(current_agent(), "body", "reply_attachments")
-        if req.status == RequestStatus.MESSAGE_SENT.value and not state.stage():
+        replying = req.status == RequestStatus.MESSAGE_SENT.value
+        if "insert" in request.form:
+            return self._screen(req, reply_form=state, status=state.insert(req) if replying else 200)
+        if replying and not state.stage():
             return self._screen(req, reply_form=state, status=400)
         return self._finish(
             req, state, request_service.caisse_reply, "body", "Votre réponse au message du partenaire est envoyée."
@@ -218,13 +225,6 @@ class RequestScreenMixin:
         return response
 
 
-def _answerable(req: Request) -> bool:
-    return req.status in (RequestStatus.NEW.value, RequestStatus.TAKEN.value)
-
-
-class FormState:
-    """What the agent typed and the files already accepted (staged), kept across a refusal; the
-    files are the staged_uploads helper's, with the screen's `remove_staged` checkboxes."""
 def _ownership(agent, req: Request) -> dict:
     """What the viewer may do on the request (ownership rules: the services enforce them again)."""
     staff = request_service.is_staff(agent, req)
@@ -262,10 +262,20 @@ class ReassignState:
         )
 
 
+def _answerable(req: Request) -> bool:
+    return req.status in (RequestStatus.NEW.value, RequestStatus.TAKEN.value)
 
-    def __init__(self, text: str = "", uploads: StagedUploads | None = None):
+
+class FormState:
+    """What the agent typed, the reply template chosen and the files already accepted (staged),
+    kept across a refusal or an « Insérer »; the files are the staged_uploads helper's, with the
+    screen's `remove_staged` checkboxes."""
+
+    def __init__(self, text: str = "", uploads: StagedUploads | None = None, text_field: str = ""):
         self.text = text
         self.uploads = uploads
+        self.text_field = text_field
+        self.template_id: int | None = None
         self.errors: dict[str, str] = {}
         self.files: list = []
 
@@ -276,7 +286,9 @@ class ReassignState:
     @classmethod
     def from_post(cls, agent, text_field: str, files_field: str) -> "FormState":
         posted = StagedUploads.from_request(agent, removal_field="remove_staged", files_field=files_field)
-        return cls(request.form.get(text_field, ""), posted)
+        state = cls(request.form.get(text_field, ""), posted, text_field)
+        state.template_id = bounded_int(request.form.get("template_id"))
+        return state
 
     def stage(self) -> bool:
         """Stage new files by content, MAX_FILES at most (the others refused, named in one message);
@@ -287,3 +299,28 @@ class ReassignState:
         if refusals:
             self.errors["attachments"] = " ".join(refusals)
         return not refusals
+
+    def insert(self, req: Request) -> int:
+        """« Insérer »: the chosen template's text for this request after what was typed (kept),
+        the posted files staged; nothing is sent. The screen's status: 200, or 400 with a refusal."""
+        agent = current_agent()
+        self.stage()
+        chosen = reply_templates.suggested(agent, req, self.template_id)
+        if chosen is None:
+            self.errors["template_id"] = "Choisissez un modèle de réponse parmi ceux proposés."
+            return 400
+        typed = self.text.rstrip()
+        inserted = reply_templates.render(chosen, req, agent)
+        self.text = f"{typed}\n\n{inserted}" if typed else inserted
+        if len(self.text) > ANSWER_MAX:
+            self.errors[self.text_field] = (
+                f"Le texte dépasse {ANSWER_MAX} caractères ({len(self.text)}) : raccourcissez-le avant d'envoyer."
+            )
+        return 400 if self.errors else 200
+
+
+def suggested_templates(req: Request) -> list:
+    """The reply templates the answer and reply forms offer (none when neither form shows)."""
+    if not (_answerable(req) or req.status == RequestStatus.MESSAGE_SENT.value):
+        return []
+    return reply_templates.suggestions(current_agent(), req)
