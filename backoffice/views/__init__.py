@@ -9,6 +9,7 @@ from ..models import (
     Newsletter,
     OutboxMessage,
     PartnerAccount,
+    ReplyTemplate,
     Request,
     Structure,
 )
@@ -17,6 +18,7 @@ from .news import NewsletterView, NewsView
 from .outbox import AuditView, OutboxView
 from .partners import ConventionView, ManagerView, StructureView
 from .registry import AgentView, CaisseView
+from .reply_templates import ReplyTemplateView
 from .requests import RequestView
 
 
@@ -25,6 +27,9 @@ def register_views(admin) -> None:
     admin.add_view(CaisseView(Caisse, name="Organismes", endpoint="caisses", category="Organismes"))
     admin.add_view(AgentView(Agent, name="Agents et administrateurs", endpoint="agents", category="Organismes"))
     admin.add_view(CatalogView(name="Catalogue des offres", endpoint="catalog", category="Organismes"))
+    admin.add_view(
+        ReplyTemplateView(ReplyTemplate, name="Modèles de réponse", endpoint="reply_templates", category="Organismes")
+    )
     admin.add_view(StructureView(Structure, name="Structures", endpoint="structures", category="Partenaires"))
     admin.add_view(ConventionView(Convention, name="Conventions", endpoint="conventions", category="Partenaires"))
     admin.add_view(ManagerView(PartnerAccount, name="Gestionnaires", endpoint="managers", category="Partenaires"))
