@@ -154,3 +154,129 @@ PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
     b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 )
+
+# « Modèles de réponse » of the caisses that have an admin in the demo (issue 13 §4): a few per offer,
+# some for one motive, some general. (caisse code, offer code or None, motive label or None, title, text)
+REPLY_TEMPLATES = [
+    (
+        "331",
+        None,
+        None,
+        "Accusé de réception",
+        "Bonjour {demandeur},\n\nNous avons bien reçu votre demande N° {numero} du {date_depot}. Elle est en "
+        "cours de traitement par nos services.\n\nCordialement,\n{agent}\nCPAM GIRONDE",
+    ),
+    (
+        "331",
+        None,
+        None,
+        "Demande de pièce complémentaire",
+        "Bonjour {demandeur},\n\nPour traiter la demande N° {numero}, il nous manque un justificatif. Merci de "
+        "nous le transmettre en réponse à ce message.\n\nCordialement,\n{agent}",
+    ),
+    (
+        "331",
+        "contact",
+        None,
+        "Proposition de rendez-vous partenaire",
+        "Bonjour {demandeur},\n\nSuite à votre demande N° {numero}, nous vous proposons un rendez-vous avec "
+        "votre conseiller partenaires. Merci de nous indiquer vos disponibilités pour la semaine "
+        "prochaine.\n\nCordialement,\n{agent}",
+    ),
+    (
+        "331",
+        "contact",
+        "Gérer la convention de partenariat",
+        "Convention de partenariat : suite donnée",
+        "Bonjour {demandeur},\n\nVotre demande N° {numero} concernant la convention de partenariat de la "
+        "structure {structure} a été transmise au service en charge des conventions, qui reviendra vers "
+        "vous.\n\nCordialement,\n{agent}",
+    ),
+    (
+        "331",
+        "difficulty",
+        None,
+        "Signalement pris en compte",
+        "Bonjour {demandeur},\n\nLe signalement N° {numero} concernant {civilite_personne} {nom_personne} "
+        "{prenom_personne} a été étudié. Le dossier a été régularisé et les droits sont à jour.\n\n"
+        "Cordialement,\n{agent}",
+    ),
+    (
+        "331",
+        "difficulty",
+        "Saisine mission accompagnement santé",
+        "Saisine transmise à la Mission accompagnement santé",
+        "Bonjour {demandeur},\n\nLa saisine N° {numero} pour {civilite_personne} {nom_personne} a été "
+        "transmise à la Mission accompagnement santé. Un conseiller contactera la personne dans les "
+        "prochains jours.\n\nCordialement,\n{agent}",
+    ),
+    (
+        "331",
+        "appointment",
+        None,
+        "Rendez-vous fixé",
+        "Bonjour {demandeur},\n\nUn rendez-vous est fixé pour {civilite_personne} {nom_personne} "
+        "{prenom_personne} (demande N° {numero}). La personne recevra une convocation précisant la date, "
+        "l'heure et le lieu.\n\nCordialement,\n{agent}",
+    ),
+    (
+        "331",
+        "appointment",
+        "C2S",
+        "Rendez-vous C2S : pièces à apporter",
+        "Bonjour {demandeur},\n\nPour le rendez-vous Complémentaire santé solidaire de {civilite_personne} "
+        "{nom_personne} (demande N° {numero}), la personne doit apporter ses justificatifs de ressources "
+        "des 12 derniers mois et une pièce d'identité.\n\nCordialement,\n{agent}",
+    ),
+    (
+        "331",
+        "file_review",
+        None,
+        "Dossier étudié",
+        "Bonjour {demandeur},\n\nLe dossier de {civilite_personne} {nom_personne} {prenom_personne} "
+        "(demande N° {numero} du {date_depot}) a été étudié. La décision est envoyée à la personne par "
+        "courrier.\n\nCordialement,\n{agent}",
+    ),
+    (
+        "331",
+        "file_review",
+        "Demande d'aide financière",
+        "Aide financière : passage en commission",
+        "Bonjour {demandeur},\n\nLa demande d'aide financière pour {civilite_personne} {nom_personne} "
+        "(N° {numero}) sera présentée à la prochaine commission d'action sanitaire et sociale. La "
+        "décision sera notifiée par courrier.\n\nCordialement,\n{agent}",
+    ),
+    (
+        "331",
+        "document",
+        None,
+        "Document envoyé",
+        "Bonjour {demandeur},\n\nLe document demandé pour {civilite_personne} {nom_personne} "
+        "{prenom_personne} (demande N° {numero}) est joint à cette réponse.\n\nCordialement,\n{agent}",
+    ),
+    (
+        "331",
+        "document",
+        "Attestation de droits",
+        "Attestation de droits jointe",
+        "Bonjour {demandeur},\n\nVous trouverez ci-joint l'attestation de droits de {civilite_personne} "
+        "{nom_personne} {prenom_personne}. Elle est aussi disponible sur le compte ameli de la personne."
+        "\n\nCordialement,\n{agent}",
+    ),
+    (
+        "601",
+        None,
+        None,
+        "Accusé de réception",
+        "Bonjour {demandeur},\n\nNous avons bien reçu votre demande N° {numero} du {date_depot}. Elle est en "
+        "cours de traitement.\n\nCordialement,\n{agent}\nCPAM OISE",
+    ),
+    (
+        "601",
+        "difficulty",
+        None,
+        "Signalement en cours d'étude",
+        "Bonjour {demandeur},\n\nLe signalement N° {numero} est en cours d'étude par nos services. Nous "
+        "revenons vers vous dès que possible.\n\nCordialement,\n{agent}",
+    ),
+]

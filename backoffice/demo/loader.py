@@ -25,7 +25,7 @@ from ..models import (
 from ..services.numbering import next_number
 from ..services.passwords import hash_password
 from ..services.requests import ACCOMPANIMENT, CANCEL_REASONS, CONSENT_TEXT, SAISINE_MOTIVE
-from . import data, factories
+from . import data, factories, replies
 
 
 def is_empty() -> bool:
@@ -126,6 +126,7 @@ def load() -> dict:
         now() - timedelta(days=25),
         resolved_at=now() - timedelta(days=10),
     )
+    replies.load(caisses, agents)
     _news(caisses, accounts)
     _queue(caisses["331"], conventions["current"], agents, accounts, offers)
     db.session.commit()
