@@ -55,23 +55,21 @@ def caisse_required(view):
     return wrapper
 
 
-def manager_required(view):
-    @wraps(view)
-    @caisse_required
-    def wrapper(*args, **kwargs):
-        if not current_partner().is_manager:
-            abort(403)
-        return view(*args, **kwargs)
+def _role_required(manager: bool):
+    """A page of the selected caisse (caisse_required) for managers only, or technicians only: 403 otherwise."""
 
-    return wrapper
+    def decorator(view):
+        @wraps(view)
+        @caisse_required
+        def wrapper(*args, **kwargs):
+            if current_partner().is_manager != manager:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
-def technician_required(view):
-    @wraps(view)
-    @caisse_required
-    def wrapper(*args, **kwargs):
-        if current_partner().is_manager:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
+manager_required = _role_required(manager=True)
+technician_required = _role_required(manager=False)
