@@ -30,8 +30,6 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backoffice.folding import fold, person_search  # noqa: E402
-
 BENCH_PASSWORD = "Bench-Espace-Partenaires-2026"
 CAISSES = 100
 STRUCTURES = 10_000
@@ -253,6 +251,8 @@ def _secondary_indexes(cur, table: str) -> list[tuple[str, str]]:
 
 
 def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dict:
+    from backoffice.folding import fold, person_search  # the models' flush listeners fold the same way
+
     started = time.monotonic()
     rng = random.Random(seed)
     _log(f"recreating {_server_and_name(url)[1]} and running flask db upgrade")
