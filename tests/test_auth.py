@@ -40,7 +40,7 @@ def test_login_page_is_in_french(client):
 def test_good_credentials_log_in_and_record_the_login(client, world):
     response = _post_login(client, "admin.gironde", PASSWORD)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/admin/"
+    assert response.headers["Location"] == "/admin/arrivee/"
     assert _logged_in(client)
     assert count(AuditEntry, AuditEntry.action == "login.success", AuditEntry.actor_label == "admin.gironde") == 1
 
@@ -194,7 +194,7 @@ def test_next_to_another_site_goes_to_the_admin_index(client, world, target):
 
     response = _post_login(client, "admin.gironde", PASSWORD, f"/admin/connexion?next={quote(target, safe='')}")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/admin/"
+    assert response.headers["Location"] == "/admin/arrivee/"
 
 
 # --- passwords are argon2id -------------------------------------------------------------------------

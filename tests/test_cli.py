@@ -81,7 +81,7 @@ def test_demo_back_office_accounts_log_in_with_the_demo_password(client, demo, u
     assert (agent.caisse.code if agent.caisse else None) == code
     response = client.post_form("/admin/connexion", {"username": username, "password": DEMO_PASSWORD})
     assert response.status_code == 302
-    assert response.headers["Location"] == "/admin/"
+    assert response.headers["Location"] == "/admin/arrivee/"
     assert client.get("/admin/").status_code == 200
 
 

@@ -152,7 +152,7 @@ def test_queue_hooks_are_called(client, login, world, spy):
     html = client.get("/admin/requests/?page=99999999999").get_data(as_text=True)
     assert lists and lists[0][0] == 1 and len(lists[0][1]) == 1  # the page bounded to the first
     assert args and args[0].page == 0
-    assert "N° de demande, nom de la personne, structure" in html  # search_placeholder
+    assert "N° de demande, nom ou prénom de la personne, structure" in html  # search_placeholder
     names = {label for items in groups[0].values() for item in items for _value, label in item.get("options") or ()}
     assert gironde["structure"].name in names and oise["structure"].name not in names
     assert mine.number in client.get("/admin/requests/").get_data(as_text=True)

@@ -38,7 +38,7 @@ def browser_with(app, cookie_value: str):
 
 def bo_login(client, username: str, password: str = PASSWORD):
     response = client.post_form("/admin/connexion", {"username": username, "password": password})
-    assert location(response) == "/admin/", response.get_data(as_text=True)[:500]
+    assert location(response) == "/admin/arrivee/", response.get_data(as_text=True)[:500]
     return response
 
 

@@ -1,14 +1,14 @@
 """The per-worker caches of lists that change rarely, kept under the caisse options stamp.
 
-What is kept: the work queue's filter options (offer, motive, structure: `options_for`) and the
-partner history's criteria lists (services/history.criteria_options). They are read on every page
+What is kept: the work queue's filter options and row labels (offer, motive, structure, the caisse's
+agents: `options_for`) and the partner history's criteria lists (services/history.criteria_options). They are read on every page
 and cost as much as the rest of its queries, so each worker keeps them under (caisse id, caisse
 options stamp, key) — `kept`.
 
 The stamp is a column of the caisse, loaded with the agent or the account on every request
 (services/auth.load_user). Whatever changes what a kept list shows — a convention (its offers, its
-caisse), a caisse's motives, a structure's name, a technician's name, state or arrival, an offer or
-a motive of the catalogue — gives the caisses concerned a new stamp in the same transaction, through
+caisse), a caisse's motives, a structure's name, a technician's name, state or arrival, an agent's
+name, state, role or arrival, an offer or a motive of the catalogue — gives the caisses concerned a new stamp in the same transaction, through
 one function, `renew`:
 - changes made through the ORM are seen by the flush listener below;
 - a bulk statement (an `update()`, `delete()` or `insert()` executed without loading the objects)
@@ -35,6 +35,7 @@ from sqlalchemy import (
     ColumnElement,
     any_,
     bindparam,
+    case,
     event,
     exists,
     func,
@@ -48,7 +49,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, attribu
 
 from ..extensions import db
 from ..models import CaisseMotive, Convention, Motive, PartnerAccount, ServiceOffer, Structure, convention_offer
-from ..models.caisses import Caisse
+from ..models.caisses import Agent, Caisse
 
 Options = dict[str, list[tuple[str, str]]]
 T = TypeVar("T")
@@ -68,6 +69,7 @@ LISTED_TABLES = frozenset(
         PartnerAccount.__tablename__,
         ServiceOffer.__tablename__,
         Motive.__tablename__,
+        Agent.__tablename__,
     )
 )
 
@@ -90,7 +92,9 @@ def init_app(app: Flask) -> None:
 class QueueChoices(NamedTuple):
     """The filters' options, and the labels a queue row shows by id: every offer and every motive
     of the catalogue (a request keeps a motive the caisse no longer offers), the structures under
-    convention with the caisse (a request is filed under one; the view reads the name of any other)."""
+    convention with the caisse (a request is filed under one; the view reads the name of any other),
+    the caisse's agents (« Pris en charge par »; labels["inactive"]: those no longer active) and,
+    for the national admin, every agent and every caisse (« Organisme »)."""
 
     options: Options
     labels: dict[str, dict[int, str]]
@@ -121,9 +125,10 @@ def kept(caisse, key: tuple, build: Callable[[], T]) -> T:
 
 
 def options_for(agent) -> QueueChoices:
-    """options: {"offer": [...], "motive": [...], "structure": [...]} as (value, label) pairs, scoped
-    to the agent's caisse (the national admin: every motive and every structure under convention);
-    labels: {"offer": {id: label}, "motive": {id: label}, "structure": {id: name}}."""
+    """options: {"offer": [...], "motive": [...], "structure": [...], "agent": [...], "caisse": [...]}
+    as (value, label) pairs, scoped to the agent's caisse (the national admin: every motive, every
+    structure under convention, every agent and every caisse); labels: the same kinds as {id: label},
+    and "inactive": {id: name} of the inactive agents."""
     if agent.is_national_admin or agent.caisse is None:
         return _read(None, None)
     return kept(agent.caisse, ("queue",), lambda: _read(db.engine.dialect.name, agent.caisse_id))
@@ -131,14 +136,18 @@ def options_for(agent) -> QueueChoices:
 
 def _read(dialect: str | None, caisse_id: int | None) -> QueueChoices:
     params = {} if caisse_id is None else {"caisse_id": caisse_id}
-    options: Options = {"offer": [], "motive": [], "structure": []}
-    labels: dict[str, dict[int, str]] = {"offer": {}, "motive": {}, "structure": {}}
+    options: Options = {"offer": [], "motive": [], "structure": [], "agent": [], "caisse": []}
+    labels: dict[str, dict[int, str]] = {kind: {} for kind in (*options, "inactive")}
     for kind, id_, label, offer in db.session.execute(_statement(dialect), params):
         if kind == "label":  # a motive of the catalogue, offered by the caisse or not
             labels["motive"][id_] = label
             continue
+        if kind == "agent_inactive":
+            labels["inactive"][id_] = label
+            kind = "agent"
         labels[kind][id_] = label
-        options[kind].append((str(id_), f"{label} ({offer})" if kind == "motive" else label))
+        shown = f"{label} ({offer})" if offer is not None and kind in ("motive", "agent") else label
+        options[kind].append((str(id_), shown))
     return QueueChoices(options, labels)
 
 
@@ -188,7 +197,24 @@ def _statement(dialect: str | None):
         literal(0),
     ).where(in_caisse)
     every_motive = select(literal("label"), Motive.id, Motive.label, null(), literal(0), literal(0))
-    union = union_all(offers, motives, structures, every_motive).subquery()
+    # The agents by name (the inactive ones after); the national admin's are named with their caisse.
+    agent_name = Agent.first_name + literal(" ") + Agent.last_name
+    agents = select(
+        case((Agent.active, literal("agent")), else_=literal("agent_inactive")),
+        Agent.id,
+        agent_name,
+        Caisse.name if dialect is None else null(),
+        case((Agent.active, 0), else_=1),
+        literal(0),
+    )
+    branches = [offers, motives, structures, every_motive]
+    if dialect is None:
+        agents = agents.join(Caisse, Caisse.id == Agent.caisse_id)
+        branches.append(select(literal("caisse"), Caisse.id, Caisse.name, null(), literal(0), literal(0)))
+    else:
+        agents = agents.where(Agent.caisse_id == caisse_id)
+    branches.append(agents)
+    union = union_all(*branches).subquery()
     statement = select(union.c.kind, union.c.id, union.c.label, union.c.offer).order_by(
         union.c.kind, union.c.p1, union.c.p2, union.c.label, union.c.id
     )
@@ -245,6 +271,9 @@ def _forget_renewal(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_RENEWED, None)
 
 
+# What the queue's « Pris en charge par » shows of an agent (options_for).
+_AGENT_FIELDS = ("first_name", "last_name", "active", "role", "caisse_id")
+
 # What the partner history's 'Demandeur' list shows of an account (services/history.py).
 _REQUESTER_FIELDS = ("usage_name", "birth_name", "first_name", "active", "role", "structure_id")
 
@@ -262,6 +291,12 @@ def _renew_on_flush(session: Session, _context, _instances) -> None:
                 caisse_ids.add(obj.caisse.id)
         elif isinstance(obj, CaisseMotive):
             caisse_ids.update(_values(obj, "caisse_id"))
+        elif isinstance(obj, Agent) and (
+            obj not in session.dirty or any(attributes.get_history(obj, f).has_changes() for f in _AGENT_FIELDS)
+        ):
+            caisse_ids.update(_values(obj, "caisse_id"))
+            if obj.caisse_id is None and obj.caisse is not None:
+                caisse_ids.add(obj.caisse.id)
         elif isinstance(obj, Structure) and obj.id is not None and attributes.get_history(obj, "name").has_changes():
             structure_ids.add(obj.id)
         elif isinstance(obj, PartnerAccount) and (

@@ -9,6 +9,10 @@ statement for a page, the count riding along its rows), whatever the size of the
 - a search is matched once, counted with count(*) OVER () and sorted in the queue order;
 - a clicked column's order reads the page's ids, then their rows.
 
+The worklists of issue 13 (`TODO` « À traiter », `MINE` « Mes demandes ») are the same queue with a
+fixed condition, oldest first (`worklist_order`), read in index-ordered halves per status too; their
+capped counts for the menu come in one statement (`worklist_counts`).
+
 The back-office list (views/requests/queue.py) only turns its Flask-Admin arguments into these.
 """
 
@@ -22,7 +26,7 @@ from sqlalchemy.orm import aliased, joinedload
 from ..clock import now
 from ..extensions import db
 from ..folding import fold
-from ..models import Agent, Motive, Request, RequestStatus, ServiceOffer, Structure
+from ..models import Agent, Caisse, Motive, Request, RequestStatus, ServiceOffer, Structure
 from ..models.requests import holds_search_keys, search_keys
 from .scoping import caisse_filter
 
@@ -44,6 +48,9 @@ QUEUE_COLUMNS = (
     Request.service_offer_id,
     Request.motive_id,
     Request.structure_id,
+    Request.caisse_id,
+    Request.taken_by_agent_id,
+    Request.status_changed_at,
 )
 
 
@@ -80,6 +87,69 @@ def queue_order(columns=None) -> list:
         c.deposited_at.desc(),
         c.id.desc(),
     ]
+
+
+def status_rank(column=None):
+    """The status in its life order (RequestStatus's declaration order, R-STA-1), not its code."""
+    return case(
+        {s.value: rank for rank, s in enumerate(RequestStatus)}, value=column if column is not None else Request.status
+    )
+
+
+# --- the worklists (issue 13) ------------------------------------------------------------------
+
+
+class Worklist(NamedTuple):
+    """A fixed part of the queue: these statuses (and, `mine`, the agent's own requests), oldest first."""
+
+    key: str
+    statuses: tuple[RequestStatus, ...]
+    mine: bool = False
+
+
+# « À traiter »: what the caisse owes a partner (a new request, a partner's message).
+TODO = Worklist("todo", (RequestStatus.NEW, RequestStatus.MESSAGE_SENT))
+# « Mes demandes »: what the agent owns and still has to handle (Résolu and Message reçu wait on the partner).
+MINE = Worklist("mine", (RequestStatus.TAKEN, RequestStatus.MESSAGE_SENT), mine=True)
+
+
+def worklist_conditions(agent: Agent, worklist: Worklist) -> list:
+    """The worklist's fixed condition: its statuses (served by ix_request_queue_status), and for
+    « Mes demandes » the agent as owner (ix_request_owner)."""
+    conditions = [Request.status.in_([s.value for s in worklist.statuses])]
+    if worklist.mine:
+        conditions.append(Request.taken_by_agent_id == agent.id)
+    return conditions
+
+
+def worklist_order(columns=None) -> list:
+    """A worklist's order: the oldest deposit first (what has waited longest on top)."""
+    c = Request if columns is None else columns
+    return [c.deposited_at.asc(), c.id.asc()]
+
+
+def worklists_for(agent: Agent) -> tuple[Worklist, ...]:
+    """The worklists the agent has: the national admin takes nothing, so has no « Mes demandes »."""
+    return (TODO,) if agent.is_national_admin else (TODO, MINE)
+
+
+def worklist_counts(agent: Agent) -> dict[str, int]:
+    """The menu's counters: each worklist's number of requests, capped at COUNT_CAP (a CappedCount
+    past it), in ONE statement of scalar subqueries, each an index-only read stopped at COUNT_CAP + 1."""
+    worklists = worklists_for(agent)
+    columns = [
+        _capped_count(select(Request.id).where(*queue_conditions(agent, worklist=w))).label(w.key) for w in worklists
+    ]
+    row = db.session.execute(select(*columns)).one()
+    return {w.key: _capped(getattr(row, w.key)) for w in worklists}
+
+
+def orphaned_condition():
+    """« À réattribuer »: a request whose owner is inactive or gone (services/requests/ownership.py;
+    imported here when called: services/requests imports this module)."""
+    from .requests.ownership import orphaned_condition as orphaned
+
+    return orphaned()
 
 
 # --- search ------------------------------------------------------------------------------------
@@ -134,18 +204,25 @@ def search_conditions(agent: Agent, search: str) -> list:
 SORTS: dict[str, tuple[Callable[..., Any], tuple[Any, Any] | None]] = {
     "number": (lambda: Request.number, None),
     "deposited_at": (lambda: Request.deposited_at, None),
-    "status": (lambda: Request.status, None),
+    "status": (lambda: status_rank(), None),
     "service_offer": (lambda alias: alias.label, (ServiceOffer, Request.service_offer)),
     "motive": (lambda alias: alias.label, (Motive, Request.motive)),
     "structure": (lambda alias: alias.name, (Structure, Request.structure)),
     "person": (lambda: Request.person_last_name, None),
+    "caisse": (lambda alias: alias.name, (Caisse, Request.caisse)),
 }
 
 
-def queue_conditions(agent: Agent, search: str | None = None, filters=()) -> list:
+def queue_conditions(agent: Agent, search: str | None = None, filters=(), worklist: Worklist | None = None) -> list:
     """The conditions of the agent's queue: the agent's caisse's requests (everything for the
-    national admin) matching every word of `search` and every SQL condition of `filters`."""
-    return [caisse_filter(agent, Request.caisse_id), *(search_conditions(agent, search) if search else ()), *filters]
+    national admin), of the worklist if any, matching every word of `search` and every SQL
+    condition of `filters`."""
+    return [
+        caisse_filter(agent, Request.caisse_id),
+        *(worklist_conditions(agent, worklist) if worklist else ()),
+        *(search_conditions(agent, search) if search else ()),
+        *filters,
+    ]
 
 
 def _sorted(query, sort: str, sort_desc: bool):
@@ -163,14 +240,23 @@ def _sorted(query, sort: str, sort_desc: bool):
 
 
 def queue_page(
-    agent: Agent, search: str | None, filters, page: int, size: int, sort: str | None = None, sort_desc: bool = False
+    agent: Agent,
+    search: str | None,
+    filters,
+    page: int,
+    size: int,
+    sort: str | None = None,
+    sort_desc: bool = False,
+    worklist: Worklist | None = None,
 ) -> QueuePage:
-    """Page `page` (from 0) of `size` rows of the agent's queue matching `search` and the SQL
-    conditions `filters`, in the queue order of R-BO-1 or, with `sort` (a key of SORTS), in that
-    column's order; with the number of matches counted up to COUNT_CAP + 1."""
-    query = db.session.query(Request).filter(*queue_conditions(agent, search, filters))
+    """Page `page` (from 0) of `size` rows of the agent's queue (or of the worklist) matching
+    `search` and the SQL conditions `filters`, in the queue order of R-BO-1 (a worklist: the oldest
+    first) or, with `sort` (a key of SORTS), in that column's order; with the number of matches
+    counted up to COUNT_CAP + 1."""
+    query = db.session.query(Request).filter(*queue_conditions(agent, search, filters, worklist))
     offset = (page or 0) * size
     total = _capped_count_column(query)
+    ordered = _ordered_page if worklist is None else _oldest_first_page(worklist)
     rows: Sequence[Any]
     count: int | None
     if sort is not None:
@@ -181,29 +267,39 @@ def queue_page(
         rows = sorted(db.session.execute(statement), key=lambda row: rank[row.id])
         count = ranked[0].total if ranked else None
     elif search:
-        count, rows = _searched_page(query, total, offset, size)
+        order = queue_order if worklist is None else worklist_order
+        count, rows = _searched_page(query, total, offset, size, order, ordered)
     else:
-        rows = db.session.execute(_ordered_page(query, offset, size).add_columns(total)).all()
+        rows = db.session.execute(ordered(query, offset, size).add_columns(total)).all()
         count = rows[0].total if rows else None
     if count is None:  # no row to carry the count (nothing matches, or a page past the end)
         count = db.session.execute(select(total)).scalar_one()
-    return QueuePage(rows, CappedCount(count) if count > COUNT_CAP else count)
+    return QueuePage(rows, _capped(count))
 
 
 def queue_export(
-    agent: Agent, search: str | None, filters, limit: int, sort: str | None = None, sort_desc: bool = False
+    agent: Agent,
+    search: str | None,
+    filters,
+    limit: int,
+    sort: str | None = None,
+    sort_desc: bool = False,
+    worklist: Worklist | None = None,
 ) -> QueuePage:
-    """The export of the queue (R-RGPD-4): its first `limit` matching requests as entities, with
-    the offer, motive and structure the export shows, in the queue order or a clicked column's; and
-    the true number of matches (the export's audit records it)."""
-    conditions = queue_conditions(agent, search, filters)
+    """The export of the queue or worklist (R-RGPD-4): its first `limit` matching requests as
+    entities, with the offer, motive and structure the export shows, in the list's order or a
+    clicked column's; and the true number of matches (the export's audit records it)."""
+    conditions = queue_conditions(agent, search, filters, worklist)
     total = db.session.execute(select(func.count()).select_from(Request).where(*conditions)).scalar_one()
     query = (
         db.session.query(Request)
         .filter(*conditions)
         .options(joinedload(Request.service_offer), joinedload(Request.motive), joinedload(Request.structure))
     )
-    query = _sorted(query, sort, sort_desc) if sort is not None else query.order_by(*queue_order())
+    if sort is not None:
+        query = _sorted(query, sort, sort_desc)
+    else:
+        query = query.order_by(*(queue_order() if worklist is None else worklist_order()))
     return QueuePage(query.limit(limit).all(), total)
 
 
@@ -213,7 +309,7 @@ def structure_names(ids) -> dict[int, str]:
     return dict(db.session.execute(select(Structure.id, Structure.name).where(Structure.id.in_(ids))).all())
 
 
-def _searched_page(query, total, offset: int, size: int):
+def _searched_page(query, total, offset: int, size: int, order=queue_order, ordered=None):
     """A search usually matches a few requests: they are searched once (index-served on
     PostgreSQL, at most COUNT_CAP + 1 of them) with the columns the rows show, and one statement
     counts them (count(*) OVER ()) and sorts them in the queue order — rather than searching the
@@ -222,21 +318,28 @@ def _searched_page(query, total, offset: int, size: int):
     first ones: the page (or a page past them) is then read as an unsearched one is."""
     matches = query.with_entities(*QUEUE_COLUMNS).order_by(None).limit(COUNT_CAP + 1).subquery()
     rows = db.session.execute(
-        select(*matches.c, func.count().over().label("total"))
-        .order_by(*queue_order(matches.c))
-        .offset(offset)
-        .limit(size)
+        select(*matches.c, func.count().over().label("total")).order_by(*order(matches.c)).offset(offset).limit(size)
     ).all()
     if (rows[0].total > COUNT_CAP) if rows else offset > 0:  # past the cap, or a page beyond those found
-        rows = db.session.execute(_ordered_page(query, offset, size).add_columns(total)).all()
+        rows = db.session.execute((ordered or _ordered_page)(query, offset, size).add_columns(total)).all()
     return (rows[0].total if rows else None), rows
 
 
+def _capped(count: int) -> int:
+    return CappedCount(count) if count > COUNT_CAP else count
+
+
+def _capped_count(ids):
+    """How many rows `ids` (a select of ids) has, counted up to COUNT_CAP + 1 (index-only, bounded
+    whatever the table's size), as a scalar subquery."""
+    matches = ids.order_by(None).limit(COUNT_CAP + 1).subquery()
+    return select(func.count()).select_from(matches).scalar_subquery()
+
+
 def _capped_count_column(query):
-    """How many requests match, counted up to COUNT_CAP + 1 (index-only, bounded whatever the
-    table's size): a scalar column that rides along the page's rows, not a statement of its own."""
-    matches = query.with_entities(Request.id).order_by(None).limit(COUNT_CAP + 1).subquery()
-    return select(func.count()).select_from(matches).scalar_subquery().label("total")
+    """The matches of `query` counted up to COUNT_CAP + 1: a scalar column that rides along the
+    page's rows, not a statement of its own."""
+    return _capped_count(query.with_entities(Request.id)).label("total")
 
 
 def _ordered_page(query, offset: int, size: int):
@@ -260,3 +363,30 @@ def _ordered_page(query, offset: int, size: int):
         .offset(offset)
         .limit(size)
     )
+
+
+def _oldest_first_page(worklist: Worklist):
+    """A worklist's page, oldest first, without sorting the whole worklist: one index-ordered read
+    per status (ix_request_queue_status, or ix_request_owner for « Mes demandes »), each bounded by
+    the page, and one statement that sorts those candidates and keeps the page."""
+
+    def page(query, offset: int, size: int):
+        bound = offset + size
+        halves = [
+            query.with_entities(Request.id)
+            .filter(Request.status == status.value)
+            .order_by(*worklist_order())
+            .limit(bound)
+            .subquery()
+            for status in worklist.statuses
+        ]
+        candidates = union_all(*(select(half.c.id) for half in halves)).subquery()
+        return (
+            select(*QUEUE_COLUMNS)
+            .where(Request.id.in_(select(candidates.c.id)))
+            .order_by(*worklist_order())
+            .offset(offset)
+            .limit(size)
+        )
+
+    return page

@@ -10,7 +10,6 @@ from ..models import (
     OutboxMessage,
     PartnerAccount,
     ReplyTemplate,
-    Request,
     Structure,
 )
 from .catalog import CatalogView
@@ -19,11 +18,11 @@ from .outbox import AuditView, OutboxView
 from .partners import ConventionView, ManagerView, StructureView
 from .registry import AgentView, CaisseView
 from .reply_templates import ReplyTemplateView
-from .requests import RequestView
+from .requests.worklists import register as register_request_views
 
 
 def register_views(admin) -> None:
-    admin.add_view(RequestView(Request, name="Demandes", endpoint="requests"))
+    register_request_views(admin)  # « Demandes »: À traiter, Mes demandes, Toutes
     admin.add_view(CaisseView(Caisse, name="Organismes", endpoint="caisses", category="Organismes"))
     admin.add_view(AgentView(Agent, name="Agents et administrateurs", endpoint="agents", category="Organismes"))
     admin.add_view(CatalogView(name="Catalogue des offres", endpoint="catalog", category="Organismes"))

@@ -72,7 +72,7 @@ def login():
     return login_page(
         form,
         lambda: authenticate_agent(form.username.data, form.password.data),
-        url_for("admin.index"),
+        url_for("admin.landing"),  # « À traiter » for the caisse's staff (views/base.py SecureIndexView)
         "auth/login.html",
     )
 

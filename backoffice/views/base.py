@@ -19,7 +19,7 @@ Here, for every view (RoleMixin) and every model view (SecureModelView):
   query; the one place Flask-Admin parses its list's and export's query string.
 - get_invalid_value_msg(value, filter) (public): a refused filter value's message, in French.
 
-In views/requests/queue.py (RequestView, the work queue):
+In views/requests/queue.py (QueueView: RequestView « Toutes » and the worklists of worklists.py):
 - get_list(page, sort_column, sort_desc, search, filters, execute, page_size) (public): the list
   page's count and rows from services/queue.queue_page (Flask-Admin's index_view is its caller).
 - search_placeholder() (public): the search box's hint; the search itself is the service's
@@ -30,6 +30,7 @@ In views/requests/queue.py (RequestView, the work queue):
   services/queue.queue_export, with its filters and row count audited (R-RGPD-4); it reads the
   sort column with _get_column_by_idx(idx).
 - get_export_name(export_type) (public): the exported file's name.
+- is_action_allowed(name) (public): the bulk « Prendre en charge » is the caisse's staff's only.
 
 In the other views, public form hooks only: create_form(obj), edit_form(obj) (news, partners,
 registry), on_form_prefill(form, id) (news), and Flask-Admin's `@action` methods.
@@ -128,9 +129,19 @@ class RoleMixin:
 
 
 class SecureIndexView(RoleMixin, AdminIndexView):
+    """The home (its worklist counters: admin/ep_index.html) and, after signing in, the landing."""
+
     @expose("/")
     def index(self):
         return self.render(self._template, agent=current_agent())
+
+    @expose("/arrivee/")
+    def landing(self):
+        """Where the login sends an agent: « À traiter » for the caisse's staff, the home for the
+        national admin (views/requests/worklists.landing_url)."""
+        from .requests.worklists import landing_url
+
+        return redirect(landing_url(current_agent()))
 
 
 class SecureBaseView(RoleMixin, BaseView):

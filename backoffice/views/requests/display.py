@@ -1,10 +1,12 @@
 """What the queue's rows and the request screen both show: the statuses' badges, the 48-hour
-label (R-BO-5), the person concerned and the request screen's URL."""
+label (R-BO-5), how long a partner's message has been waiting, the person concerned and the request
+screen's URL."""
 
 import math
 
 from flask import url_for
 
+from ...clock import now
 from ...models import Request, RequestStatus
 from ...services import requests as request_service
 
@@ -32,6 +34,23 @@ def time_left_label(req: Request) -> str:
     else:
         amount = f"{math.ceil(seconds / 60)} min"
     return f"en retard de {amount}" if late else f"reste {amount}"
+
+
+def waiting_label(req: Request) -> str:
+    """A partner's message waiting for the caisse (« Message envoyé »), since its status date:
+    "message en attente depuis 2 j 3 h" (hours under a day, minutes under an hour); else ""."""
+    if req.status != RequestStatus.MESSAGE_SENT.value or req.status_changed_at is None:
+        return ""
+    seconds = max((now() - req.status_changed_at).total_seconds(), 0)
+    days, rest = divmod(int(seconds), 86400)
+    hours = rest // 3600
+    if days:
+        amount = f"{days} j {hours} h" if hours else f"{days} j"
+    elif hours:
+        amount = f"{hours} h"
+    else:
+        amount = f"{max(math.ceil(seconds / 60), 1)} min"
+    return f"message en attente depuis {amount}"
 
 
 def person_label(req: Request) -> str:

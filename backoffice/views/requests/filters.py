@@ -1,6 +1,6 @@
-"""The work queue's filters (R-BO-1, R-BO-5): each is a SQL condition on the request's own columns
-(`condition`), which the queue's service (services/queue.py) applies; the offer, motive and
-structure options are the agent's caisse's, computed per request."""
+"""The work queue's filters (R-BO-1, R-BO-5, issue 13): each is a SQL condition on the request's own
+columns (`condition`), which the queue's service (services/queue.py) applies; the offer, motive,
+structure and agent options are the agent's caisse's, computed per request."""
 
 from datetime import datetime, time, timedelta
 
@@ -24,20 +24,36 @@ class ConditionFilter:
         return query.filter(self.condition(value, alias))
 
 
-class StatusEqual(ConditionFilter, FilterEqual):
+class StatusIn(ConditionFilter, BaseSQLAFilter):
+    """One status or several at once (`flt0_statut_est=new,message_sent`: status IN (...)), chosen
+    as tags among the statuses (Flask-Admin's "select2-tags" widget); `=new` alone still works."""
+
+    def __init__(self, column, name, options):
+        super().__init__(column, name, options=options, data_type="select2-tags")
+        self.values = {value for value, _label in options}
+
+    def clean(self, value):
+        return [part.strip() for part in value.split(",") if part.strip()]
+
+    def validate(self, value):
+        statuses = self.clean(value)
+        return bool(statuses) and all(status in self.values for status in statuses)
+
     def condition(self, value, alias=None):
-        return self.get_column(alias) == value
+        return self.get_column(alias).in_(value)
 
     def operation(self):
         return "est"
 
 
 class IdEqual(ConditionFilter, FilterEqual):
-    """Equality on an id column; the options are computed per request for the agent's caisse."""
+    """Equality on an id column; the options are computed per request for the agent's caisse.
+    national_only: offered to the national admin only (« Organisme »)."""
 
-    def __init__(self, column, name, scoped_options):
+    def __init__(self, column, name, scoped_options, national_only=False):
         super().__init__(column, name)
         self.scoped_options = scoped_options
+        self.national_only = national_only
 
     def clean(self, value):
         return int(value)
@@ -69,6 +85,39 @@ def motive_options(agent):
 def structure_options(agent):
     """Only the structures under convention with the agent's caisse: no other caisse's partners."""
     return filter_choices(agent).options["structure"]
+
+
+def caisse_options(agent):
+    """The caisses (the national admin's « Organisme »)."""
+    return filter_choices(agent).options["caisse"]
+
+
+ORPHANED = "a_reattribuer"
+
+
+def owner_options(agent):
+    """The caisse's agents (the inactive ones last), then « À réattribuer »."""
+    return [*filter_choices(agent).options["agent"], (ORPHANED, "À réattribuer")]
+
+
+class OwnerEqual(ConditionFilter, FilterEqual):
+    """« Pris en charge par »: an agent of the caisse (served by ix_request_owner), or « À réattribuer »:
+    the open requests whose owner is inactive or gone (services/requests/ownership.py)."""
+
+    def __init__(self, column, name):
+        super().__init__(column, name)
+        self.scoped_options = owner_options
+
+    def clean(self, value):
+        return value if value == ORPHANED else int(value)
+
+    def condition(self, value, alias=None):
+        if value == ORPHANED:
+            return queue_service.orphaned_condition()
+        return self.get_column(alias) == value
+
+    def operation(self):
+        return "est"
 
 
 def _paris_day_start(day) -> datetime:

@@ -1,27 +1,34 @@
 """The agent work queue (R-BO-1, R-BO-5) and its export (R-RGPD-4), scoped to the caisse.
 
-The query is a service (services/queue.py: queue_page, queue_export); this view turns Flask-Admin's
-list arguments into its arguments and formats its rows. Each row opens the request screen
-(screen.py), whose routes this view carries.
+The query is a service (services/queue.py: queue_page, queue_export); QueueView turns Flask-Admin's
+list arguments into its arguments and formats its rows, for « Toutes » (RequestView) and for the
+worklists « À traiter » and « Mes demandes » (worklists.py: the same view with a fixed Worklist).
+Each row opens the request screen (screen.py), whose routes RequestView carries. The bulk action
+« Prendre en charge » calls services/requests/bulk.take_requests.
 """
 
-from flask import request
+from flask import flash, request
+from flask_admin.actions import action
 from flask_admin.model.template import EndpointLinkRowAction
 
 from ...clock import format_datetime, now
 from ...models import Request, RequestStatus
 from ...services import queue as queue_service
 from ...services import requests as request_service
+from ...services.requests import bulk
+from ...services.requests.ownership import REASSIGNABLE_VALUES
 from ...services.scoping import caisse_filter
-from ..base import ALL_ROLES, SecureModelView, current_agent
-from .display import STATUS_BADGES, person_label, process_url, time_left_label
+from ..base import ALL_ROLES, SecureModelView, current_agent, row_ids
+from .display import STATUS_BADGES, person_label, process_url, time_left_label, waiting_label
 from .filters import (
     DepositBetween,
     DepositFrom,
     DepositUntil,
     IdEqual,
     OverdueFilter,
-    StatusEqual,
+    OwnerEqual,
+    StatusIn,
+    caisse_options,
     filter_choices,
     motive_options,
     offer_options,
@@ -50,6 +57,9 @@ class QueueRow:
         "badge",
         "time_left",
         "late",
+        "owner",
+        "orphaned",
+        "caisse",
         "url",
     )
 
@@ -64,8 +74,14 @@ class QueueRow:
         status = RequestStatus(row.status)
         self.status_label = status.label
         self.badge = STATUS_BADGES.get(row.status, "secondary")
-        self.time_left = time_left_label(row)
+        self.time_left = time_left_label(row) or waiting_label(row)
         self.late = self.time_left.startswith("en retard")
+        owner = row.taken_by_agent_id
+        self.owner = labels["agent"].get(owner, "") if owner else ""
+        # « à réattribuer »: the owner is inactive, or gone (an open request whose owner was deleted).
+        self.orphaned = row.status in REASSIGNABLE_VALUES and (owner is None or owner in labels["inactive"])
+        # « Organisme »: the national admin's column only (None: not shown).
+        self.caisse = labels["caisse"].get(row.caisse_id, "") if labels["caisse"] else None
         self.url = f"{screen_url}?id={row.id}"
 
 
@@ -90,12 +106,20 @@ def _export(getter):
     return lambda view, context, model, name: _safe_cell(getter(model))
 
 
-class RequestView(RequestScreenMixin, SecureModelView):
-    """The work queue; each row opens the request screen (take, answer, Q/R reply).
+class QueueView(SecureModelView):
+    """A list of the caisse's requests: the whole queue, or a worklist (`worklist`, a
+    services.queue.Worklist: its fixed condition and its order, the oldest first).
 
     The Flask-Admin hooks it overrides are listed, with those of views/base.py, in that module's
     docstring (checked by tests/test_flask_admin_hooks.py).
     """
+
+    worklist: queue_service.Worklist | None = None
+    # What the list's heading says (admin/request_list.html).
+    intro = (
+        "Les demandes « Nouveau » sont en tête, de la plus ancienne à la plus récente ; les autres suivent, "
+        "les plus récentes d'abord. Objectif de prise en charge : 48 h après le dépôt (colonne « Délai »)."
+    )
 
     allowed_roles = ALL_ROLES
     can_create = False
@@ -119,6 +143,8 @@ class RequestView(RequestScreenMixin, SecureModelView):
         "person",
         "status",
         "time_left",
+        "owner",
+        "caisse",
     ]
     column_labels = {
         "number": "N° de demande",
@@ -128,7 +154,9 @@ class RequestView(RequestScreenMixin, SecureModelView):
         "structure": "Structure",
         "person": "Personne concernée",
         "status": "Statut",
-        "time_left": "Délai 48 h",
+        "time_left": "Délai",
+        "owner": "Pris en charge par",
+        "caisse": "Organisme",
         "requester_name": "Demandeur",
         "status_changed_at": "Date statut",
         "structure.name": "Structure",
@@ -143,6 +171,7 @@ class RequestView(RequestScreenMixin, SecureModelView):
         ("motive", "motive.label"),
         ("structure", "structure.name"),
         ("person", "person_last_name"),
+        ("caisse", "caisse.name"),
     ]
     column_searchable_list = ["number", "person_last_name", "structure.name"]
     column_export_list = [
@@ -170,7 +199,7 @@ class RequestView(RequestScreenMixin, SecureModelView):
         "time_left": _export(time_left_label),
     }
     column_filters = [
-        StatusEqual(Request.status, "Statut", options=[(s.value, s.label) for s in RequestStatus]),
+        StatusIn(Request.status, "Statut", options=[(s.value, s.label) for s in RequestStatus]),
         IdEqual(Request.service_offer_id, "Offre de service", offer_options),
         IdEqual(Request.motive_id, "Motif", motive_options),
         IdEqual(Request.structure_id, "Structure", structure_options),
@@ -178,13 +207,33 @@ class RequestView(RequestScreenMixin, SecureModelView):
         DepositFrom(Request.deposited_at, "Date de dépôt"),
         DepositUntil(Request.deposited_at, "Date de dépôt"),
         OverdueFilter(Request.deposited_at, "En retard (plus de 48 h)"),
+        OwnerEqual(Request.taken_by_agent_id, "Pris en charge par"),
+        IdEqual(Request.caisse_id, "Organisme", caisse_options, national_only=True),
     ]
     column_extra_row_actions = [
         EndpointLinkRowAction("fa fa-folder-open", ".process_view", title="Traiter la demande"),
     ]
 
     def search_placeholder(self):
-        return "N° de demande, nom de la personne, structure"
+        return "N° de demande, nom ou prénom de la personne, structure"
+
+    def shows_caisse(self) -> bool:
+        """The « Organisme » column: the national admin's, who sees every caisse."""
+        agent = current_agent()
+        return agent is not None and agent.is_national_admin
+
+    # --- bulk take (issue 13 §5) ------------------------------------------------------------------
+    def is_action_allowed(self, name):
+        """« Prendre en charge » belongs to the caisse's own staff, not to the national admin."""
+        if name == "take":
+            agent = current_agent()
+            return agent is not None and not agent.is_national_admin
+        return super().is_action_allowed(name)
+
+    @action("take", "Prendre en charge")
+    def action_take(self, ids):
+        found = bulk.take_requests(current_agent(), row_ids(ids))
+        flash(found.summary(), "success" if found.taken else "warning")
 
     def scope(self, query):
         return query.filter(caisse_filter(current_agent(), Request.caisse_id))
@@ -203,7 +252,10 @@ class RequestView(RequestScreenMixin, SecureModelView):
         clicked column's."""
         agent = current_agent()
         size = page_size if page_size is not None else self.page_size
-        found = queue_service.queue_page(agent, search, self._conditions(filters), page, size, sort_column, sort_desc)
+        conditions = self._conditions(filters)
+        found = queue_service.queue_page(
+            agent, search, conditions, page, size, sort_column, sort_desc, worklist=self.worklist
+        )
         return found.total, queue_rows(found.rows, agent)
 
     def _get_filter_groups(self):
@@ -212,6 +264,12 @@ class RequestView(RequestScreenMixin, SecureModelView):
         if not groups:
             return groups
         agent = current_agent()
+        if not agent.is_national_admin:  # « Organisme »: one caisse, nothing to choose
+            groups = type(groups)(
+                (name, items)
+                for name, items in groups.items()
+                if not any(getattr(self._filters[i["index"]], "national_only", False) for i in items)
+            )
         for items in groups.values():
             for item in items:
                 flt = self._filters[item["index"]]
@@ -237,6 +295,7 @@ class RequestView(RequestScreenMixin, SecureModelView):
             self.export_max_rows,
             column[0] if column is not None else None,
             args.sort_desc,
+            worklist=self.worklist,
         )
         filters = [
             {
@@ -255,3 +314,8 @@ class RequestView(RequestScreenMixin, SecureModelView):
             total=found.total,
         )
         return found.total, found.rows
+
+
+class RequestView(RequestScreenMixin, QueueView):
+    """« Toutes »: the caisse's whole queue; each row opens the request screen (take, answer, Q/R
+    reply), whose routes this view carries (/admin/requests/traiter/ etc.)."""
