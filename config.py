@@ -54,6 +54,10 @@ class Config:
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND") or None
     MAIL_FILE_DIR = os.environ.get("MAIL_FILE_DIR") or str(BASE_DIR / "instance" / "mail")
 
+    # The agents' daily digest e-mail (services/digest.py, sent by `flask digest` and by
+    # `flask housekeeping`): queued from this hour on (0 to 23, Europe/Paris), once per agent and day.
+    DIGEST_HOUR = _int("DIGEST_HOUR", 7)
+
     # R-ACC-3: set-password links are single use and expire (hours).
     PASSWORD_TOKEN_HOURS = _int("PASSWORD_TOKEN_HOURS", 72)
     # R-ACC-4: partner passwords expire after this many days.

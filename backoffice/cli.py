@@ -1,4 +1,4 @@
-"""Flask commands: demo, create-admin, send-mail, housekeeping."""
+"""Flask commands: demo, create-admin, send-mail, housekeeping, digest."""
 
 import getpass
 import time
@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(send_mail)
     app.cli.add_command(housekeeping)
+    app.cli.add_command(digest)
 
 
 @click.command("demo")
@@ -114,3 +115,17 @@ def housekeeping() -> None:
     click.echo(f"Liens de mot de passe expirés supprimés : {counts['deleted_tokens']}")
     click.echo(f"Sessions terminées supprimées : {counts['purged_sessions']}")
     click.echo(f"Compteurs de connexion périmés supprimés : {counts['purged_throttles']}")
+    click.echo(f"Récapitulatifs quotidiens mis en file : {counts['digests']}")
+
+
+@click.command("digest")
+def digest() -> None:
+    """Queue today's digest e-mail of each agent (from DIGEST_HOUR on, once a day); for cron."""
+    from .services.digest import digest_hour, send_digests
+
+    try:
+        hour = digest_hour()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    queued = send_digests()
+    click.echo(f"Récapitulatifs quotidiens mis en file : {queued} (envoyés à partir de {hour}h, heure de Paris).")

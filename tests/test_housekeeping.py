@@ -32,6 +32,7 @@ NOTHING = {
     "purged_uploads": 0,
     "purged_sessions": 0,
     "purged_throttles": 0,
+    "digests": 0,
 }
 
 

@@ -41,7 +41,7 @@ from ..models import (
     PasswordToken,
     Request,
 )
-from . import access, audit, caisse_cache, requests, sessions, statements, throttle, uploads
+from . import access, audit, caisse_cache, digest, requests, sessions, statements, throttle, uploads
 from .accounts import deactivate
 
 # pg_try_advisory_lock key: "EP-HK" — any constant shared by every machine of the deployment.
@@ -95,6 +95,7 @@ def run() -> dict | None:
             "purged_uploads": uploads.purge_old(),
             "purged_sessions": sessions.purge_ended(),
             "purged_throttles": throttle.purge_stale(),
+            "digests": digest.send_digests(),
         }
 
 
