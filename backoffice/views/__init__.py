@@ -16,6 +16,7 @@ from .catalog import CatalogView
 from .news import NewsletterView, NewsView
 from .outbox import AuditView, OutboxView
 from .partners import ConventionView, ManagerView, StructureView
+from .profile import ProfileView
 from .registry import AgentView, CaisseView
 from .reply_templates import ReplyTemplateView
 from .requests.worklists import register as register_request_views
@@ -36,3 +37,4 @@ def register_views(admin) -> None:
     admin.add_view(NewsletterView(Newsletter, name="Newsletters", endpoint="newsletters", category="Communication"))
     admin.add_view(OutboxView(OutboxMessage, name="E-mails envoyés", endpoint="outbox", category="Suivi"))
     admin.add_view(AuditView(AuditEntry, name="Journal d'audit", endpoint="audit", category="Suivi"))
+    admin.add_view(ProfileView(name="Mon compte", endpoint="profile"))
