@@ -281,9 +281,10 @@ def test_caisse_admin_sees_and_edits_only_its_caisse_s_templates(app, client, lo
     assert response.status_code == 302
     db.session.refresh(foreign)
     assert foreign.title == "Modèle Oise"
-    client.post_form("/admin/reply_templates/action/", {"action": "deactivate", "rowid": [foreign.id]})
+    client.post_form("/admin/reply_templates/action/", {"action": "deactivate", "rowid": [foreign.id, own.id]})
     db.session.refresh(foreign)
-    assert foreign.active is True
+    db.session.refresh(own)
+    assert foreign.active is True and own.active is False
     with app.test_request_context("/admin/"):
         login_user(gironde["admin"])
         view = next(v for v in app.extensions["ep_admin"]._views if v.endpoint == "reply_templates")
@@ -335,13 +336,19 @@ def test_the_selects_list_what_the_caisse_offers(app, client, login, world, giro
 
 
 def test_national_admin_reads_every_caisse_and_writes_none(client, login, world, gironde, oise):
-    template(gironde["admin"], title="Modèle Gironde")
+    own = template(gironde["admin"], title="Modèle Gironde")
     template(oise["admin"], title="Modèle Oise")
     login("admin")
     listed = page_text(client.get("/admin/reply_templates/"))
     assert "Modèle Gironde" in listed and "Modèle Oise" in listed and "CPAM OISE" in listed
     response = client.post_form("/admin/reply_templates/new/", {"title": "National", "body": "x"})
     assert response.status_code == 302 and count(ReplyTemplate) == 2
+    response = client.post_form(
+        "/admin/reply_templates/action/", {"action": "deactivate", "rowid": [own.id]}, follow_redirects=True
+    )
+    assert "Seul l'administrateur d'un organisme gère ses modèles de réponse." in page_text(response)
+    db.session.refresh(own)
+    assert own.active is True
 
 
 def test_an_agent_has_no_access_to_the_templates_view(client, login, world):

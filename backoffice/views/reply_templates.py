@@ -130,9 +130,6 @@ class ReplyTemplateView(SecureModelView):
     def can_edit(self) -> bool:
         return self.can_create
 
-    def is_action_allowed(self, name):
-        return self.can_create and super().is_action_allowed(name)
-
     def scope(self, query):
         return query.filter(caisse_filter(current_agent(), ReplyTemplate.caisse_id))
 
