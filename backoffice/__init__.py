@@ -1,6 +1,7 @@
 """Espace Partenaires: the application factory (back-office on Flask-Admin + the partner portal)."""
 
 import logging
+from pathlib import Path
 
 from flask import Flask, render_template
 from flask_admin import Admin
@@ -101,6 +102,7 @@ def register_admin(app: Flask) -> None:
     from .views import register_views
     from .views.base import SecureIndexView
 
+    french_admin_catalogue()
     admin = Admin(
         app,
         name="Espace Partenaires — Back-office",
@@ -110,6 +112,26 @@ def register_admin(app: Flask) -> None:
     )
     register_views(admin)
     app.extensions["ep_admin"] = admin
+
+
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+
+def french_admin_catalogue() -> None:
+    """Flask-Admin's strings (buttons, menus, flashes, filter operations) in our French:
+    backoffice/translations/fr/LC_MESSAGES/admin.po, domain "admin".
+
+    Flask-Admin translates through one Flask-Babel domain of its own (flask_admin.babel.domain), and
+    Flask-Babel merges a domain's directories in order, the last one winning. Admin(translations_path=…)
+    puts a directory *before* Flask-Admin's, so it could only fill gaps, not correct what Flask-Admin's
+    compiled French gets wrong or lacks; ours goes after it. Idempotent (one app per test session, or
+    several)."""
+    from flask_admin.babel import domain
+
+    directories = list(domain._translation_directories or ())  # Flask-Admin's own, set at its import
+    if str(TRANSLATIONS) not in directories:
+        domain._translation_directories = [*directories, str(TRANSLATIONS)]
+        domain.cache.clear()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -128,6 +150,9 @@ def register_commands(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from .views.presentation import shown_flashes
+
+    app.jinja_env.globals["ep_shown_flashes"] = shown_flashes
     app.jinja_env.filters["date_fr"] = clock.format_date
     app.jinja_env.filters["datetime_fr"] = clock.format_datetime
 

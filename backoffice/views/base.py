@@ -18,6 +18,8 @@ Here, for every view (RoleMixin) and every model view (SecureModelView):
 - _get_list_extra_args() (private): page, sort, search and filter values bounded before any
   query; the one place Flask-Admin parses its list's and export's query string.
 - get_invalid_value_msg(value, filter) (public): a refused filter value's message, in French.
+- get_list_row_actions() (public): each row's icon links name their row (« Modifier : CPAM
+  GIRONDE »: row_action_name, views/presentation.NamedLinkRowAction).
 
 In views/requests/queue.py (QueueView: RequestView « Toutes » and the worklists of worklists.py):
 - get_list(page, sort_column, sort_desc, search, filters, execute, page_size) (public): the list
@@ -38,17 +40,18 @@ registry), on_form_prefill(form, id) (news), and Flask-Admin's `@action` methods
 
 from datetime import date
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
+from flask_admin.model.template import EndpointLinkRowAction
 from flask_login import current_user
 from flask_wtf.csrf import _FlaskFormCSRF
+from markupsafe import Markup
 from sqlalchemy import false
 from sqlalchemy import inspect as sa_inspect
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
 
-from ..clock import format_date, format_datetime
 from ..current import current_agent  # noqa: F401 (the views import it from here)
 from ..extensions import db
 from ..inputs import (
@@ -65,6 +68,7 @@ from ..ui import (
     run_service,
     show_domain_error,  # noqa: F401 (the views import it from here)
 )
+from .presentation import TYPE_FORMATTERS, NamedLinkRowAction
 
 ALL_ROLES = {r.value for r in AgentRole}
 ADMINS = {AgentRole.NATIONAL_ADMIN.value, AgentRole.CAISSE_ADMIN.value}
@@ -81,7 +85,16 @@ class AdminSecureForm(SafeFieldsMixin, SecureForm):
         csrf_field_name = "csrf_token"
         csrf_time_limit = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A relation's blank choice (QuerySelectField, allow_blank) has no text by default, and
+        # WTForms then prints its value: "__None". It reads « — ».
+        for field in self:
+            if getattr(field, "allow_blank", False) and not getattr(field, "blank_text", None):
+                field.blank_text = BLANK_CHOICE
 
+
+BLANK_CHOICE = "—"
 RETURN_URL_PARAM = "url"  # the parameter Flask-Admin's get_redirect_target() reads
 
 
@@ -148,18 +161,6 @@ class SecureBaseView(RoleMixin, BaseView):
     pass
 
 
-def _date_formatter(view, value, name=None):
-    return format_date(value)
-
-
-def _datetime_formatter(view, value, name=None):
-    return format_datetime(value)
-
-
-def _bool_formatter(view, value, name=None):
-    return "Oui" if value else "Non"
-
-
 class SecureModelView(RoleMixin, ModelView):
     """A ModelView whose list, count, single-object look-ups and relation fields are tenant-scoped.
 
@@ -170,6 +171,8 @@ class SecureModelView(RoleMixin, ModelView):
     """
 
     form_base_class = AdminSecureForm
+    list_template = "admin/model/ep_list.html"  # accessible row names (row_action_name)
+    row_name_column: str | None = None  # the column naming a row for screen readers: the first listed
     can_set_page_size = True
     page_size = 20
     can_delete = False
@@ -179,17 +182,38 @@ class SecureModelView(RoleMixin, ModelView):
     create_modal = False
 
     def __init__(self, model, session=None, **kwargs):
-        import datetime as _dt
-
-        self.column_type_formatters = {
-            **(self.column_type_formatters or {}),
-            # datetime first: a datetime is also a date, and the first isinstance match wins.
-            _dt.datetime: _datetime_formatter,
-            _dt.date: _date_formatter,
-            bool: _bool_formatter,
-            type(None): lambda view, value, name=None: "",
-        }
+        # The same French formats on the list and on the details page (Flask-Admin's details page
+        # would print a datetime in ISO and UTC, an enum's code, a boolean as an English title).
+        self.column_type_formatters = {**(self.column_type_formatters or {}), **TYPE_FORMATTERS}
+        self.column_type_formatters_detail = {**(self.column_type_formatters_detail or {}), **TYPE_FORMATTERS}
         super().__init__(model, session or db, **kwargs)
+
+    # --- accessible names of the rows' checkboxes and icon links -------------------------------
+    def get_list_row_actions(self):
+        """Public hook: the row actions, each naming its row (EndpointLinkRowAction gives the
+        row_actions.link macro no row; NamedLinkRowAction does)."""
+        return [
+            NamedLinkRowAction(a.icon_class, a.endpoint, a.title, a.id_arg, a.url_args)
+            if type(a) is EndpointLinkRowAction
+            else a
+            for a in super().get_list_row_actions()
+        ]
+
+    def row_name(self, row) -> str:
+        """The row as a screen reader names it: its `row_name_column` (default: the first listed
+        column) as the list shows it, without markup."""
+        cache = g.setdefault("ep_row_names", {})
+        key = (self.endpoint, id(row))
+        if key not in cache:
+            column = self.row_name_column or (self._list_columns[0][0] if self._list_columns else None)
+            value = self.get_list_value(None, row, column) if column else ""
+            cache[key] = value.striptags() if isinstance(value, Markup) else str(value or "")
+        return cache[key]
+
+    def row_action_name(self, title, row) -> str:
+        """« Modifier : CPAM GIRONDE »: what an icon link or a checkbox does, to which row."""
+        name = self.row_name(row) if row is not None else ""
+        return f"{title} : {name}" if name else str(title or "")
 
     # --- scoping --------------------------------------------------------------------------------
     def scope(self, query):

@@ -1,0 +1,95 @@
+/* The back office's own script (admin/ep_base.html), loaded with the page's CSP nonce after
+   Flask-Admin's jQuery, Bootstrap and select2, before the page's form and filter scripts.
+
+   - select2 speaks French;
+   - Flask-Admin's list filters: after « Ajouter un filtre » the focus goes to the new filter's value
+     field, and every filter control has an accessible name (its filter's name);
+   - select2's "remove" crosses of a multiple choice get an accessible name. */
+(function () {
+  'use strict';
+
+  if (window.jQuery && jQuery.fn.select2 && jQuery.fn.select2.defaults) {
+    jQuery.extend(jQuery.fn.select2.defaults, {
+      formatNoMatches: function () { return 'Aucun résultat'; },
+      formatInputTooShort: function (input, min) {
+        var n = min - input.length;
+        return 'Saisissez encore ' + n + ' caractère' + (n > 1 ? 's' : '');
+      },
+      formatInputTooLong: function (input, max) {
+        var n = input.length - max;
+        return 'Supprimez ' + n + ' caractère' + (n > 1 ? 's' : '');
+      },
+      formatSelectionTooBig: function (limit) {
+        return 'Vous ne pouvez choisir que ' + limit + ' élément' + (limit > 1 ? 's' : '');
+      },
+      formatLoadMore: function () { return 'Chargement…'; },
+      formatSearching: function () { return 'Recherche…'; }
+    });
+  }
+
+  function filterName(row) {
+    var link = row.querySelector('.remove-filter');
+    return link ? link.textContent.replace(/\u00d7/g, '').trim() : '';
+  }
+
+  function labelFilterRow(row) {
+    var name = filterName(row);
+    if (!name) { return; }
+    var remove = row.querySelector('.remove-filter');
+    remove.setAttribute('aria-label', 'Retirer le filtre « ' + name + ' »');
+    remove.setAttribute('role', 'button');
+    var op = row.querySelector('select.filter-op');
+    if (op) { op.setAttribute('aria-label', 'Condition du filtre « ' + name + ' »'); }
+    row.querySelectorAll('.filter-val, .select2-focusser, .select2-input').forEach(function (field) {
+      field.setAttribute('aria-label', 'Valeur du filtre « ' + name + ' »');
+    });
+    row.querySelectorAll('.select2-choice, .select2-choices').forEach(function (box) {
+      if (box.closest('td') && box.closest('td').querySelector('select.filter-op')) {
+        box.setAttribute('aria-label', 'Condition du filtre « ' + name + ' »');
+      }
+    });
+  }
+
+  function labelSelect2Crosses(root) {
+    root.querySelectorAll('.select2-search-choice').forEach(function (choice) {
+      var cross = choice.querySelector('.select2-search-choice-close');
+      if (cross && !cross.getAttribute('aria-label')) {
+        cross.setAttribute('aria-label', 'Retirer « ' + choice.textContent.trim() + ' »');
+        cross.setAttribute('role', 'button');
+      }
+    });
+  }
+
+  /* The value field of a filter row: its select2's focusable part when it has one. */
+  function focusFilterValue(row) {
+    var cell = row.querySelector('td:last-child');
+    if (!cell) { return; }
+    var target = cell.querySelector('.select2-focusser, .select2-input, input.filter-val:not([type=hidden]), select.filter-val');
+    if (target) { target.focus(); }
+  }
+
+  function labelAll() {
+    document.querySelectorAll('#filter_form .filters tr').forEach(labelFilterRow);
+    labelSelect2Crosses(document);
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    labelAll();
+    new MutationObserver(labelAll).observe(document.body, { childList: true, subtree: true });
+  });
+
+  /* Flask-Admin's own handler (bound on the menu item) adds the row first; this one, on the
+     document, runs after it. */
+  document.addEventListener('click', function (event) {
+    var item = event.target.closest && event.target.closest('.field-filters a.filter');
+    if (!item) { return; }
+    event.preventDefault();
+    window.setTimeout(function () {
+      var rows = document.querySelectorAll('#filter_form .filters tr');
+      if (rows.length) {
+        labelFilterRow(rows[rows.length - 1]);
+        focusFilterValue(rows[rows.length - 1]);
+      }
+    }, 0);
+  });
+})();
