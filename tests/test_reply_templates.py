@@ -5,12 +5,14 @@ form with 9 or more files (issue 13 §7), on the agent's answer form and the par
 import html
 import io
 import re
-from datetime import date, datetime
+from datetime import datetime
 
 import pytest
 import time_machine
 from flask_login import login_user
 from helpers import count, deliver_mail, enter, location, mail_text, page_text
+from test_backoffice_requests import file_request as filed_as_portal
+from test_portal_requests import person
 
 from backoffice.extensions import db
 from backoffice.models import (
@@ -23,7 +25,7 @@ from backoffice.models import (
     ServiceOffer,
     StagedUpload,
 )
-from backoffice.services import access, catalog, requests
+from backoffice.services import catalog, requests
 from backoffice.services import reply_templates as rt
 from backoffice.services.errors import DomainError, ValidationFailed
 
@@ -57,22 +59,9 @@ def template(admin, title="Modèle", body="Bonjour {demandeur}", code=None, moti
     return rt.create(data, admin)
 
 
-def file_request(account, caisse, code="file_review", motive_label="Demande d'aide financière", **extra) -> Request:
-    """File through the service, as the portal does."""
-    acc = access.access_for(account, caisse.id)
-    data = {
-        "person_civility": "Madame",
-        "person_last_name": "tutu",
-        "person_first_name": "joséphine",
-        "person_birth_date": date(1971, 10, 10),
-        "person_birth_place": "44",
-        "person_phone": "0700000000",
-        "comment": "Demande de test",
-        "appointment_modes": ["Physique"],
-        "motive_id": motive(code, motive_label).id if motive_label else None,
-        **extra,
-    }
-    return requests.file_request(account, acc, offer(code), data, [])
+def file_request(account, world, code="file_review", motive_label="Demande d'aide financière") -> Request:
+    """File through the service, as the portal does, for that motive."""
+    return filed_as_portal(account, world, code=code, motive_id=motive(code, motive_label).id)
 
 
 def pdfs(n: int, prefix: str = "p") -> list:
@@ -101,7 +90,7 @@ def select_options(response, select_id: str) -> list[str]:
 
 def test_render_replaces_every_placeholder(world, gironde, tech):
     with time_machine.travel(datetime(2026, 11, 30, 23, 30), tick=False):  # 1 December in Paris
-        req = file_request(tech, gironde["caisse"])
+        req = file_request(tech, world)
     body = (
         "N° {numero} du {date_depot} : {civilite_personne} {nom_personne} {prenom_personne}, "
         "{structure}, de {demandeur}, par {agent}."
@@ -114,7 +103,7 @@ def test_render_replaces_every_placeholder(world, gironde, tech):
 
 
 def test_a_missing_value_renders_as_nothing(world, gironde, tech):
-    req = file_request(tech, gironde["caisse"], code="contact", motive_label="Gérer la convention de partenariat")
+    req = file_request(tech, world, code="contact", motive_label="Gérer la convention de partenariat")
     saved = template(gironde["admin"], body="[{civilite_personne}][{nom_personne}][{prenom_personne}] {numero}")
     assert req.person_last_name is None
     assert rt.render(saved, req, None) == f"[][][] {req.number}"
@@ -251,7 +240,7 @@ def test_suggestions_same_motive_then_same_offer_then_general(world, gironde, oi
     template(admin, title="E autre offre", code="contact")
     inactive = template(admin, title="F inactif", active=False)
     template(oise["admin"], title="G autre caisse")
-    req = file_request(tech, gironde["caisse"])
+    req = file_request(tech, world)
     assert [t.title for t in rt.suggestions(gironde["agent"], req)] == [
         same_motive.title,
         same_offer.title,
@@ -370,7 +359,7 @@ def test_insert_keeps_typed_text_and_files_then_send(client, login, world, giron
     template(gironde["admin"], title="Général", body="Cordialement.")
     template(gironde["admin"], title="Autre offre", body="x", code="contact")
     foreign = template(oise["admin"], title="Oise", body="Oise")
-    req = file_request(tech, gironde["caisse"])
+    req = file_request(tech, world)
     login("agent.gironde")
     client.post_form("/admin/requests/prendre/", {"id": req.id})
     page = client.get(screen(req.id))
@@ -416,7 +405,7 @@ def test_insert_keeps_typed_text_and_files_then_send(client, login, world, giron
 
 def test_insert_on_the_reply_form(client, login, world, gironde, tech):
     chosen = template(gironde["admin"], title="Relance", body="Votre message sur la demande {numero} est lu.")
-    req = file_request(tech, gironde["caisse"])
+    req = file_request(tech, world)
     requests.take_request(gironde["agent"], req)
     requests.answer_request(gironde["agent"], req, "Réponse", [])
     requests.partner_message(tech, req, "Une question ?", [])
@@ -436,7 +425,7 @@ def test_insert_on_the_reply_form(client, login, world, gironde, tech):
 
 def test_an_insert_past_5000_characters_is_flagged(client, login, world, gironde, tech):
     chosen = template(gironde["admin"], body="z" * 100)
-    req = file_request(tech, gironde["caisse"])
+    req = file_request(tech, world)
     login("agent.gironde")
     client.post_form("/admin/requests/prendre/", {"id": req.id})
     response = client.post_form(
@@ -451,7 +440,7 @@ def test_an_insert_past_5000_characters_is_flagged(client, login, world, gironde
 
 
 def test_answer_with_ten_files_keeps_eight_and_names_the_others(client, login, world, gironde, tech):
-    req = file_request(tech, gironde["caisse"])
+    req = file_request(tech, world)
     login("agent.gironde")
     client.post_form("/admin/requests/prendre/", {"id": req.id})
     response = client.post_form(
@@ -486,7 +475,7 @@ def test_nine_staged_keys_posted_keep_the_first_eight(client, login, world, giro
     through at the next try."""
     from backoffice.services import uploads
 
-    req = file_request(tech, gironde["caisse"])
+    req = file_request(tech, world)
     agent = gironde["agent"]
     keys, _ = uploads.stage_with_keys(agent, [(f"s{i}.pdf", PDF) for i in range(1, 10)])
     login("agent.gironde")
@@ -501,16 +490,7 @@ def test_nine_staged_keys_posted_keep_the_first_eight(client, login, world, giro
 
 def test_partner_filing_form_with_ten_files_keeps_eight(client, world, gironde, tech):
     enter(client, tech, gironde["caisse"])
-    data = {
-        "person_civility": "Madame",
-        "person_last_name": "tutu",
-        "person_first_name": "joséphine",
-        "person_birth_date": "10/10/1971",
-        "person_birth_place": "44",
-        "person_phone": "0700000000",
-        "comment": "Dix fichiers",
-        "motive_id": str(motive("file_review", "Demande d'aide financière").id),
-    }
+    data = person(comment="Dix fichiers", motive_id=str(motive("file_review", "Demande d'aide financière").id))
     response = client.post_form(
         "/demandes/nouvelle/file_review", {**data, "files": pdfs(10, "PJ")}, content_type="multipart/form-data"
     )
