@@ -116,7 +116,7 @@ MINE = Worklist("mine", (RequestStatus.TAKEN, RequestStatus.MESSAGE_SENT), mine=
 def worklist_conditions(agent: Agent, worklist: Worklist) -> list:
     """The worklist's fixed condition: its statuses (served by ix_request_queue_status), and for
     « Mes demandes » the agent as owner (ix_request_owner)."""
-    conditions = [Request.status.in_([s.value for s in worklist.statuses])]
+    conditions: list = [Request.status.in_([s.value for s in worklist.statuses])]
     if worklist.mine:
         conditions.append(Request.taken_by_agent_id == agent.id)
     return conditions
