@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 import time_machine
 from flask_login import login_user
-from helpers import count, deliver_mail, enter, location, mail_text, page_text
+from helpers import count, deliver_mail, enter, field_errors, location, mail_text, page_text
 from test_backoffice_requests import file_request as filed_as_portal
 from test_portal_requests import person
 
@@ -307,9 +307,17 @@ def test_the_selects_list_what_the_caisse_offers(app, client, login, world, giro
     )
     assert response.status_code == 200 and count(ReplyTemplate) == 0
     assert "Ce motif n'est pas proposé par votre organisme." in page_text(response)
-    response = client.post_form("/admin/reply_templates/new/", {"title": "Mauvais", "body": "Bonjour {nom}"})
+    response = client.post_form("/admin/reply_templates/new/", {"title": "M" * 121, "body": "Bonjour {nom}"})
     assert response.status_code == 200 and count(ReplyTemplate) == 0
-    assert f"Le champ {{nom}} n'existe pas. {AVAILABLE}" in page_text(response)
+    assert field_errors(response, "title") == ["Le titre ne doit pas dépasser 120 caractères (121 saisis)."]
+    assert field_errors(response, "body") == [f"Le champ {{nom}} n'existe pas. {AVAILABLE}"]
+    page = response.get_data(as_text=True)
+    assert re.search(r'<input[^>]*id="title"[^>]*required', page) and re.search(
+        r'<textarea[^>]*id="body"[^>]*required', page
+    )
+    response = client.post_form("/admin/reply_templates/new/", {"title": "", "body": ""})
+    assert field_errors(response, "title") == ["Veuillez saisir le titre du modèle."]
+    assert field_errors(response, "body") == ["Veuillez saisir le texte du modèle."]
     response = client.post_form(
         "/admin/reply_templates/new/",
         {"title": "Bon", "body": "Bonjour {demandeur}", "service_offer": offer("appointment").id, "active": "y"},

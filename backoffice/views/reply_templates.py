@@ -70,6 +70,14 @@ def _for_whom(view, context, model, name):
     return model.service_offer.label if model.motive is None else _motive_label(model.motive)
 
 
+def _checked_by_the_service(form):
+    """The title and the text are checked by the service, every message at once (the form's own
+    required and length checks would stop at the title); the fields stay marked required."""
+    form.title.validators = []
+    form.body.validators = []
+    return form
+
+
 class ReplyTemplateView(SecureModelView):
     """A caisse's reply templates: title, text with placeholders, optional offer and motive, active."""
 
@@ -129,6 +137,12 @@ class ReplyTemplateView(SecureModelView):
     @property
     def can_edit(self) -> bool:
         return self.can_create
+
+    def create_form(self, obj=None):
+        return _checked_by_the_service(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return _checked_by_the_service(super().edit_form(obj))
 
     def scope(self, query):
         return query.filter(caisse_filter(current_agent(), ReplyTemplate.caisse_id))
