@@ -133,7 +133,7 @@ def test_worklists_in_the_service(app, world, queue):
 
 def test_counters_in_one_statement_and_capped(app, world, queue, count_queries, monkeypatch):
     paul = queue["paul_agent"]
-    paul.first_name  # loaded before counting
+    db.session.refresh(paul)  # loaded before counting
     with count_queries() as sent:
         counts = queue_service.worklist_counts(paul)
     assert counts == {"todo": 3, "mine": 2} and len(sent) == 1
@@ -327,3 +327,40 @@ def test_bulk_take_over_http_and_double_submit(client, login, world):
     db.session.expire_all()
     assert db.session.get(Request, other.id).status == RequestStatus.NEW.value
     assert g["agent"].id != julie.id
+
+
+def test_waiting_label_like_the_48_hour_target(app, world):
+    from backoffice.views.requests.display import waiting_label
+
+    def label(status, waited):
+        req = Request(status=status.value, status_changed_at=now() - waited)
+        return waiting_label(req)
+
+    assert label(RequestStatus.MESSAGE_SENT, timedelta(days=2, hours=3, minutes=59)) == (
+        "message en attente depuis 2 j 3 h"
+    )
+    assert label(RequestStatus.MESSAGE_SENT, timedelta(days=1, minutes=5)) == "message en attente depuis 1 j"
+    assert label(RequestStatus.MESSAGE_SENT, timedelta(hours=5, minutes=1)) == "message en attente depuis 5 h"
+    assert label(RequestStatus.MESSAGE_SENT, timedelta(minutes=12, seconds=30)) == "message en attente depuis 13 min"
+    assert label(RequestStatus.MESSAGE_SENT, timedelta(0)) == "message en attente depuis 1 min"
+    assert label(RequestStatus.TAKEN, timedelta(days=3)) == ""
+
+
+def test_a_new_agent_joins_the_owner_options(app, client, login, world, queue):
+    import json
+
+    login("admin.gironde")
+
+    def owner_labels():
+        page = client.get(ALL).get_data(as_text=True)
+        groups = json.loads(re.search(r'id="filter-groups-data" class="d-none">(.*?)</div>', page).group(1))
+        return [label for _v, label in groups["Pris en charge par"][0]["options"]]
+
+    assert "Marc NOUVEAU" not in owner_labels()
+    caisse_service.create_agent(
+        {"username": "m.nouveau", "first_name": "Marc", "last_name": "Nouveau", "email": "marc@example.fr"},
+        world["gironde"]["admin"],
+        "agent",
+        None,
+    )
+    assert "Marc NOUVEAU" in owner_labels()
