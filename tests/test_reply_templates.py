@@ -100,6 +100,9 @@ def test_render_replaces_every_placeholder(world, gironde, tech):
         f"N° {req.number} du 01/12/2026 : Madame TUTU Joséphine, Association Gironde, "
         "de CHAUSSON Victor, par Paul GIRONDE."
     )
+    # A text that never went through the checks is still not a format string.
+    raw = ReplyTemplate(body="{numero.__class__} {0} {agent.password_hash} {numero}")
+    assert rt.render(raw, req, gironde["agent"]) == f"{{numero.__class__}} {{0}} {{agent.password_hash}} {req.number}"
 
 
 def test_a_missing_value_renders_as_nothing(world, gironde, tech):
@@ -262,6 +265,8 @@ def test_caisse_admin_sees_and_edits_only_its_caisse_s_templates(app, client, lo
     listed = page_text(client.get("/admin/reply_templates/"))
     assert "Modèle Gironde" in listed and "Modèle Oise" not in listed
     assert client.get(f"/admin/reply_templates/edit/?id={own.id}").status_code == 200
+    details = page_text(client.get(f"/admin/reply_templates/details/?id={own.id}"))
+    assert "Modèle Gironde" in details and "Toutes les demandes" in details and "CPAM GIRONDE" in details
     for url in (f"/admin/reply_templates/edit/?id={foreign.id}", f"/admin/reply_templates/details/?id={foreign.id}"):
         response = client.get(url)
         assert response.status_code == 302 and location(response) == "/admin/reply_templates/", url
