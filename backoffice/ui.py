@@ -1,7 +1,8 @@
 """UI plumbing shared by the back office (backoffice/views) and the partner portal (partner_portal):
-how a service's refusal lands on a form, and how a form's service call is run (run_service)."""
+how a service's refusal lands on a form, and how a form's service call is run (run_service).
+A page of one thing named by its URL: found_or_404, and row_or_404 for a Flask-Admin view's row."""
 
-from flask import flash, redirect
+from flask import abort, flash, redirect, request
 
 from .extensions import db
 from .services.errors import DomainError, ValidationFailed
@@ -54,6 +55,19 @@ def run_service(call, *, form=None, success=None, redirect_to=None, on_error=Non
     if success is not None:
         flash(success(result) if callable(success) else success, "success")
     return redirect(redirect_to) if redirect_to is not None else result
+
+
+def found_or_404(value):
+    """What a service found for the URL (a request, an account, a file), or a 404 when it is None."""
+    if value is None:
+        abort(404)
+    return value
+
+
+def row_or_404(view):
+    """The row that ?id= names on a page of a Flask-Admin view (a confirmation, an image), read
+    through the view's get_one, so scoped to what the user may see (views/base.py); else 404."""
+    return found_or_404(view.get_one(request.args.get("id", "")))
 
 
 def _find_field(form, name):

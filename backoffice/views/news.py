@@ -13,7 +13,8 @@ from ..extensions import db
 from ..models import Caisse, News, Newsletter
 from ..services import news as news_service
 from ..services.scoping import caisse_filter
-from ..ui import run_service
+from ..ui import row_or_404, run_service
+from . import labels
 from .base import ADMINS, AdminSecureForm, SecureModelView, current_agent
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M"]
@@ -23,8 +24,12 @@ def _caisses_query():
     return db.session.query(Caisse).order_by(Caisse.name)
 
 
-class _CaisseFieldMixin:
-    """The caisse field is for the national admin only; a caisse admin writes for its caisse."""
+class _CaisseContentView(SecureModelView):
+    """News and newsletters: for admins, with a details page. The caisse field is for the national
+    admin only; a caisse admin writes for its caisse."""
+
+    allowed_roles = ADMINS
+    can_view_details = True
 
     def _strip_caisse(self, form):
         if not current_agent().is_national_admin and "caisse" in form:
@@ -55,32 +60,22 @@ def _thumbnail(view, context, model, name):
     return Markup('<img src="{}" alt="" style="max-height: 48px; max-width: 96px">').format(src)
 
 
-class NewsView(_CaisseFieldMixin, SecureModelView):
+class NewsView(_CaisseContentView):
     """'Actualités': title, text, optional image (checked by content), publication date."""
 
-    allowed_roles = ADMINS
-    can_view_details = True
     column_list = ["image_type", "title", "publish_at", "state", "caisse"]
     column_details_list = ["caisse", "title", "publish_at", "state", "body", "image_type"]
-    column_labels = {
-        "image_type": "Image",
-        "title": "Titre",
-        "publish_at": "Date de publication",
-        "state": "État",
-        "caisse": "Organisme",
-        "body": "Texte",
-    }
-    column_formatters = {"image_type": _thumbnail, "state": _news_state}
-    column_formatters_detail = {"image_type": _thumbnail, "state": _news_state}
+    column_labels = labels.of("title", "state", "caisse", "body", image_type="Image", publish_at="Date de publication")
+    column_formatters = {"image_type": _thumbnail, "state": _news_state}  # the details page's too
     column_sortable_list = ["title", "publish_at", ("caisse", "caisse.name")]
     column_searchable_list = ["title"]
     column_default_sort = ("publish_at", True)
     form_columns = ["caisse", "title", "body", "publish_at", "image_file", "remove_image"]
     form_overrides = {"publish_at": DateTimeLocalField}
     form_args = {
-        "caisse": {"label": "Organisme", "query_factory": _caisses_query},
-        "title": {"label": "Titre", "description": "150 caractères au plus."},
-        "body": {"label": "Texte", "render_kw": {"rows": 8}},
+        "caisse": {"query_factory": _caisses_query},
+        "title": {"description": "150 caractères au plus."},
+        "body": {"render_kw": {"rows": 8}},
         "publish_at": {
             "label": "Date de publication",
             "format": DATETIME_FORMATS,
@@ -146,8 +141,8 @@ class NewsView(_CaisseFieldMixin, SecureModelView):
     @expose("/image/")
     def image_view(self):
         """The image, for the thumbnail; only for a news this admin may see."""
-        news = self.get_one(request.args.get("id", ""))
-        if news is None or not news.image_type:
+        news = row_or_404(self)
+        if not news.image_type:
             abort(404)
         response = make_response(news.image)
         response.headers["Content-Type"] = news.image_type
@@ -162,23 +157,15 @@ def _sent_status(view, context, model, name):
     return Markup('<span class="badge badge-success">Envoyée le {}</span>').format(format_datetime(model.sent_at))
 
 
-class NewsletterView(_CaisseFieldMixin, SecureModelView):
+class NewsletterView(_CaisseContentView):
     """Newsletters: a draft (subject, text), then 'Envoyer' after a confirmation, once."""
 
-    allowed_roles = ADMINS
-    can_view_details = True
     column_list = ["subject", "caisse", "created_at", "sent_at", "recipient_count"]
     column_details_list = ["caisse", "subject", "body", "created_at", "sent_at", "recipient_count"]
-    column_labels = {
-        "subject": "Objet",
-        "caisse": "Organisme",
-        "created_at": "Créée le",
-        "sent_at": "Envoi",
-        "recipient_count": "Destinataires",
-        "body": "Texte",
-    }
-    column_formatters = {"sent_at": _sent_status}
-    column_formatters_detail = {"sent_at": _sent_status}
+    column_labels = labels.of(
+        "subject", "caisse", "body", created_at="Créée le", sent_at="Envoi", recipient_count="Destinataires"
+    )
+    column_formatters = {"sent_at": _sent_status}  # the details page's too
     column_sortable_list = ["subject", "created_at", "sent_at"]
     column_default_sort = ("created_at", True)
     column_extra_row_actions = [
@@ -186,10 +173,9 @@ class NewsletterView(_CaisseFieldMixin, SecureModelView):
     ]
     form_columns = ["caisse", "subject", "body"]
     form_args = {
-        "caisse": {"label": "Organisme", "query_factory": _caisses_query},
-        "subject": {"label": "Objet", "description": "150 caractères au plus."},
+        "caisse": {"query_factory": _caisses_query},
+        "subject": {"description": "150 caractères au plus."},
         "body": {
-            "label": "Texte",
             "render_kw": {"rows": 12},
             "description": "Le lien de désabonnement est ajouté automatiquement à chaque envoi.",
         },
@@ -212,9 +198,7 @@ class NewsletterView(_CaisseFieldMixin, SecureModelView):
     @expose("/envoyer/", methods=["GET", "POST"])
     def send_view(self):
         """GET asks for confirmation (and changes nothing); POST sends."""
-        newsletter = self.get_one(request.args.get("id", ""))
-        if newsletter is None:
-            abort(404)
+        newsletter = row_or_404(self)
         return_url = url_for(".index_view")
         if newsletter.sent_at is not None:
             flash("Cette newsletter a déjà été envoyée.", "warning")

@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from flask import abort, flash, request, url_for
+from flask import flash, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.model.template import EndpointLinkRowAction
@@ -29,7 +29,8 @@ from ..services import accounts as account_service
 from ..services import structures as structure_service
 from ..services.errors import DomainError
 from ..services.scoping import convention_filter, partner_account_filter, structure_filter
-from ..ui import run_service
+from ..ui import row_or_404, run_service
+from . import labels
 from .base import ADMINS, AdminSecureForm, SecureModelView, current_agent
 
 
@@ -40,15 +41,7 @@ def visible_structures_query():
 class StructureView(SecureModelView):
     allowed_roles = ADMINS
     column_list = ["name", "type", "siret", "postal_code", "city", "member_count"]
-    column_labels = {
-        "name": "Nom",
-        "type": "Type",
-        "siret": "SIRET",
-        "address": "Adresse",
-        "postal_code": "Code postal",
-        "city": "Commune",
-        "member_count": "Nombre de membres",
-    }
+    column_labels = labels.of("name", "type", "siret", "address", "postal_code", "city", "member_count")
     column_searchable_list = ["name", "siret", "city"]
     column_filters = ["type"]
     column_default_sort = "name"
@@ -58,9 +51,6 @@ class StructureView(SecureModelView):
         "name": {"label": "Nom de la structure"},
         "type": {"label": "Type de structure", "choices": [("", "—")] + [(t, t) for t in STRUCTURE_TYPES]},
         "siret": {"label": "SIRET (14 chiffres)"},
-        "address": {"label": "Adresse"},
-        "postal_code": {"label": "Code postal"},
-        "city": {"label": "Commune"},
         "member_count": {
             "label": "Nombre de membres",
             "description": "Salariés et bénévoles : il fixe le nombre de comptes autorisés.",
@@ -116,18 +106,18 @@ class ConventionView(SecureModelView):
         "effective_technician_cap",
         "service_offers",
     ]
-    column_labels = {
-        "structure": "Structure",
-        "caisse": "Organisme",
-        "start_date": "Début",
-        "end_date": "Fin",
-        "state": "État",
-        "effective_manager_cap": "Plafond gestionnaires",
-        "effective_technician_cap": "Plafond techniciens",
-        "service_offers": "Offres de service",
-        "manager_cap": "Plafond gestionnaires réduit",
-        "technician_cap": "Plafond techniciens réduit",
-    }
+    column_labels = labels.of(
+        "structure",
+        "caisse",
+        "state",
+        "service_offers",
+        start_date="Début",
+        end_date="Fin",
+        effective_manager_cap="Plafond gestionnaires",
+        effective_technician_cap="Plafond techniciens",
+        manager_cap="Plafond gestionnaires réduit",
+        technician_cap="Plafond techniciens réduit",
+    )
     column_formatters = {
         "state": _state_badge,
         "service_offers": lambda v, c, m, n: ", ".join(o.label for o in m.service_offers),
@@ -217,19 +207,7 @@ class ManagerView(SecureModelView):
 
     allowed_roles = ADMINS
     column_list = ["list_name", "login", "structure", "phone", "function", "email", "active"]
-    column_labels = {
-        "list_name": "Civilité, nom et prénom",
-        "login": "Identifiant",
-        "structure": "Structure",
-        "phone": "Téléphone",
-        "function": "Fonction",
-        "email": "Adresse e-mail",
-        "active": "Actif",
-        "civility": "Civilité",
-        "birth_name": "Nom patronymique",
-        "usage_name": "Nom usuel",
-        "first_name": "Prénom",
-    }
+    column_labels = labels.of("login", "structure", "active", *IDENTITY_FIELDS, list_name="Civilité, nom et prénom")
     column_sortable_list = ["login", ("structure", "structure.name"), "active"]
     column_default_sort = [("active", True), ("usage_name", False)]
     column_searchable_list = ["login", "usage_name", "birth_name", "email"]
@@ -240,17 +218,15 @@ class ManagerView(SecureModelView):
     form_columns = ["structure"] + IDENTITY_FIELDS
     form_overrides = {"civility": SelectField}
     form_args = {
-        "structure": {"label": "Structure", "query_factory": visible_structures_query},
-        "civility": {"label": "Civilité", "choices": [("", "—")] + [(c, c) for c in CIVILITIES]},
+        "structure": {"query_factory": visible_structures_query},
+        "civility": {"choices": [("", "—")] + [(c, c) for c in CIVILITIES]},
         "birth_name": {
             "label": "Nom patronymique",
             "description": "Nom patronymique ou nom usuel : au moins l'un des deux (30 caractères au plus).",
         },
-        "usage_name": {"label": "Nom usuel"},
         "first_name": {"label": "Prénom", "description": "20 caractères au plus."},
         "function": {"label": "Fonction", "description": "20 caractères au plus."},
         "phone": {"label": "Téléphone", "description": "Format XX.XX.XX.XX.XX"},
-        "email": {"label": "Adresse e-mail"},
     }
 
     def scope(self, query):
@@ -285,9 +261,7 @@ class ManagerView(SecureModelView):
     @expose("/etat/", methods=["GET", "POST"])
     def toggle_view(self):
         """Inactivate (with confirmation) or reactivate (with a reason) a manager account."""
-        account = self.get_one(request.args.get("id", ""))
-        if account is None:
-            abort(404)
+        account = row_or_404(self)
         return_url = url_for(".index_view")
         form = ToggleForm(formdata=request.form if request.method == "POST" else None)
         if request.method == "POST" and form.validate():

@@ -11,13 +11,14 @@ from ..models import AGENT_ROLE_LABELS, Agent, AgentRole, Caisse
 from ..services import caisses as caisse_service
 from ..services.scoping import agent_filter, caisse_list_filter
 from ..ui import run_service
+from . import labels
 from .base import ADMINS, NATIONAL, SecureModelView, current_agent, row_ids
 
 
 class CaisseView(SecureModelView):
     allowed_roles = NATIONAL
     column_list = ["name", "code", "created_at"]
-    column_labels = {"name": "Nom", "code": "Code", "created_at": "Créée le"}
+    column_labels = labels.of("name", "code", created_at="Créée le")
     column_searchable_list = ["name", "code"]
     column_default_sort = "name"
     form_columns = ["name", "code"]
@@ -47,15 +48,7 @@ ROLE_CHOICES = [(role.value, AGENT_ROLE_LABELS[role]) for role in AgentRole]
 class AgentView(SecureModelView):
     allowed_roles = ADMINS
     column_list = ["username", "last_name", "first_name", "email", "role", "caisse", "active"]
-    column_labels = {
-        "username": "Identifiant",
-        "last_name": "Nom",
-        "first_name": "Prénom",
-        "email": "Adresse e-mail",
-        "role": "Rôle",
-        "caisse": "Organisme",
-        "active": "Actif",
-    }
+    column_labels = labels.of(*column_list)
     column_formatters = {"role": lambda v, c, m, n: AGENT_ROLE_LABELS[AgentRole(m.role)]}
     column_searchable_list = ["username", "last_name", "email"]
     column_filters = ["active"]
@@ -63,12 +56,8 @@ class AgentView(SecureModelView):
     form_columns = ["username", "first_name", "last_name", "email", "role", "caisse"]
     form_overrides = {"role": SelectField}
     form_args = {
-        "username": {"label": "Identifiant"},
-        "first_name": {"label": "Prénom"},
-        "last_name": {"label": "Nom"},
-        "email": {"label": "Adresse e-mail"},
-        "role": {"label": "Rôle", "choices": ROLE_CHOICES},
-        "caisse": {"label": "Organisme", "query_factory": lambda: db.session.query(Caisse).order_by(Caisse.name)},
+        "role": {"choices": ROLE_CHOICES},
+        "caisse": {"query_factory": lambda: db.session.query(Caisse).order_by(Caisse.name)},
     }
     action_disallowed_list = []
 
