@@ -1,10 +1,12 @@
 """'Gestion des comptes' (R-TEC-1..6): a manager administers the technician accounts of its structure."""
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from functools import wraps
+
+from flask import flash, g, redirect, render_template, url_for
 
 from backoffice.models import PartnerRole
 from backoffice.services import accounts as account_service
-from backoffice.ui import run_service
+from backoffice.ui import found_or_404, run_service
 
 from . import bp
 from .forms import ConfirmForm, ReactivateForm, TechnicianForm
@@ -28,11 +30,20 @@ def _technician_form(form, technician, save, success: str):
     return render_template("portal/account_form.html", form=form, technician=technician)
 
 
-def _technician_or_404(account_id: int):
-    technician = account_service.technician_of(current_partner().structure_id, account_id)
-    if technician is None:
-        abort(404)
-    return technician
+def _technician_page(action: str):
+    """A manager's page about one technician of its structure, /comptes/<id>/<action> (GET shows,
+    POST acts): the view is called with the technician, a 404 when the id names none of them."""
+
+    def decorator(view):
+        @wraps(view)
+        def with_technician(account_id: int):
+            return view(found_or_404(account_service.technician_of(current_partner().structure_id, account_id)))
+
+        return bp.route(f"/comptes/<int:account_id>/{action}", methods=["GET", "POST"])(
+            manager_required(with_technician)
+        )
+
+    return decorator
 
 
 @bp.route("/comptes")
@@ -64,10 +75,8 @@ def account_new():
     )
 
 
-@bp.route("/comptes/<int:account_id>/modifier", methods=["GET", "POST"])
-@manager_required
-def account_edit(account_id: int):
-    technician = _technician_or_404(account_id)
+@_technician_page("modifier")
+def account_edit(technician):
     return _technician_form(
         TechnicianForm(obj=technician),
         technician,
@@ -76,11 +85,9 @@ def account_edit(account_id: int):
     )
 
 
-@bp.route("/comptes/<int:account_id>/inactiver", methods=["GET", "POST"])
-@manager_required
-def account_inactivate(account_id: int):
+@_technician_page("inactiver")
+def account_inactivate(technician):
     """GET asks 'Êtes-vous sûr de vouloir inactiver ce compte ?'; POST does it (R-TEC-4)."""
-    technician = _technician_or_404(account_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         run_service(
@@ -91,11 +98,9 @@ def account_inactivate(account_id: int):
     return render_template("portal/account_inactivate.html", technician=technician, form=form)
 
 
-@bp.route("/comptes/<int:account_id>/reactiver", methods=["GET", "POST"])
-@manager_required
-def account_reactivate(account_id: int):
+@_technician_page("reactiver")
+def account_reactivate(technician):
     """Confirmation, then the required reason (R-TEC-5); the new link is e-mailed (R-ACC-6)."""
-    technician = _technician_or_404(account_id)
     form = ReactivateForm()
     if form.validate_on_submit():
         reactivated = run_service(

@@ -17,7 +17,7 @@ from backoffice.services import requests as request_service
 from backoffice.services.attachments import ACCEPT_ATTRIBUTE, ACCEPTED_TEXT, MAX_FILES, human_size
 from backoffice.services.errors import DomainError, ValidationFailed
 from backoffice.staged_uploads import StagedUploads
-from backoffice.ui import run_service
+from backoffice.ui import found_or_404, run_service
 
 from . import bp
 from .forms import ConfirmForm
@@ -54,10 +54,7 @@ def _files_context(staged, limit: int, already: int = 0) -> dict:
 
 
 def _offer_or_404(code: str) -> ServiceOffer:
-    offer = next((o for o in g.access.convention.service_offers if o.code == code), None)
-    if offer is None:
-        abort(404)
-    return offer
+    return found_or_404(next((o for o in g.access.convention.service_offers if o.code == code), None))
 
 
 @bp.route("/demandes/nouvelle")
@@ -141,10 +138,7 @@ def history():
 def _own_or_404(number: str):
     if not (len(number) == 10 and number.isdigit()):
         abort(404)
-    found = request_service.get_for_partner(current_partner(), g.access.caisse.id, number)
-    if found is None:
-        abort(404)
-    return found
+    return found_or_404(request_service.get_for_partner(current_partner(), g.access.caisse.id, number))
 
 
 def _detail(req, **extra):
@@ -194,9 +188,7 @@ def request_detail(number: str):
 def request_file(number: str, attachment_id: int):
     """A file sent by the caisse, for 15 days (R-HIS-4, R-RGPD-1); the partner's own are names only."""
     req = _own_or_404(number)
-    download = request_service.download_for_partner(current_partner(), req, attachment_id)
-    if download is None:
-        abort(404)
+    download = found_or_404(request_service.download_for_partner(current_partner(), req, attachment_id))
     if download.data is None:
         return (
             render_template(
