@@ -39,6 +39,7 @@ def file(tech, caisse, moment: datetime, code: str = "file_review", motive_index
             "person_phone": "0700000000",
             "comment": "Hospitalisation en cours",
             "motive_id": motives[motive_index % len(motives)].id,
+            "appointment_modes": [requests.APPOINTMENT_MODES[0]],
         }
         return requests.file_request(tech, acc, o, data, [])
 

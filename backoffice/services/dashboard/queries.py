@@ -143,6 +143,8 @@ def _breakdown(kind: str, key, group, bucket, *, count=None):
 def week_index(period: Period):
     """The index of the period's week (period.weeks()) a deposit falls in."""
     weeks = period.weeks()
+    if len(weeks) == 1:
+        return literal(0, Integer)
     return case(*((Request.deposited_at < w.end, i) for i, w in enumerate(weeks[:-1])), else_=len(weeks) - 1)
 
 
