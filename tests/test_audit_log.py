@@ -1,10 +1,11 @@
 """Audit log (R-RGPD-4): readable and filterable by the caisse admin; neither the logs nor the
 audit table ever hold a password or a set-password token."""
 
+import json
 import logging
 import re
 
-from helpers import PASSWORD, token_sent_to
+from helpers import PASSWORD, page_text, token_sent_to
 from sqlalchemy import select
 
 from backoffice.extensions import db
@@ -17,13 +18,23 @@ def test_caisse_admin_reads_its_audit_log_with_filters(client, world, login):
     login("admin.gironde")
     page = client.get("/admin/audit/")
     assert page.status_code == 200
-    text = page.get_data(as_text=True)
-    assert "login.success" in text and "Journal d&#39;audit" in text or "Journal d'audit" in text
-    # filter on the action (Flask-Admin filter "Action" equals)
-    groups = re.search(r'id="filter-groups-data" class="d-none">(.*?)</div>', text).group(1)
-    assert "Action" in groups and "Acteur" in groups
-    filtered = client.get("/admin/audit/", query_string={"search": "structure.create"})
-    assert "structure.create" in filtered.get_data(as_text=True)
+    text = page_text(page)
+    assert "Journal d'audit" in text and "Hélène GIRONDE a ouvert une session" in text
+    assert "Hélène OISE" not in text and "admin.oise" not in text  # OISE's failed login is OISE's
+    groups = json.loads(
+        re.search(r'id="filter-groups-data" class="d-none">(.*?)</div>', page.get_data(as_text=True)).group(1)
+    )
+    assert {"Événement", "Identifiant", "Date"} <= set(groups)
+    assert ["logins", "Connexions et mots de passe"] in groups["Événement"][0]["options"]
+    # « Événement est Structures et conventions »: the filter's argument is its position in the list
+    view = next(v for v in client.application.extensions["ep_admin"]._views if v.endpoint == "audit")
+    index = next(i for i, f in enumerate(view._filters) if f.name == "Événement")
+    filtered = page_text(client.get("/admin/audit/", query_string={f"flt0_{index}": "logins"}))
+    assert "Hélène GIRONDE a ouvert une session" in filtered
+    structures = page_text(client.get("/admin/audit/", query_string={f"flt0_{index}": "structures"}))
+    assert "a ouvert une session" not in structures
+    searched = page_text(client.get("/admin/audit/", query_string={"search": "admin.gironde"}))
+    assert "Hélène GIRONDE a ouvert une session" in searched
 
 
 def test_no_password_or_token_in_the_logs_or_the_audit_table(app, client, world, login, caplog):

@@ -207,3 +207,173 @@ def test_the_row_actions_hook_is_still_flask_admin_s():
     assert "get_list_row_actions" in vars(BaseModelView)
     assert list(inspect.signature(BaseModelView.get_list_row_actions).parameters) == ["self"]
     assert "self.get_list_row_actions()" in inspect.getsource(BaseModelView.index_view)
+
+
+# --- the audit log in French -----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _record_calls():
+    """Every audit.record(...) call of both front ends and the services: (where, action names,
+    detail names). A name must be a literal, a literal `a if … else b`, or an f-string over a
+    partner account's role (« manager.create », « technician.create »)."""
+    import ast
+
+    from backoffice.models import PartnerRole
+
+    def names(node, where):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return {node.value}
+        if isinstance(node, ast.IfExp):
+            return names(node.body, where) | names(node.orelse, where)
+        if isinstance(node, ast.JoinedStr) and len(node.values) == 2 and isinstance(node.values[1], ast.Constant):
+            role = ast.unparse(node.values[0].value)
+            assert role.endswith(("role", "role.value")), f"{where}: an audit action over {role}"
+            return {f"{r.value}{node.values[1].value}" for r in PartnerRole}
+        raise AssertionError(f"{where}: write the audit action as a literal, not {ast.unparse(node)}")
+
+    calls = []
+    for folder in ("backoffice", "partner_portal"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                func = getattr(node, "func", None)
+                if not (isinstance(node, ast.Call) and isinstance(func, ast.Attribute) and func.attr == "record"):
+                    continue
+                if not (isinstance(func.value, ast.Name) and func.value.id == "audit"):
+                    continue
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                keys = {k.arg for k in node.keywords if k.arg} - {"actor", "target", "caisse_id"}
+                for k in node.keywords:
+                    if k.arg is None and isinstance(k.value, ast.Dict):
+                        keys |= {key.value for key in k.value.keys if isinstance(key, ast.Constant)}
+                calls.append((where, names(node.args[0], where), keys))
+    return calls
+
+
+def test_every_audited_action_reads_as_a_french_sentence():
+    from backoffice.services.audit_texts import SENTENCES
+
+    calls = _record_calls()
+    actions = {action for _where, names, _keys in calls for action in names}
+    assert {"login.success", "request.take", "request.view", "manager.create", "attachment.download"} <= actions
+    missing = sorted(f"{where}: {a}" for where, names, _k in calls for a in names if a not in SENTENCES)
+    assert not missing, f"add a sentence to services/audit_texts.SENTENCES for: {missing}"
+
+
+def test_every_audited_detail_has_a_french_name():
+    from backoffice.services import audit
+    from backoffice.services.audit_texts import DETAIL_LABELS, HIDDEN_DETAILS, SENTENCES
+
+    missing = []
+    for where, names, keys in _record_calls():
+        for action in names:
+            sentence = SENTENCES[action]
+            templates = [sentence] if isinstance(sentence, str) else list(sentence[1].values())
+            said = set().union(*(audit._placeholders(t) for t in templates))
+            if not isinstance(sentence, str):
+                said.add(sentence[0])
+            missing += [f"{where}: {action} {key}" for key in keys - said - HIDDEN_DETAILS - set(DETAIL_LABELS)]
+    assert not missing, f"add to services/audit_texts.DETAIL_LABELS (or HIDDEN_DETAILS): {missing}"
+
+
+def _last(action):
+    from backoffice.extensions import db
+    from backoffice.models import AuditEntry
+
+    return db.session.query(AuditEntry).filter_by(action=action).order_by(AuditEntry.id.desc()).first()
+
+
+def test_the_log_says_who_did_what_to_which_object(client, world, login):
+    from helpers import add_request
+
+    from backoffice.services import audit
+    from backoffice.services.requests import take_request
+
+    gironde = world["gironde"]
+    request = add_request(gironde["convention"], gironde["manager"])
+    take_request(gironde["agent"], request)
+    assert audit.describe(_last("request.take")) == f"Paul GIRONDE a pris en charge la demande N° {request.number}"
+    assert audit.detail_lines(_last("request.take")) == []
+
+    login("admin.gironde")
+    assert audit.describe(_last("login.success")) == "Hélène GIRONDE a ouvert une session"
+    client.post_form(
+        "/admin/managers/new/",
+        {
+            "structure": gironde["structure"].id,
+            "civility": "Madame",
+            "usage_name": "DUPONT",
+            "first_name": "Marie",
+            "function": "Directrice",
+            "phone": "05.56.00.00.00",
+            "email": "marie.dupont@example.fr",
+        },
+    )
+    created = _last("manager.create")
+    assert audit.describe(created) == "Hélène GIRONDE a créé le compte gestionnaire de Marie DUPONT"
+    assert audit.detail_lines(created) == []  # the login and the structure: the sentence names the account
+    assert audit.target_type_label(created.target_type) == "Compte partenaire"
+
+
+def test_changes_read_old_to_new_with_french_field_names(world):
+    from backoffice.extensions import db
+    from backoffice.models import AuditEntry
+    from backoffice.services import audit
+
+    structure = world["gironde"]["structure"]
+    changed = audit.changes(structure, {"name": "Association Nouvelle", "city": structure.city, "member_count": 40})
+    entry = audit.record("structure.update", actor=world["gironde"]["admin"], target=structure, changed=changed)
+    db.session.commit()
+    assert audit.describe(entry) == f"Hélène GIRONDE a modifié la structure {structure.name}"
+    assert audit.detail_lines(entry) == [
+        f"Nombre de membres : « {structure.member_count} » → « 40 »",
+        f"Nom : « {structure.name} » → « Association Nouvelle »",
+    ]
+    old_style = AuditEntry(
+        action="structure.update",
+        actor_type="agent",
+        actor_label="admin.gironde",
+        details={"changed": ["siret", "city"]},
+    )
+    assert audit.detail_lines(old_style) == ["Champs modifiés : SIRET, Commune"]
+
+
+def test_an_unknown_action_still_reads_as_french(world):
+    from helpers import add_request
+
+    from backoffice.extensions import db
+    from backoffice.models import AuditEntry
+    from backoffice.services import audit
+
+    gironde = world["gironde"]
+    request = add_request(gironde["convention"], gironde["manager"])
+    entry = audit.record(
+        "something.new", actor=gironde["agent"], target=request, mode="rapide", when="2026-12-01T06:10:21"
+    )
+    db.session.commit()
+    assert audit.describe(entry) == f"Paul GIRONDE a effectué une opération (demande N° {request.number})"
+    assert audit.detail_lines(entry) == ["Mode : rapide", "When : 01/12/2026 07h10min"]
+    system = AuditEntry(action="attachment.purge", actor_type="system", actor_label="Système", details={"count": 3})
+    assert (
+        audit.describe(system) == "Le contenu de 3 pièce(s) jointe(s) a été supprimé (durée de conservation dépassée)"
+    )
+    gone = AuditEntry(
+        action="manager.update",
+        actor_type="agent",
+        actor_id=None,
+        actor_label="admin.ancien",
+        target_type="PartnerAccount",
+    )
+    assert audit.describe(gone) == "admin.ancien a modifié le compte gestionnaire de [compte supprimé]"
+
+
+def test_the_audit_page_reads_as_french(client, world, login):
+    login("admin.gironde")
+    body = client.get("/admin/audit/").get_data(as_text=True)
+    # the filters' data (option values, for Flask-Admin's script) is not shown
+    text = page_text(re.sub(r'<div id="(filter-groups|active-filters)-data"[\s\S]*?</div>', "", body))
+    assert "Hélène GIRONDE a ouvert une session" in text
+    for code in ("login.success", "PartnerAccount", "{", "agent GIRONDE"):
+        assert code not in text

@@ -1,12 +1,37 @@
-"""The audit log (R-RGPD-4): who did what, when, on which object."""
+"""The audit log (R-RGPD-4): who did what, when, on which object.
+
+The actor and the target are kept as (type, id) pairs, not foreign keys: the row outlives them. The
+view-only relationships below name them for the log's French sentences (services/audit.describe);
+the back office loads them with the page's rows, in its one statement (views/outbox.AuditView). A
+deleted account is no longer named: only its login stays, until R-RGPD-2 erases it."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
 from ..extensions import Model
+
+if TYPE_CHECKING:
+    from .accounts import PartnerAccount
+    from .caisses import Agent, Caisse
+    from .news import News, Newsletter
+    from .partners import Convention, Structure
+    from .requests import Request
+    from .workspace import ReplyTemplate
+
+
+def _named(model: str, id_column: str, type_column: str, type_value: str):
+    """The `model` row whose id is this entry's `id_column`, when its `type_column` says so."""
+    return relationship(
+        model,
+        primaryjoin=(
+            f"and_(foreign(AuditEntry.{id_column}) == {model}.id, AuditEntry.{type_column} == '{type_value}')"
+        ),
+        viewonly=True,
+    )
 
 
 class AuditEntry(Model):
@@ -24,3 +49,33 @@ class AuditEntry(Model):
     target_id: Mapped[int | None]
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(45))
+
+    actor_agent: Mapped["Agent | None"] = _named("Agent", "actor_id", "actor_type", "agent")
+    actor_partner: Mapped["PartnerAccount | None"] = _named("PartnerAccount", "actor_id", "actor_type", "partner")
+    target_request: Mapped["Request | None"] = _named("Request", "target_id", "target_type", "Request")
+    target_agent: Mapped["Agent | None"] = _named("Agent", "target_id", "target_type", "Agent")
+    target_partner: Mapped["PartnerAccount | None"] = _named(
+        "PartnerAccount", "target_id", "target_type", "PartnerAccount"
+    )
+    target_caisse: Mapped["Caisse | None"] = _named("Caisse", "target_id", "target_type", "Caisse")
+    target_structure: Mapped["Structure | None"] = _named("Structure", "target_id", "target_type", "Structure")
+    target_convention: Mapped["Convention | None"] = _named("Convention", "target_id", "target_type", "Convention")
+    target_news: Mapped["News | None"] = _named("News", "target_id", "target_type", "News")
+    target_newsletter: Mapped["Newsletter | None"] = _named("Newsletter", "target_id", "target_type", "Newsletter")
+    target_template: Mapped["ReplyTemplate | None"] = _named(
+        "ReplyTemplate", "target_id", "target_type", "ReplyTemplate"
+    )
+
+
+# The relationship naming each target type, for describe() and the view's eager loading.
+TARGET_RELATIONSHIPS = {
+    "Request": "target_request",
+    "Agent": "target_agent",
+    "PartnerAccount": "target_partner",
+    "Caisse": "target_caisse",
+    "Structure": "target_structure",
+    "Convention": "target_convention",
+    "News": "target_news",
+    "Newsletter": "target_newsletter",
+    "ReplyTemplate": "target_template",
+}
