@@ -13,6 +13,7 @@ from ..models import (
     Structure,
 )
 from .catalog import CatalogView
+from .dashboard import DashboardView
 from .news import NewsletterView, NewsView
 from .outbox import AuditView, OutboxView
 from .partners import ConventionView, ManagerView, StructureView
@@ -24,6 +25,7 @@ from .requests.worklists import register as register_request_views
 
 def register_views(admin) -> None:
     register_request_views(admin)  # « Demandes »: À traiter, Mes demandes, Toutes
+    admin.add_view(DashboardView(name="Tableau de bord", endpoint="dashboard"))
     admin.add_view(CaisseView(Caisse, name="Organismes", endpoint="caisses", category="Organismes"))
     admin.add_view(AgentView(Agent, name="Agents et administrateurs", endpoint="agents", category="Organismes"))
     admin.add_view(CatalogView(name="Catalogue des offres", endpoint="catalog", category="Organismes"))

@@ -135,7 +135,13 @@ def _summary(row, percentiles: dict | None = None) -> Summary:
     return Summary(**values)
 
 
-def dashboard(agent: Agent, period: Period, filters: Filters | None = None, caisse_id: int | None = None) -> Dashboard:
+def dashboard(
+    agent: Agent,
+    period: Period,
+    filters: Filters | None = None,
+    caisse_id: int | None = None,
+    structure_rows: int = STRUCTURE_ROWS,
+) -> Dashboard:
     """Every figure of the dashboard the agent may see (module docstring). The per-agent table is
     the caisse admin's; the comparison table, one row per caisse, the national admin's when the
     scope is every caisse."""
@@ -173,7 +179,7 @@ def dashboard(agent: Agent, period: Period, filters: Filters | None = None, cais
             counts[0] += row.n
             if row.k == "new" and row.b >= 2:
                 counts[1] += row.n
-    result.structures = queries.structures(scope, STRUCTURE_ROWS)
+    result.structures = queries.structures(scope, structure_rows)
     if with_agents:
         result.agents = [_agent_row(row, percentiles) for row in queries.agents(scope)]
     if national:
