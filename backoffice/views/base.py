@@ -69,6 +69,7 @@ from ..ui import (
     show_domain_error,  # noqa: F401 (the views import it from here)
 )
 from .presentation import TYPE_FORMATTERS, NamedLinkRowAction
+from .url_cache import CachedUrlsMixin
 
 ALL_ROLES = {r.value for r in AgentRole}
 ADMINS = {AgentRole.NATIONAL_ADMIN.value, AgentRole.CAISSE_ADMIN.value}
@@ -120,7 +121,7 @@ def drop_offsite_return_url() -> None:
     request.values = CombinedMultiDict([request.args] if request.method == "GET" else [request.args, request.form])
 
 
-class RoleMixin:
+class RoleMixin(CachedUrlsMixin):
     """Anonymous → login page; a partner account or the wrong role → 403 (hooks: module docstring)."""
 
     allowed_roles: set[str] = ALL_ROLES
