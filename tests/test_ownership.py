@@ -450,6 +450,21 @@ def test_the_national_admin_reads_the_screen_without_the_caisse_actions(app, tec
     assert footprint(new.id) == before
 
 
+def test_a_control_character_in_the_answer_or_the_reply_is_refused_on_the_form(app, tech, gironde):
+    new = file_request(tech, gironde)
+    sent = in_state(RequestStatus.MESSAGE_SENT, tech, gironde)
+    client = agent_client(app, "agent.gironde")
+    befores = {new.id: footprint(new.id), sent.id: footprint(sent.id)}
+    for url, req, field in (
+        ("/admin/requests/repondre/", new, "answer"),
+        ("/admin/requests/message/", sent, "body"),
+    ):
+        response = client.post_form(url, {"id": req.id, field: "Réponse avec un \x00 nul"})
+        assert response.status_code == 400, url
+        assert "Ce champ contient un caractère non autorisé." in page_text(response)
+    assert {new.id: footprint(new.id), sent.id: footprint(sent.id)} == befores
+
+
 def test_opening_the_screen_is_audited_once_per_get(app, tech, gironde):
     req = file_request(tech, gironde)
     client = agent_client(app, "admin.gironde")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from ...clock import now, today
 from ...extensions import db
+from ...inputs import FORBIDDEN_CHARACTER_MESSAGE, forbidden_character
 from ...models import CaisseMotive, Motive, PartnerAccount, Request, RequestStatus, ServiceOffer, StatusChange
 from .. import audit, uploads
 from ..attachments import MAX_FILES, check_count
@@ -119,7 +120,9 @@ def _clean_person(data: dict, errors: dict) -> dict:
 
 def clean_comment(comment: str | None, errors: dict) -> str:
     comment = (comment or "").replace("\r\n", "\n").strip()
-    if not comment:
+    if forbidden_character(comment):  # a NUL would not even reach PostgreSQL's text column
+        errors["comment"] = FORBIDDEN_CHARACTER_MESSAGE
+    elif not comment:
         errors["comment"] = "Veuillez saisir un commentaire."
     elif len(comment) > COMMENT_MAX:
         errors["comment"] = f"Le commentaire ne doit pas dépasser {COMMENT_MAX} caractères ({len(comment)} saisis)."

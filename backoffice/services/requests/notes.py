@@ -9,7 +9,6 @@ the request's caisse write notes; the national admin reads them.
 from sqlalchemy import select
 
 from ...extensions import db
-from ...inputs import FORBIDDEN_CHARACTER_MESSAGE, forbidden_character
 from ...models import Agent, NoteKind, Request, RequestNote, RequestStatus
 from .. import audit
 from ..errors import DomainError, ValidationFailed
@@ -28,9 +27,6 @@ def _as_note(message: str) -> str:
 def clean_note(text: str | None, errors: dict, field: str = "body", required: bool = True) -> str:
     """A note's text: the comments' rules (required, at most 5000 characters once trimmed) and no
     control character; a message in `errors[field]` otherwise. Optional: empty is accepted."""
-    if forbidden_character(text):
-        errors[field] = FORBIDDEN_CHARACTER_MESSAGE
-        return text or ""
     if not required and not (text or "").strip():
         return ""
     problems: dict[str, str] = {}
