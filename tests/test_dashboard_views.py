@@ -153,3 +153,11 @@ def test_dashboard_statements_do_not_depend_on_old_requests(gironde, tech, clien
     with count_queries() as statements:
         client.get(URL)
     assert len(statements) <= 8
+
+
+def test_national_page_stays_within_eight_statements(client, login, world, count_queries):
+    login("admin")
+    client.get(URL)
+    with count_queries() as statements:
+        assert client.get(URL + "?periode=annee").status_code == 200
+    assert len(statements) <= 8, statements
