@@ -262,6 +262,15 @@ def test_every_audited_action_reads_as_a_french_sentence():
     assert not missing, f"add a sentence to services/audit_texts.SENTENCES for: {missing}"
 
 
+def test_every_sentence_belongs_to_a_family_of_the_event_filter():
+    from backoffice.services.audit_texts import SENTENCES
+    from backoffice.views.outbox import ACTION_FAMILIES
+
+    prefixes = [prefix for _label, family in ACTION_FAMILIES.values() for prefix in family]
+    orphans = sorted(action for action in SENTENCES if not action.startswith(tuple(prefixes)))
+    assert not orphans, f"add them to views/outbox.ACTION_FAMILIES: {orphans}"
+
+
 def test_every_audited_detail_has_a_french_name():
     from backoffice.services import audit
     from backoffice.services.audit_texts import DETAIL_LABELS, HIDDEN_DETAILS, SENTENCES

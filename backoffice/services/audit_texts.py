@@ -67,8 +67,8 @@ SENTENCES: dict[str, Sentence] = {
     # partners
     "structure.create": "{actor} a créé la structure {name}",
     "structure.update": "{actor} a modifié la structure {target}",
-    "convention.create": "{actor} a créé une convention de la structure {target}",
-    "convention.update": "{actor} a modifié une convention de la structure {target}",
+    "convention.create": "{actor} a créé une convention de la structure {target}, du {start} au {end}",
+    "convention.update": "{actor} a modifié une convention de la structure {target} : du {start} au {end}",
     # communication
     "news.create": "{actor} a créé l'actualité « {title} »",
     "news.update": "{actor} a modifié l'actualité « {target} »",
@@ -94,6 +94,7 @@ SENTENCES: dict[str, Sentence] = {
     "request.reassign": "{actor} a réattribué la demande {target} de {from_name} à {to_name}",
     "request.note": "{actor} a ajouté une note interne à la demande {target}",
     "request.export": "{actor} a exporté {rows} demande(s) de la liste",
+    "dashboard.export": "{actor} a exporté le tableau « {table} » du tableau de bord ({period})",
     "attachment.download": "{actor} a téléchargé la pièce jointe « {filename} » de la demande {target}",
     "attachment.purge": "Le contenu de {count} pièce(s) jointe(s) a été supprimé (durée de conservation dépassée)",
 }
@@ -155,6 +156,8 @@ DETAIL_LABELS = {
     "from_name": "Ancien responsable",
     "to_name": "Nouveau responsable",
     "recipients": "Destinataires",
+    "table": "Tableau",
+    "period": "Période",
     "digest_enabled": "Récapitulatif quotidien",
     "inactivated_at": "Inactivé le",
     "effacé": "Effacé",

@@ -4,7 +4,8 @@
    - select2 speaks French;
    - Flask-Admin's list filters: after « Ajouter un filtre » the focus goes to the new filter's value
      field, and every filter control has an accessible name (its filter's name);
-   - select2's "remove" crosses of a multiple choice get an accessible name. */
+   - select2's "remove" crosses of a multiple choice get an accessible name;
+   - a "javascript:" link (Flask-Admin's toggles) never navigates: the CSP would refuse it. */
 (function () {
   'use strict';
 
@@ -38,15 +39,14 @@
     var remove = row.querySelector('.remove-filter');
     remove.setAttribute('aria-label', 'Retirer le filtre « ' + name + ' »');
     remove.setAttribute('role', 'button');
-    var op = row.querySelector('select.filter-op');
-    if (op) { op.setAttribute('aria-label', 'Condition du filtre « ' + name + ' »'); }
-    row.querySelectorAll('.filter-val, .select2-focusser, .select2-input').forEach(function (field) {
-      field.setAttribute('aria-label', 'Valeur du filtre « ' + name + ' »');
-    });
-    row.querySelectorAll('.select2-choice, .select2-choices').forEach(function (box) {
-      if (box.closest('td') && box.closest('td').querySelector('select.filter-op')) {
-        box.setAttribute('aria-label', 'Condition du filtre « ' + name + ' »');
-      }
+    row.querySelectorAll('td').forEach(function (cell) {
+      var isOperation = !!cell.querySelector('select.filter-op');
+      if (!isOperation && !cell.querySelector('.filter-val')) { return; }
+      var label = (isOperation ? 'Condition' : 'Valeur') + ' du filtre « ' + name + ' »';
+      /* the field itself, or select2's focusable stand-in (its box shows the chosen value) */
+      cell.querySelectorAll('select, input:not([type=hidden]), .select2-focusser, .select2-input').forEach(function (field) {
+        field.setAttribute('aria-label', label);
+      });
     });
   }
 
@@ -77,6 +77,13 @@
     labelAll();
     new MutationObserver(labelAll).observe(document.body, { childList: true, subtree: true });
   });
+
+  /* Flask-Admin's toggles are links to "javascript:void(0)": followed, that URL is a script the
+     CSP refuses (and reports). They are buttons: their click never navigates. */
+  document.addEventListener('click', function (event) {
+    var link = event.target.closest && event.target.closest('a[href^="javascript:"]');
+    if (link) { event.preventDefault(); }
+  }, true);
 
   /* Flask-Admin's own handler (bound on the menu item) adds the row first; this one, on the
      document, runs after it. */

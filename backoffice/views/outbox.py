@@ -112,6 +112,7 @@ ACTION_FAMILIES = {
     "structures": ("Structures et conventions", ("structure.", "convention.")),
     "communication": ("Actualités et newsletters", ("news.", "newsletter.")),
     "templates": ("Modèles de réponse", ("reply_template.",)),
+    "dashboard": ("Tableau de bord", ("dashboard.",)),
 }
 
 

@@ -40,13 +40,15 @@ def assert_no_horizontal_scroll(page) -> None:
 
 
 # Tab stops on one radio per name group (the arrow keys move inside it): the checked one, else the
-# first. While a modal dialog is open the rest of the page is inert: only the dialog is expected.
+# first. An element out of the tab order on purpose (tabindex="-1": select2's box, whose focusable
+# stand-in is its offscreen input) is not expected. While a modal dialog is open the rest of the page is inert: only the dialog is expected.
 _EXPECTED_JS = """() => {
   const modal = document.querySelector('dialog[open]:modal');
   const radios = new Map();
   const candidates = Array.from((modal || document).querySelectorAll(
       'a[href], button, input:not([type=hidden]), select, textarea, summary'))
     .filter(el => !el.disabled && el.offsetParent !== null && !el.closest('dialog:not([open])')
+                  && el.getAttribute('tabindex') !== '-1'
                   && !el.closest('details:not([open]) > :not(summary)'));
   candidates.filter(el => el.type === 'radio' && el.name).forEach(el => {
     const key = (el.form ? 'f' + Array.from(document.forms).indexOf(el.form) : 'doc') + ':' + el.name;
