@@ -41,7 +41,8 @@ def assert_no_horizontal_scroll(page) -> None:
 
 # Tab stops on one radio per name group (the arrow keys move inside it): the checked one, else the
 # first. An element out of the tab order on purpose (tabindex="-1": select2's box, whose focusable
-# stand-in is its offscreen input) is not expected. While a modal dialog is open the rest of the page is inert: only the dialog is expected.
+# stand-in is its offscreen input) is not expected. While a modal dialog is open the rest of the
+# page is inert: only the dialog is expected.
 _EXPECTED_JS = """() => {
   const modal = document.querySelector('dialog[open]:modal');
   const radios = new Map();
