@@ -123,6 +123,7 @@ def _path_values(w) -> dict:
         "code": "file_review",
         "token": "jeton-invalide",
         "export_type": "csv",
+        "key": "stock",  # a dashboard table (views/dashboard.py export)
     }
 
 
