@@ -3,42 +3,24 @@
 from flask import flash, redirect, render_template, url_for
 
 from backoffice.extensions import db, limiter
-from backoffice.security import LOGIN_LIMIT, RESET_LIMIT
+from backoffice.security import RESET_LIMIT
 from backoffice.services import accounts as account_service
-from backoffice.services.auth import authenticate_partner
 from backoffice.services.errors import DomainError
 from backoffice.services.passwords import POLICY_TEXT
-from backoffice.views.auth import login_page, sign_in, sign_out
+from backoffice.views.auth import add_login_routes, sign_in
 
 from . import bp
 from .forms import CguForm, ChangePasswordForm, ForgotPasswordForm, LoginForm
 from .guards import current_partner, login_required
 
+LOGGED_OUT = "Vous êtes déconnecté(e) d'Espace Partenaires."
 RESET_SENT = (
     "Si cet identifiant correspond à un compte actif, un e-mail contenant un lien « Créer mon mot "
     "de passe » vient de lui être envoyé."
 )
 
 
-@bp.route("/connexion", methods=["GET", "POST"])
-@limiter.limit(LOGIN_LIMIT, methods=["POST"])
-def login():
-    if current_partner() is not None:
-        return redirect(url_for("portal.home"))
-    form = LoginForm()
-    return login_page(
-        form,
-        lambda: authenticate_partner(form.login.data, form.password.data),
-        url_for("portal.select_caisse"),
-        "portal/login.html",
-    )
-
-
-@bp.route("/deconnexion", methods=["POST"])
-def logout():
-    sign_out()  # this session only: the account's other sessions go on
-    flash("Vous êtes déconnecté(e) d'Espace Partenaires.", "info")
-    return redirect(url_for("portal.login"))
+add_login_routes(bp, LoginForm, current_partner, "portal.home", "portal.select_caisse", "portal/login.html", LOGGED_OUT)
 
 
 @bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])

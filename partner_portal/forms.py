@@ -6,11 +6,15 @@ from wtforms.validators import DataRequired, InputRequired
 
 from backoffice.inputs import SafeFlaskForm as FlaskForm
 from backoffice.models import CIVILITIES
+from backoffice.services.auth import authenticate_partner
 
 
 class LoginForm(FlaskForm):
     login = StringField("Identifiant", validators=[DataRequired("Veuillez saisir votre identifiant.")])
     password = PasswordField("Mot de passe", validators=[DataRequired("Veuillez saisir votre mot de passe.")])
+
+    def authenticate(self):
+        return authenticate_partner(self.login.data, self.password.data)
 
 
 class ForgotPasswordForm(FlaskForm):
