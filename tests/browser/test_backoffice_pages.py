@@ -79,7 +79,11 @@ def _page_key(url: str) -> str:
 
 
 def _check_french(page, where: str) -> None:
-    text = page.evaluate("document.body.innerText")
+    # the visible text and the closed menus' (page sizes, « Pour la sélection », filters…)
+    text = page.evaluate(
+        "document.body.innerText + ' ' + Array.from(document.querySelectorAll('.dropdown-menu'))"
+        ".map(m => m.textContent).join(' ')"
+    )
     attributes = " | ".join(a for a in page.evaluate(READ_ATTRIBUTES) if a)
     for what, found in (
         ("English", ENGLISH.findall(text) + ENGLISH.findall(attributes)),
