@@ -433,6 +433,17 @@ def test_the_owner_reassigns_from_the_screen(app, tech, gironde, julie):
     assert "Pris en charge par Julie FAURE" in text and "Répondre" in text
 
 
+def test_a_reassigned_request_moves_to_the_new_owners_mes_demandes(app, tech, gironde, julie):
+    paul = gironde["agent"]
+    req = taken_by(paul, tech, gironde)
+    paul_client, julie_client = agent_client(app, "agent.gironde"), agent_client(app, "agent2.gironde")
+    assert req.number in paul_client.get("/admin/mes-demandes/").get_data(as_text=True)
+    assert req.number not in julie_client.get("/admin/mes-demandes/").get_data(as_text=True)
+    requests.reassign_request(paul, req, julie.id, paul.id, "")
+    assert req.number not in paul_client.get("/admin/mes-demandes/").get_data(as_text=True)
+    assert req.number in julie_client.get("/admin/mes-demandes/").get_data(as_text=True)
+
+
 def test_the_national_admin_reads_the_screen_without_the_caisse_actions(app, tech, gironde):
     new = file_request(tech, gironde)
     taken = taken_by(gironde["agent"], tech, gironde)

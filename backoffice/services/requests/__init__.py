@@ -25,6 +25,7 @@ from .filing import (
 from .notes import NOTE_MAX, add_note
 from .ownership import (
     REASSIGNABLE,
+    REASSIGNABLE_VALUES,
     handler_condition,
     is_staff,
     may_handle,

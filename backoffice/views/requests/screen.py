@@ -237,8 +237,10 @@ def _ownership(agent, req: Request) -> dict:
         "can_note": staff,
         "can_reassign": reassign,
         "reassign_choices": request_service.reassign_choices(agent, req) if reassign else [],
-        # Taken by a colleague: who may answer it, said next to the owner's name.
-        "owned_elsewhere": bool(req.taken_by_agent_id) and not handles,
+        # Taken by a colleague, with work still to come: who may answer it, said under the owner.
+        "owned_elsewhere": (
+            bool(req.taken_by_agent_id) and not handles and req.status in request_service.REASSIGNABLE_VALUES
+        ),
         "orphaned": request_service.needs_reassignment(req),
         "national": agent.caisse_id is None,
     }
