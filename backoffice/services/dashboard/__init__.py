@@ -129,6 +129,8 @@ def _summary(row, percentiles: dict | None = None) -> Summary:
             found = percentiles.get((kind, row.grp), {})
             values[f"{kind}_p50"] = found.get(MEDIAN)
             values[f"{kind}_p90"] = found.get(P90)
+    if row.grp is not None:  # a caisse's comparison row: the medians only, on both databases
+        values["take_p90"] = values["resolve_p90"] = None
     for name in ("take_p50", "take_p90", "resolve_p50", "resolve_p90"):
         if values.get(name) is not None:
             values[name] = float(values[name])
