@@ -1,7 +1,7 @@
 /* The back office's own script (admin/ep_base.html), loaded with the page's CSP nonce after
    Flask-Admin's jQuery, Bootstrap and select2, before the page's form and filter scripts.
 
-   - select2 speaks French;
+   - select2, moment and the date pickers speak French;
    - Flask-Admin's list filters: after « Ajouter un filtre » the focus goes to the new filter's value
      field, and every filter control has an accessible name (its filter's name);
    - select2's "remove" crosses of a multiple choice get an accessible name;
@@ -25,6 +25,43 @@
       },
       formatLoadMore: function () { return 'Chargement…'; },
       formatSearching: function () { return 'Recherche…'; }
+    });
+  }
+
+  /* Dates: moment in French (month and day names, weeks from Monday), and the date pickers' labels,
+     which daterangepicker.js hard-codes in English. That script is loaded after this one, by the
+     pages with a date: its plugin is wrapped as it is defined. */
+  var MONTHS = ['janvier', 'février', 'mars', 'avril', 'mai', 'juin', 'juillet', 'août', 'septembre',
+    'octobre', 'novembre', 'décembre'];
+  var MONTHS_SHORT = ['janv.', 'févr.', 'mars', 'avr.', 'mai', 'juin', 'juil.', 'août', 'sept.', 'oct.',
+    'nov.', 'déc.'];
+  var DAYS_MIN = ['di', 'lu', 'ma', 'me', 'je', 've', 'sa'];
+  if (window.moment && moment.defineLocale && !moment.locales().includes('fr')) {
+    moment.defineLocale('fr', {
+      months: MONTHS,
+      monthsShort: MONTHS_SHORT,
+      weekdays: ['dimanche', 'lundi', 'mardi', 'mercredi', 'jeudi', 'vendredi', 'samedi'],
+      weekdaysShort: ['dim.', 'lun.', 'mar.', 'mer.', 'jeu.', 'ven.', 'sam.'],
+      weekdaysMin: DAYS_MIN,
+      week: { dow: 1, doy: 4 }
+    });
+  }
+  if (window.moment) { moment.locale('fr'); }
+  var PICKER_LOCALE = {
+    applyLabel: 'Appliquer', cancelLabel: 'Annuler', fromLabel: 'Du', toLabel: 'Au', weekLabel: 'S',
+    customRangeLabel: 'Autre période', daysOfWeek: DAYS_MIN, monthNames: MONTHS_SHORT, firstDay: 1
+  };
+  if (window.jQuery) {
+    var picker;
+    Object.defineProperty(jQuery.fn, 'daterangepicker', {
+      configurable: true,
+      get: function () { return picker; },
+      set: function (plugin) {
+        picker = function (options, callback) {
+          var french = jQuery.extend(true, { locale: PICKER_LOCALE }, options || {});
+          return plugin.call(this, french, callback);
+        };
+      }
     });
   }
 

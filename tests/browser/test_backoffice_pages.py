@@ -178,7 +178,13 @@ def test_every_back_office_page_is_french_and_accessible(page, app, live_server,
 def test_a_new_filter_gets_the_focus_and_names_its_fields(page, app, live_server, steps):
     loader.load()
     _sign_in(page, "admin.gironde")
-    for url, name in (("/admin/agents/", "Actif"), ("/admin/audit/", "Événement"), ("/admin/requests/", "Statut")):
+    filters = [
+        ("/admin/agents/", "Actif"),  # a select2 of Oui / Non
+        ("/admin/audit/", "Événement"),
+        ("/admin/requests/", "Statut"),  # select2 tags: several at once
+        ("/admin/requests/", "Date de dépôt"),  # a date picker, opened by the focus
+    ]
+    for url, name in filters:
         page.goto(url)
         page.click("a:text-is('Ajouter un filtre')")
         page.click(f".field-filters a.filter:text-is('{name}')")
@@ -190,6 +196,7 @@ def test_a_new_filter_gets_the_focus_and_names_its_fields(page, app, live_server
         assert focused == [f"Valeur du filtre « {name} »", True], (url, focused)
         assert row.locator(".remove-filter").get_attribute("aria-label") == f"Retirer le filtre « {name} »"
         assert row.locator("select.filter-op").get_attribute("aria-label") == f"Condition du filtre « {name} »"
-        assert_accessible(page, f"{url} with a filter")
-        steps.shot(page, f"filtre-{re.sub(r'[^a-z]+', '-', url)}")
+        assert_accessible(page, f"{url} with the filter « {name} »")
+        _check_french(page, f"{url} with the filter « {name} »")
+        steps.shot(page, f"filtre-{re.sub(r'[^a-z]+', '-', url + name.lower())}")
     assert not page.console_errors, page.console_errors
