@@ -5,7 +5,8 @@
    - Flask-Admin's list filters: after « Ajouter un filtre » the focus goes to the new filter's value
      field, and every filter control has an accessible name (its filter's name);
    - select2's "remove" crosses of a multiple choice get an accessible name;
-   - a "javascript:" link (Flask-Admin's toggles) never navigates: the CSP would refuse it. */
+   - a "javascript:" link (Flask-Admin's toggles) never navigates: the CSP would refuse it;
+   - a row's delete button asks for confirmation. */
 (function () {
   'use strict';
 
@@ -121,6 +122,14 @@
     var link = event.target.closest && event.target.closest('a[href^="javascript:"]');
     if (link) { event.preventDefault(); }
   }, true);
+
+  /* A row's delete button asks first (admin/model/row_actions.html; Flask-Admin's inline onclick
+     would break the CSP). */
+  document.addEventListener('submit', function (event) {
+    var button = event.submitter || (event.target.querySelector && event.target.querySelector('[data-ep-confirm]'));
+    var question = button && button.getAttribute && button.getAttribute('data-ep-confirm');
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  });
 
   /* Flask-Admin's own handler (bound on the menu item) adds the row first; this one, on the
      document, runs after it. */
