@@ -20,6 +20,8 @@ Here, for every view (RoleMixin) and every model view (SecureModelView):
 - get_invalid_value_msg(value, filter) (public): a refused filter value's message, in French.
 - get_list_row_actions() (public): each row's icon links name their row (« Modifier : CPAM
   GIRONDE »: row_action_name, views/presentation.NamedLinkRowAction).
+- get_url(endpoint, **kwargs) (public): the static files' URLs and the list's path kept per process
+  (views/url_cache.py, tests/test_url_cache.py).
 
 In views/requests/queue.py (QueueView: RequestView « Toutes » and the worklists of worklists.py):
 - get_list(page, sort_column, sort_desc, search, filters, execute, page_size) (public): the list
