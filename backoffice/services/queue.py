@@ -18,6 +18,7 @@ The back-office list (views/requests/queue.py) only turns its Flask-Admin argume
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, any_, case, desc, func, or_, select, union_all
@@ -28,6 +29,7 @@ from ..extensions import db
 from ..folding import fold
 from ..models import Agent, Caisse, Motive, Request, RequestStatus, ServiceOffer, Structure
 from ..models.requests import holds_search_keys, search_keys
+from . import prebuilt
 from .scoping import caisse_filter
 
 # The list counts at most this many rows: beyond, it shows "plus de 1000" (a caisse's queue holds
@@ -136,12 +138,13 @@ def worklists_for(agent: Agent) -> tuple[Worklist, ...]:
 def worklist_counts(agent: Agent) -> dict[str, int]:
     """The menu's counters: each worklist's number of requests, capped at COUNT_CAP (a CappedCount
     past it), in ONE statement of scalar subqueries, each an index-only read stopped at COUNT_CAP + 1."""
-    worklists = worklists_for(agent)
-    columns = [
-        _capped_count(select(Request.id).where(*queue_conditions(agent, worklist=w))).label(w.key) for w in worklists
-    ]
-    row = db.session.execute(select(*columns)).one()
-    return {w.key: _capped(getattr(row, w.key)) for w in worklists}
+    row = db.session.execute(*prebuilt.statement(("worklist_counts",), _counts_statement, agent)).one()
+    return {w.key: _capped(getattr(row, w.key)) for w in worklists_for(agent)}
+
+
+def _counts_statement(agent) -> Any:  # built once per worker (services/prebuilt.py)
+    ids = {w.key: select(Request.id).where(*queue_conditions(agent, worklist=w)) for w in worklists_for(agent)}
+    return select(*(_capped_count(i).label(key) for key, i in ids.items()))
 
 
 def orphaned_condition():
@@ -253,12 +256,13 @@ def queue_page(
     `search` and the SQL conditions `filters`, in the queue order of R-BO-1 (a worklist: the oldest
     first) or, with `sort` (a key of SORTS), in that column's order; with the number of matches
     counted up to COUNT_CAP + 1."""
-    query = db.session.query(Request).filter(*queue_conditions(agent, search, filters, worklist))
     offset = (page or 0) * size
+    if sort is None and not search:  # the plain page: without filters, built once per worker (prebuilt.py)
+        found = prebuilt.page(partial(_plain_page, tuple(filters or ()), worklist, offset, size), agent, not filters)
+        return QueuePage(found[0], _capped(found[1]))
+    query = db.session.query(Request).filter(*queue_conditions(agent, search, filters, worklist))
     total = _capped_count_column(query)
     ordered = _ordered_page if worklist is None else _oldest_first_page(worklist)
-    rows: Sequence[Any]
-    count: int | None
     if sort is not None:
         query = _sorted(query, sort, sort_desc)
         ranked = query.with_entities(Request.id, total).limit(size).offset(offset).all()
@@ -266,12 +270,8 @@ def queue_page(
         statement = select(*QUEUE_COLUMNS).where(Request.id.in_(rank))
         rows = sorted(db.session.execute(statement), key=lambda row: rank[row.id])
         count = ranked[0].total if ranked else None
-    elif search:
-        order = queue_order if worklist is None else worklist_order
-        count, rows = _searched_page(query, total, offset, size, order, ordered)
     else:
-        rows = db.session.execute(ordered(query, offset, size).add_columns(total)).all()
-        count = rows[0].total if rows else None
+        count, rows = _searched_page(query, total, offset, size, worklist_order if worklist else queue_order, ordered)
     if count is None:  # no row to carry the count (nothing matches, or a page past the end)
         count = db.session.execute(select(total)).scalar_one()
     return QueuePage(rows, _capped(count))
@@ -340,6 +340,13 @@ def _capped_count_column(query):
     """The matches of `query` counted up to COUNT_CAP + 1: a scalar column that rides along the
     page's rows, not a statement of its own."""
     return _capped_count(query.with_entities(Request.id)).label("total")
+
+
+def _plain_page(filters, worklist: Worklist | None, offset: int, size: int, agent) -> tuple:  # prebuilt.page
+    query = db.session.query(Request).filter(*queue_conditions(agent, None, filters, worklist))
+    total = _capped_count_column(query)
+    ordered = _ordered_page if worklist is None else _oldest_first_page(worklist)
+    return ordered(query, offset, size).add_columns(total), select(total)
 
 
 def _ordered_page(query, offset: int, size: int):
