@@ -77,10 +77,10 @@ def staff(gironde):
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 @given(
-    cases=st.lists(one_request, min_size=0, max_size=8),
+    cases=st.lists(one_request, min_size=1, max_size=8),
     start=st.integers(0, 34),
     length=st.integers(0, 30),
     later=st.integers(0, 40 * 24),
