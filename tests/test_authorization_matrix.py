@@ -18,6 +18,7 @@ from backoffice.models import (
     News,
     Newsletter,
     OutboxMessage,
+    ReplyTemplate,
     RequestStatus,
 )
 
@@ -45,6 +46,11 @@ ADMIN_VIEWS = {
     "news": ADMINS,
     "newsletters": ADMINS,
     "requests": AGENTS,
+    "todo": AGENTS,  # « À traiter »
+    "mine": AGENTS - {"national"},  # « Mes demandes »: the national admin owns no request
+    "reply_templates": ADMINS,  # the national admin reads every caisse's, writes none
+    "profile": AGENTS,  # « Mon compte »
+    "dashboard": AGENTS,
     "admin": AGENTS,  # the index
 }
 # Portal endpoints: which partner roles may use them.
@@ -165,7 +171,8 @@ def tenants(world):
         entry = AuditEntry(
             actor_type="system", actor_label="Système", action="test", caisse_id=tenant["caisse"].id, details={}
         )
-        db.session.add_all([news, letter, mail, entry])
+        template = ReplyTemplate(caisse_id=tenant["caisse"].id, title=f"Modèle {key}", body="Bonjour {demandeur},")
+        db.session.add_all([news, letter, mail, entry, template])
         db.session.commit()
         objects[key] = {
             "tenant": tenant,
@@ -176,6 +183,7 @@ def tenants(world):
             "newsletter": letter,
             "outbox": mail,
             "audit": entry,
+            "template": template,
         }
     return objects
 
@@ -193,6 +201,9 @@ def _admin_object_id(view: str, theirs: dict):
         "news": theirs["news"].id,
         "newsletters": theirs["newsletter"].id,
         "requests": theirs["request"].id,
+        "todo": theirs["request"].id,
+        "mine": theirs["request"].id,
+        "reply_templates": theirs["template"].id,
     }.get(view)
 
 
@@ -208,6 +219,7 @@ def _url(rule, role: str, tenants: dict) -> tuple[str, bool]:
         "code": "file_review",
         "token": "jeton-invalide",
         "export_type": "csv",
+        "key": "indicateurs",  # a dashboard table
         "filename": "portal.css",
     }
     url = rule.rule
