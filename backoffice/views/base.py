@@ -203,15 +203,18 @@ class SecureModelView(RoleMixin, ModelView):
         ]
 
     def row_name(self, row) -> str:
-        """The row as a screen reader names it: its `row_name_column` (default: the first listed
-        column) as the list shows it, without markup."""
+        """The row as a screen reader names it: its `row_name_column`, else the first listed column
+        with a text (a thumbnail has none), as the list shows it, without markup."""
         cache = g.setdefault("ep_row_names", {})
         key = (self.endpoint, id(row))
         if key not in cache:
-            column = self.row_name_column or (self._list_columns[0][0] if self._list_columns else None)
-            value = self.get_list_value(None, row, column) if column else ""
-            cache[key] = value.striptags() if isinstance(value, Markup) else str(value or "")
+            columns = [self.row_name_column] if self.row_name_column else [c for c, _n in self._list_columns]
+            cache[key] = next((text for text in (self._cell_text(row, c) for c in columns) if text), "")
         return cache[key]
+
+    def _cell_text(self, row, column) -> str:
+        value = self.get_list_value(None, row, column)
+        return (value.striptags() if isinstance(value, Markup) else str(value or "")).strip()
 
     def row_action_name(self, title, row) -> str:
         """« Modifier : CPAM GIRONDE »: what an icon link or a checkbox does, to which row."""

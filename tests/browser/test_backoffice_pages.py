@@ -107,6 +107,18 @@ def _check_skip_link(page, where: str) -> None:
     page.evaluate("document.activeElement.blur()")
 
 
+def _check_row_names(page, where: str) -> None:
+    """In a list, each row's checkbox and icon links say which row they act on (« Modifier : CPAM
+    GIRONDE », « Traiter la demande N° 2633100027 »), not only what they do."""
+    names = page.evaluate(
+        """() => Array.from(document.querySelectorAll(
+          'table.model-list tbody td.list-buttons-column a, table.model-list tbody input.action-checkbox'))
+          .map(el => el.getAttribute('aria-label') || '')"""
+    )
+    generic = [name for name in names if not re.search(r" : \S|N° \d", name)]
+    assert not generic, f"{where}: row actions that do not name their row: {sorted(set(generic))}"
+
+
 def _walk(page, app, steps, check) -> dict[str, int]:
     """Visit every page reachable as above; the status of each kind of page."""
     queue = ["/admin/", *_view_urls(app)]
@@ -120,6 +132,8 @@ def _walk(page, app, steps, check) -> dict[str, int]:
         seen[key] = response.status
         if response.status == 403:  # a view of another role: refused, in French
             assert "Vous n'avez pas les droits nécessaires" in page.inner_text("body"), url
+            assert page.evaluate("document.documentElement.lang") == "fr", url
+            assert_accessible(page, f"{url} (403)")
             continue
         assert response.status == 200, f"{url}: {response.status}"
         where = f"{page.url}"
@@ -127,6 +141,7 @@ def _walk(page, app, steps, check) -> dict[str, int]:
         _check_skip_link(page, where)  # first: from the page as loaded
         _check_french(page, where)
         check(page, where)  # axe-core, keyboard, 375 px
+        _check_row_names(page, where)
         steps.shot(page, re.sub(r"\W+", "-", key.strip("/")) or "accueil")
         queue += [link for link in _links(page) if _page_key(link) not in seen]
     return seen
