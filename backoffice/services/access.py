@@ -14,6 +14,7 @@ from ..clock import today
 from ..extensions import db
 from ..models import AWAITING_CAISSE, Caisse, Convention, ConventionState, PartnerAccount, Request, RequestStatus
 from ..models.partners import state_of
+from . import statements
 
 GRACE_DAYS = 30
 
@@ -88,14 +89,11 @@ def _situation(structure_id: int, caisse: Caisse, conventions: list[Convention],
         convention = min(upcoming, key=lambda c: c.start_date)
         return CaisseAccess(caisse, convention, Situation.UPCOMING, convention.start_date)
     convention = max(conventions, key=lambda c: c.end_date)
-    pending = db.session.scalar(
-        select(func.count())
-        .select_from(Request)
-        .where(
-            Request.structure_id == structure_id,
-            Request.caisse_id == caisse.id,
-            Request.status.in_(AWAITING_CAISSE),
-        )
+    pending = statements.count(
+        Request,
+        Request.structure_id == structure_id,
+        Request.caisse_id == caisse.id,
+        Request.status.in_(AWAITING_CAISSE),
     )
     if pending:
         return CaisseAccess(caisse, convention, Situation.ENDED_PENDING, convention.end_date)

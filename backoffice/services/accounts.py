@@ -3,12 +3,12 @@
 Both follow R-ACC-1..3 and R-ACC-6: validated identity, generated login, set-password e-mail.
 """
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..clock import now
 from ..extensions import db
 from ..models import Convention, ConventionState, PartnerAccount, PartnerRole, Structure
-from . import audit, outbox, tokens
+from . import audit, outbox, statements, tokens
 from .errors import DomainError
 from .identity import clean_identity, generate_login, strip_accents
 from .sessions import rotate_session_id
@@ -24,18 +24,14 @@ def conventions_of(structure_id: int, caisse_id: int | None = None) -> list[Conv
 
 
 def active_count(structure_id: int, role: PartnerRole, exclude_id: int | None = None) -> int:
-    query = (
-        select(func.count())
-        .select_from(PartnerAccount)
-        .where(
-            PartnerAccount.structure_id == structure_id,
-            PartnerAccount.role == role.value,
-            PartnerAccount.active.is_(True),
-        )
-    )
+    conditions = [
+        PartnerAccount.structure_id == structure_id,
+        PartnerAccount.role == role.value,
+        PartnerAccount.active.is_(True),
+    ]
     if exclude_id is not None:
-        query = query.where(PartnerAccount.id != exclude_id)
-    return db.session.execute(query).scalar_one()
+        conditions.append(PartnerAccount.id != exclude_id)
+    return statements.count(PartnerAccount, *conditions)
 
 
 def cap(convention: Convention, role: PartnerRole) -> int:

@@ -126,7 +126,7 @@ def inactivate_ended_structures() -> int:
     """R-LIFE-1. A structure that never had a convention is left alone (nothing has ended)."""
     day = today()
     count = 0
-    try:
+    with statements.committed():
         for structure_id, caisse_id in _structures_whose_conventions_all_ended(day):
             if access.structure_has_any_access(structure_id, day):
                 continue
@@ -137,27 +137,22 @@ def inactivate_ended_structures() -> int:
             )
             for account in accounts:
                 deactivate(account)
-                audit.record(
-                    f"{account.role}.auto_inactivate",
-                    actor=None,
-                    target=account,
-                    caisse_id=caisse_id,
+                _record_automatic(
+                    account,
+                    "auto_inactivate",
+                    caisse_id,
+                    "Fin de la dernière convention de la structure (R-LIFE-1)",
                     login=account.login,
                     structure_id=structure_id,
-                    reason="Fin de la dernière convention de la structure (R-LIFE-1)",
                 )
                 count += 1
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return count
 
 
 def delete_old_inactive_accounts() -> int:
     """R-LIFE-2: inactivated at least 6 calendar months ago (by `add_months`)."""
     moment = now()
-    try:
+    with statements.committed():
         # 181 days is the shortest 6-month span: the SQL narrows, add_months decides.
         candidates = db.session.scalars(
             select(PartnerAccount).where(
@@ -174,14 +169,13 @@ def delete_old_inactive_accounts() -> int:
             for account in due:
                 _erase_traces(account)
                 # The record of the deletion itself names no one (R-RGPD-2).
-                audit.record(
-                    f"{account.role}.auto_delete",
-                    actor=None,
-                    target=account,
-                    caisse_id=account.last_caisse_id,
+                _record_automatic(
+                    account,
+                    "auto_delete",
+                    account.last_caisse_id,
+                    "Compte inactivé depuis 6 mois (R-LIFE-2)",
                     structure_id=account.structure_id,
                     inactivated_at=account.inactivated_at and account.inactivated_at.isoformat(),
-                    reason="Compte inactivé depuis 6 mois (R-LIFE-2)",
                 )
             for account in due:
                 db.session.expunge(account)
@@ -192,11 +186,12 @@ def delete_old_inactive_accounts() -> int:
                 delete(PartnerAccount).where(PartnerAccount.id.in_(ids)),
                 execution_options={"synchronize_session": False},
             )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return len(due)
+
+
+def _record_automatic(account: PartnerAccount, action: str, caisse_id: int | None, reason: str, **details) -> None:
+    """The audit row of what a rule did to an account by itself (no actor): <role>.<action>, why last."""
+    audit.record(f"{account.role}.{action}", actor=None, target=account, caisse_id=caisse_id, **details, reason=reason)
 
 
 def _erase_traces(account: PartnerAccount) -> None:
@@ -233,7 +228,7 @@ def purge_attachment_contents() -> int:
     """R-RGPD-1: delete the bytes of attachments past retention, unless the caisse still owes an answer."""
     days = current_app.config.get("ATTACHMENT_RETENTION_DAYS", 15)
     limit = now() - timedelta(days=days)
-    try:
+    with statements.committed():
         due = (
             select(Attachment.id)
             .join(Request, Request.id == Attachment.request_id)
@@ -254,8 +249,4 @@ def purge_attachment_contents() -> int:
                 execution_options={"synchronize_session": False},
             )
             audit.record("attachment.purge", actor=None, count=len(ids))
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return len(ids)
