@@ -40,6 +40,14 @@ def record(action: str, actor=None, target=None, caisse_id: int | None = None, *
     return entry
 
 
+def record_new(action: str, actor, target, caisse_id: int | None, **details) -> AuditEntry:
+    """record() for a row the change creates: it is added to the session and flushed first, so that
+    the entry names it by its id."""
+    db.session.add(target)
+    db.session.flush()
+    return record(action, actor=actor, target=target, caisse_id=caisse_id, **details)
+
+
 def changes(obj, new_values: dict) -> dict[str, list]:
     """{field: [old, new]} for the fields whose new value differs: an update's `changed=` detail,
     shown as « Nom : « A » → « B » » (dates and numbers as text)."""

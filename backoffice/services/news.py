@@ -117,13 +117,11 @@ def create_news(data: dict, actor, image_bytes: bytes | None = None, image_filen
     if image_bytes:
         news.image_type = check_image(image_bytes, image_filename)
         news.image = image_bytes
-    db.session.add(news)
-    db.session.flush()
-    audit.record(
+    audit.record_new(
         "news.create",
-        actor=actor,
-        target=news,
-        caisse_id=news.caisse_id,
+        actor,
+        news,
+        news.caisse_id,
         title=news.title,
         publish_at=news.publish_at.isoformat(),
         image=bool(image_bytes),
@@ -272,11 +270,7 @@ def create_newsletter(data: dict, actor) -> Newsletter:
     """A draft: nothing leaves before 'Envoyer'."""
     actor = _require_admin(actor)
     newsletter = Newsletter(created_by_agent_id=actor.id, **_clean_newsletter(actor, data))
-    db.session.add(newsletter)
-    db.session.flush()
-    audit.record(
-        "newsletter.create", actor=actor, target=newsletter, caisse_id=newsletter.caisse_id, subject=newsletter.subject
-    )
+    audit.record_new("newsletter.create", actor, newsletter, newsletter.caisse_id, subject=newsletter.subject)
     db.session.commit()
     return newsletter
 
@@ -322,7 +316,7 @@ def send_newsletter(newsletter: Newsletter, actor) -> int:
     if claimed != 1:
         db.session.rollback()
         raise DomainError("Cette newsletter a déjà été envoyée.")
-    try:
+    with statements.committed():
         db.session.refresh(newsletter)
         accounts = recipients(newsletter.caisse_id)
         for account in accounts:
@@ -346,8 +340,4 @@ def send_newsletter(newsletter: Newsletter, actor) -> int:
             caisse_id=newsletter.caisse_id,
             recipients=len(accounts),
         )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return len(accounts)

@@ -77,9 +77,7 @@ def create_structure(data: dict, actor: Agent) -> Structure:
             "siret",
         )
     structure = Structure(registered_by_caisse_id=actor.caisse_id, **fields)
-    db.session.add(structure)
-    db.session.flush()
-    audit.record("structure.create", actor=actor, target=structure, caisse_id=actor.caisse_id, name=structure.name)
+    audit.record_new("structure.create", actor, structure, actor.caisse_id, name=structure.name)
     db.session.commit()
     return structure
 
@@ -195,13 +193,11 @@ def create_convention(data: dict, actor: Agent) -> Convention:
         technician_cap=fields["technician_cap"],
         service_offers=fields["service_offers"],
     )
-    db.session.add(convention)
-    db.session.flush()
-    audit.record(
+    audit.record_new(
         "convention.create",
-        actor=actor,
-        target=convention,
-        caisse_id=convention.caisse_id,
+        actor,
+        convention,
+        convention.caisse_id,
         structure_id=convention.structure_id,
         start=str(convention.start_date),
         end=str(convention.end_date),
