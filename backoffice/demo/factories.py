@@ -7,7 +7,7 @@ the back office would instead send a set-password link, and would refuse an acco
 (the demo shows a structure at its cap with an inactive technician beyond it).
 """
 
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import select
 
@@ -21,30 +21,30 @@ def caisse(name: str, code: str, actor: Agent | None = None) -> Caisse:
     return caisses.create_caisse(name, code, actor=actor)
 
 
-def agent(
-    username: str,
-    *,
-    role: AgentRole = AgentRole.AGENT,
-    caisse: Caisse | None = None,
-    first_name: str = "Paul",
-    last_name: str = "MARTIN",
-    email: str | None = None,
-    password_hash: str | None = None,
-    password_changed_at: datetime | None = None,
-) -> Agent:
-    """A back-office user of `caisse` (none for the national admin), added to the session."""
-    user = Agent(
+def _person(model, key: str, defaults: dict, **columns):
+    """A new agent or partner account (`key`: its username or login), added to the session, with
+    `defaults` for the columns not given and <key>@example.fr as e-mail unless one is (None: none)."""
+    columns = defaults | columns
+    columns["email"] = columns.get("email") or f"{key}@example.fr"
+    row = model(**columns)
+    db.session.add(row)
+    return row
+
+
+def agent(username: str, *, role: AgentRole = AgentRole.AGENT, caisse: Caisse | None = None, **columns) -> Agent:
+    """A back-office user of `caisse` (none for the national admin), added to the session. columns:
+    Agent's others (first_name, last_name, email, password_hash...); by default Paul MARTIN,
+    <username>@example.fr and no password."""
+    defaults = {"first_name": "Paul", "last_name": "MARTIN"}
+    return _person(
+        Agent,
+        username,
+        defaults,
         username=username,
-        first_name=first_name,
-        last_name=last_name,
-        email=email or f"{username}@example.fr",
         role=role.value,
         caisse_id=caisse.id if caisse else None,
-        password_hash=password_hash,
-        password_changed_at=password_changed_at,
+        **columns,
     )
-    db.session.add(user)
-    return user
 
 
 def caisse_admin(username: str, caisse: Caisse, **fields) -> Agent:
@@ -109,32 +109,16 @@ def convention(
 
 
 def partner_account(
-    structure: Structure,
-    login: str,
-    *,
-    role: PartnerRole = PartnerRole.TECHNICIAN,
-    civility: str = "Madame",
-    usage_name: str = "DUPONT",
-    first_name: str = "Marie",
-    function: str = "Conseillère",
-    phone: str = "05.56.00.00.00",
-    email: str | None = None,
-    password_hash: str | None = None,
-    password_changed_at: datetime | None = None,
+    structure: Structure, login: str, *, role: PartnerRole = PartnerRole.TECHNICIAN, **columns
 ) -> PartnerAccount:
-    """An active account of the structure, added to the session."""
-    account = PartnerAccount(
-        login=login,
-        role=role.value,
-        structure=structure,
-        civility=civility,
-        usage_name=usage_name,
-        first_name=first_name,
-        function=function,
-        phone=phone,
-        email=email or f"{login}@example.fr",
-        password_hash=password_hash,
-        password_changed_at=password_changed_at,
-    )
-    db.session.add(account)
-    return account
+    """An active account of the structure, added to the session. columns: PartnerAccount's others
+    (usage_name, email, password_hash...); by default Madame Marie DUPONT, Conseillère,
+    05.56.00.00.00, <login>@example.fr and no password."""
+    defaults = {
+        "civility": "Madame",
+        "usage_name": "DUPONT",
+        "first_name": "Marie",
+        "function": "Conseillère",
+        "phone": "05.56.00.00.00",
+    }
+    return _person(PartnerAccount, login, defaults, login=login, role=role.value, structure=structure, **columns)

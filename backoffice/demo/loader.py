@@ -6,7 +6,7 @@ import struct
 import zlib
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..clock import now, today
 from ..extensions import db
@@ -22,14 +22,18 @@ from ..models import (
     ServiceOffer,
     StatusChange,
 )
+from ..services import statements
 from ..services.numbering import next_number
 from ..services.passwords import hash_password
 from ..services.requests import ACCOMPANIMENT, CANCEL_REASONS, CONSENT_TEXT, SAISINE_MOTIVE
 from . import data, factories, replies
 
+# The columns of a row of data.STRUCTURES, as factories.structure names them.
+STRUCTURE_COLUMNS = ("name", "type", "siret", "address", "postal_code", "city", "member_count")
+
 
 def is_empty() -> bool:
-    return not db.session.scalar(select(func.count()).select_from(Caisse))
+    return not statements.count(Caisse)
 
 
 def load() -> dict:
@@ -54,17 +58,8 @@ def load() -> dict:
         for username, first, last, role, code in data.AGENTS
     }
     structures = [
-        factories.structure(
-            agents[data.REGISTRAR],
-            name=name,
-            type=type_,
-            siret=siret,
-            address=address,
-            postal_code=postal_code,
-            city=city,
-            member_count=members,
-        )
-        for name, type_, siret, address, postal_code, city, members in data.STRUCTURES
+        factories.structure(agents[data.REGISTRAR], **dict(zip(STRUCTURE_COLUMNS, row, strict=True)))
+        for row in data.STRUCTURES
     ]
     offers = list(db.session.scalars(select(ServiceOffer).order_by(ServiceOffer.position)))
     day = today()

@@ -7,7 +7,8 @@ from ..models import Caisse, CaisseMotive, CaisseOffer, Motive, ServiceOffer
 from . import audit, caisse_cache
 from .errors import DomainError
 
-# (code, label, description, attachments allowed, concerns a person, motives) — seed lists of SPEC §5.
+# Each offer: its code, its OFFER_COLUMNS, then its motives — the seed lists of SPEC §5.
+OFFER_COLUMNS = ("label", "description", "allows_attachments", "concerns_person")
 REFERENCE_OFFERS = [
     (
         "contact",
@@ -105,17 +106,10 @@ REFERENCE_OFFERS = [
 def ensure_reference_catalog() -> None:
     """Create the national offers and motives that are missing (idempotent)."""
     existing = {offer.code: offer for offer in db.session.scalars(select(ServiceOffer))}
-    for position, (code, label, description, attachments, person, motives) in enumerate(REFERENCE_OFFERS):
+    for position, (code, *columns, motives) in enumerate(REFERENCE_OFFERS):
         offer = existing.get(code)
         if offer is None:
-            offer = ServiceOffer(
-                code=code,
-                label=label,
-                description=description,
-                allows_attachments=attachments,
-                concerns_person=person,
-                position=position,
-            )
+            offer = ServiceOffer(code=code, position=position, **dict(zip(OFFER_COLUMNS, columns, strict=True)))
             db.session.add(offer)
             db.session.flush()
         known = {m.label for m in offer.motives}

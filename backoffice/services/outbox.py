@@ -60,21 +60,13 @@ def enqueue(
         raise TypeError("link_owner and link_purpose go together")
     context.setdefault("base_url", current_app.config["BASE_URL"])
     context["link"] = LINK_MASK if link_owner is not None else ""
-    with _url_context():
-        subject = render_template(f"mail/{template}.subject.txt", **context).strip()
-        body_text = render_template(f"mail/{template}.txt", **context)
-        body_html = render_template(f"mail/{template}.html", **context)
-    if _TOKEN_LINK.search(body_text) or _TOKEN_LINK.search(body_html):
-        raise ValueError(f"mail/{template}: a set-password link would be stored in the outbox")
     message = OutboxMessage(
         kind=kind,
         recipient=recipient,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
         caisse_id=caisse_id,
         headers=headers or {},
         link_purpose=link_purpose,
+        **_stored_copy(template, context),
     )
     if link_owner is not None:
         if link_owner.id is None:
@@ -86,6 +78,20 @@ def enqueue(
         message.link_partner_account_id = link_owner.id
     db.session.add(message)
     return message
+
+
+def _stored_copy(template: str, context: dict) -> dict:
+    """The message's subject, body_text and body_html as stored: mail/<template>.{subject.txt,txt,html}
+    rendered, which must not hold a set-password link (the sender puts it in at send time)."""
+    with _url_context():
+        copy = {
+            "subject": render_template(f"mail/{template}.subject.txt", **context).strip(),
+            "body_text": render_template(f"mail/{template}.txt", **context),
+            "body_html": render_template(f"mail/{template}.html", **context),
+        }
+    if _TOKEN_LINK.search(copy["body_text"]) or _TOKEN_LINK.search(copy["body_html"]):
+        raise ValueError(f"mail/{template}: a set-password link would be stored in the outbox")
+    return copy
 
 
 def _url_context():
