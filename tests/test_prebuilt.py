@@ -104,3 +104,48 @@ def test_a_kept_statement_needs_the_agent_ids(app, world, requests):
     with pytest.raises(StatementError):
         db.session.execute(statement).all()
     db.session.rollback()
+
+
+def test_keyed_filters_are_kept_and_each_agent_gets_its_caisse(app, world, requests):
+    prebuilt._KEPT.clear()
+    paul, oise_agent = world["gironde"]["agent"], world["oise"]["agent"]
+
+    def taken():
+        return prebuilt.Conditions([Request.status == "taken"], ("test", "taken"))
+
+    page = queue_service.queue_page(paul, None, taken(), 0, 20)
+    kept = dict(prebuilt._KEPT)
+    other = queue_service.queue_page(oise_agent, None, taken(), 0, 20)
+    assert prebuilt._KEPT == kept and len(kept) == 1
+    assert {r.id for r in page.rows} == {r.id for r in requests["gironde"] if r.status == "taken"}
+    assert {r.id for r in other.rows} == {r.id for r in requests["oise"] if r.status == "taken"}
+    assert (page.total, other.total) == (2, 1)
+
+
+def test_the_queue_view_keys_its_timeless_filters_only(app, world):
+    from backoffice.views.requests.filters import OverdueFilter
+
+    view = next(v for v in app.extensions["ep_admin"]._views if v.endpoint == "requests")
+    timeless = [i for i, f in enumerate(view._filters) if f.timeless]
+    overdue = next(i for i, f in enumerate(view._filters) if isinstance(f, OverdueFilter))
+    assert not view._filters[overdue].timeless
+    status = next(i for i in timeless if view._filters[i].name == "Statut")
+    with app.test_request_context("/admin/requests/"):
+        keyed = view._conditions([(status, "statut", "new")])
+        assert isinstance(keyed, prebuilt.Conditions)
+        assert keyed == view._conditions([(status, "statut", "new")])
+        assert keyed != view._conditions([(status, "statut", "closed")])
+        assert not isinstance(
+            view._conditions([(status, "statut", "new"), (overdue, "retard", "1")]), prebuilt.Conditions
+        )
+        assert view._conditions([]) == []
+
+
+def test_filtered_pages_through_the_view_equal_fresh_ones(client, login, world, requests, monkeypatch):
+    login("agent.gironde")
+    paths = ["/admin/requests/?flt0_statut_est=taken", "/admin/requests/?flt0_statut_est=new,message_sent"]
+    kept = [client.get(p).get_data(as_text=True).count('name="rowid"') for p in paths]
+    kept += [client.get(p).get_data(as_text=True).count('name="rowid"') for p in paths]
+    _fresh(monkeypatch)
+    fresh = [client.get(p).get_data(as_text=True).count('name="rowid"') for p in paths]
+    assert kept == fresh * 2 == [2, 4, 2, 4]

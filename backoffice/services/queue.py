@@ -257,8 +257,8 @@ def queue_page(
     first) or, with `sort` (a key of SORTS), in that column's order; with the number of matches
     counted up to COUNT_CAP + 1."""
     offset = (page or 0) * size
-    if sort is None and not search:  # the plain page: without filters, built once per worker (prebuilt.py)
-        found = prebuilt.page(partial(_plain_page, tuple(filters or ()), worklist, offset, size), agent, not filters)
+    if sort is None and not search:  # the plain page: kept once built, unless its filters are unkeyed (prebuilt.py)
+        found = prebuilt.page(partial(_plain_page, filters or (), worklist, offset, size), agent)
         return QueuePage(found[0], _capped(found[1]))
     query = db.session.query(Request).filter(*queue_conditions(agent, search, filters, worklist))
     total = _capped_count_column(query)

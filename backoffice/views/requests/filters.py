@@ -15,7 +15,11 @@ from ...services import queue as queue_service
 
 class ConditionFilter:
     """A Flask-Admin filter written as one SQL condition: `apply` (Flask-Admin's) filters by it.
-    Every filter class mixes this in and defines `condition` (the queue service applies it)."""
+    Every filter class mixes this in and defines `condition` (the queue service applies it). A
+    filter whose condition depends on its value only, not on the clock, says `timeless`: the
+    page's statement is then kept once built (services/prebuilt.py)."""
+
+    timeless = False
 
     def condition(self, value, alias=None):  # pragma: no cover - each subclass defines it
         raise NotImplementedError(f"{type(self).__name__} must define condition()")
@@ -27,6 +31,8 @@ class ConditionFilter:
 class StatusIn(ConditionFilter, BaseSQLAFilter):
     """One status or several at once (`flt0_statut_est=new,message_sent`: status IN (...)), chosen
     as tags among the statuses (Flask-Admin's "select2-tags" widget); `=new` alone still works."""
+
+    timeless = True
 
     def __init__(self, column, name, options):
         super().__init__(column, name, options=options, data_type="select2-tags")
@@ -49,6 +55,8 @@ class StatusIn(ConditionFilter, BaseSQLAFilter):
 class IdEqual(ConditionFilter, FilterEqual):
     """Equality on an id column; the options are computed per request for the agent's caisse.
     national_only: offered to the national admin only (« Organisme »)."""
+
+    timeless = True
 
     def __init__(self, column, name, scoped_options, national_only=False):
         super().__init__(column, name)
@@ -104,6 +112,8 @@ class OwnerEqual(ConditionFilter, FilterEqual):
     """« Pris en charge par »: an agent of the caisse (served by ix_request_owner), or « À réattribuer »:
     the open requests whose owner is inactive or gone (services/requests/ownership.py)."""
 
+    timeless = True
+
     def __init__(self, column, name):
         super().__init__(column, name)
         self.scoped_options = owner_options
@@ -126,6 +136,8 @@ def _paris_day_start(day) -> datetime:
 
 class DepositBetween(ConditionFilter, BaseSQLAFilter):
     """Deposit dates typed as Paris calendar days (both included), compared in UTC storage time."""
+
+    timeless = True
 
     def __init__(self, column, name):
         super().__init__(column, name, data_type="daterangepicker")
@@ -151,6 +163,8 @@ class DepositBetween(ConditionFilter, BaseSQLAFilter):
 
 
 class DepositFrom(ConditionFilter, BaseSQLAFilter):
+    timeless = True
+
     def __init__(self, column, name):
         super().__init__(column, name, data_type="datepicker")
 

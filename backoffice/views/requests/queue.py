@@ -13,6 +13,7 @@ from flask_admin.model.template import EndpointLinkRowAction
 
 from ...clock import format_datetime, now
 from ...models import Request, RequestStatus
+from ...services import prebuilt
 from ...services import queue as queue_service
 from ...services import requests as request_service
 from ...services.requests import bulk
@@ -239,11 +240,15 @@ class QueueView(SecureModelView):
         return query.filter(caisse_filter(current_agent(), Request.caisse_id))
 
     def _conditions(self, filters) -> list:
-        """Flask-Admin's validated filter arguments (index, name, value) as SQL conditions."""
+        """Flask-Admin's validated filter arguments (index, name, value) as SQL conditions; keyed by
+        the view and the arguments when no filter reads the clock, so the page's statement is kept
+        once built (services/prebuilt.py)."""
         conditions = []
         for idx, _name, value in filters or ():
             flt = self._filters[idx]
             conditions.append(flt.condition(flt.clean(value)))
+        if conditions and all(self._filters[idx].timeless for idx, _name, _value in filters):
+            return prebuilt.Conditions(conditions, (self.endpoint, id(self), *((i, v) for i, _n, v in filters)))
         return conditions
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
