@@ -2,13 +2,12 @@
 
 from datetime import datetime
 
-from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
 from ..extensions import Model
-from .caisses import Agent, Caisse, new_alt_id
+from .caisses import Agent, Caisse, Login, new_alt_id
 from .labels import LabelledEnum
 from .partners import Structure
 
@@ -21,7 +20,7 @@ class PartnerRole(LabelledEnum):
 CIVILITIES = ["Madame", "Monsieur"]
 
 
-class PartnerAccount(UserMixin, Model):
+class PartnerAccount(Login, Model):
     """A nominative portal account of one structure (R-TEN-3); one role per account (R-TEN-4)."""
 
     __tablename__ = "partner_account"
@@ -59,13 +58,6 @@ class PartnerAccount(UserMixin, Model):
     created_by_agent: Mapped[Agent | None] = relationship()
 
     kind = "partner"
-
-    def get_id(self) -> str:
-        return f"partner:{self.alt_id}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.active
 
     @property
     def is_manager(self) -> bool:

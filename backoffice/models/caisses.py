@@ -2,6 +2,7 @@
 
 import secrets
 from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, true
@@ -14,6 +15,23 @@ from .labels import LabelledEnum
 
 def new_alt_id() -> str:
     return secrets.token_hex(16)
+
+
+class Login(UserMixin):
+    """What flask-login needs of both populations (agents and partner accounts): the session keeps
+    "<kind>:<alt_id>" (services/auth.load_user reads it back) and an inactive row cannot log in."""
+
+    kind: ClassVar[str]
+    if TYPE_CHECKING:
+        alt_id: Mapped[str]
+        active: Mapped[bool]
+
+    def get_id(self) -> str:
+        return f"{self.kind}:{self.alt_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
 
 
 class Caisse(Model):
@@ -46,7 +64,7 @@ class AgentRole(LabelledEnum):
 AGENT_ROLE_LABELS = {role: role.label for role in AgentRole}
 
 
-class Agent(UserMixin, Model):
+class Agent(Login, Model):
     """A back-office user: national admin (no caisse), caisse admin or agent of one caisse (R-TEN-2)."""
 
     __tablename__ = "agent"
@@ -70,13 +88,6 @@ class Agent(UserMixin, Model):
     caisse: Mapped[Caisse | None] = relationship(back_populates="agents")
 
     kind = "agent"
-
-    def get_id(self) -> str:
-        return f"agent:{self.alt_id}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.active
 
     @property
     def role_enum(self) -> AgentRole:
