@@ -81,22 +81,23 @@ class ConventionState(LabelledEnum):
     ENDED = "ended", "Terminée"
 
 
+# R-CONV-3: (largest member count of the band, managers, active technicians); the last band has
+# no upper bound.
+CAP_BANDS = ((10, 2, 5), (25, 3, 15), (None, 5, 25))
+
+
+def _band(member_count: int) -> tuple[int | None, int, int]:
+    return next(band for band in CAP_BANDS if band[0] is None or member_count <= band[0])
+
+
 def manager_cap_for(member_count: int) -> int:
     """R-CONV-3: 1–10 members → 2 managers, 11–25 → 3, more than 25 → 5."""
-    if member_count <= 10:
-        return 2
-    if member_count <= 25:
-        return 3
-    return 5
+    return _band(member_count)[1]
 
 
 def technician_cap_for(member_count: int) -> int:
     """R-CONV-3: 1–10 members → 5 active technicians, 11–25 → 15, more than 25 → 25."""
-    if member_count <= 10:
-        return 5
-    if member_count <= 25:
-        return 15
-    return 25
+    return _band(member_count)[2]
 
 
 class Convention(Model):
