@@ -34,6 +34,11 @@ def _named(model: str, id_column: str, type_column: str, type_value: str):
     )
 
 
+def _target(model: str):
+    """The entry's target when it is a `model` row: target_type holds the model's class name."""
+    return _named(model, "target_id", "target_type", model)
+
+
 class AuditEntry(Model):
     __tablename__ = "audit_entry"
     __table_args__ = (Index("ix_audit_caisse_at", "caisse_id", "at"),)
@@ -52,19 +57,15 @@ class AuditEntry(Model):
 
     actor_agent: Mapped["Agent | None"] = _named("Agent", "actor_id", "actor_type", "agent")
     actor_partner: Mapped["PartnerAccount | None"] = _named("PartnerAccount", "actor_id", "actor_type", "partner")
-    target_request: Mapped["Request | None"] = _named("Request", "target_id", "target_type", "Request")
-    target_agent: Mapped["Agent | None"] = _named("Agent", "target_id", "target_type", "Agent")
-    target_partner: Mapped["PartnerAccount | None"] = _named(
-        "PartnerAccount", "target_id", "target_type", "PartnerAccount"
-    )
-    target_caisse: Mapped["Caisse | None"] = _named("Caisse", "target_id", "target_type", "Caisse")
-    target_structure: Mapped["Structure | None"] = _named("Structure", "target_id", "target_type", "Structure")
-    target_convention: Mapped["Convention | None"] = _named("Convention", "target_id", "target_type", "Convention")
-    target_news: Mapped["News | None"] = _named("News", "target_id", "target_type", "News")
-    target_newsletter: Mapped["Newsletter | None"] = _named("Newsletter", "target_id", "target_type", "Newsletter")
-    target_template: Mapped["ReplyTemplate | None"] = _named(
-        "ReplyTemplate", "target_id", "target_type", "ReplyTemplate"
-    )
+    target_request: Mapped["Request | None"] = _target("Request")
+    target_agent: Mapped["Agent | None"] = _target("Agent")
+    target_partner: Mapped["PartnerAccount | None"] = _target("PartnerAccount")
+    target_caisse: Mapped["Caisse | None"] = _target("Caisse")
+    target_structure: Mapped["Structure | None"] = _target("Structure")
+    target_convention: Mapped["Convention | None"] = _target("Convention")
+    target_news: Mapped["News | None"] = _target("News")
+    target_newsletter: Mapped["Newsletter | None"] = _target("Newsletter")
+    target_template: Mapped["ReplyTemplate | None"] = _target("ReplyTemplate")
 
 
 # The relationship naming each target type, for describe() and the view's eager loading.
