@@ -95,6 +95,8 @@ def check_page(page, where: str = "") -> None:
     keyboard_reaches_every_action(page)
     size = page.viewport_size
     page.set_viewport_size({"width": 375, "height": 800})
+    # two frames: what resizes itself to the new width (a chart's canvas, through a ResizeObserver) has
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     try:
         assert_no_horizontal_scroll(page)
     finally:
