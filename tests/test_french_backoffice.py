@@ -432,6 +432,18 @@ def test_an_unknown_action_still_reads_as_french(world):
     db.session.commit()
     assert audit.describe(entry) == f"Paul GIRONDE a effectué une opération (demande N° {request.number})"
     assert audit.detail_lines(entry) == ["Mode : rapide", "When : 01/12/2026 07h10min"]
+    download = AuditEntry(
+        action="attachment.download",
+        actor_type="partner",
+        actor_label="v.chausson",
+        target_type="Attachment",
+        details={"number": "2633100027", "filename": "reponse.pdf", "side": "caisse", "search": ""},
+    )
+    assert (
+        audit.describe(download)
+        == "v.chausson a téléchargé la pièce jointe « reponse.pdf » de la demande N° 2633100027"
+    )
+    assert audit.detail_lines(download) == ["Pièce : de l'organisme"]  # an empty detail is not listed
     system = AuditEntry(action="attachment.purge", actor_type="system", actor_label="Système", details={"count": 3})
     assert (
         audit.describe(system) == "Le contenu de 3 pièce(s) jointe(s) a été supprimé (durée de conservation dépassée)"

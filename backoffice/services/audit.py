@@ -96,7 +96,7 @@ def describe(entry: AuditEntry) -> str:
     values["actor"] = actor_name(entry)
     values["target"] = _target_text(entry)
     values["target_type"] = target_type_label(entry.target_type).lower() if entry.target_type else ""
-    values["role"] = _role_text(details.get("role") or entry.action.split(".", 1)[0])
+    values["role"] = _role_text(entry.action.split(".", 1)[0], details.get("role"))
     text = template.format_map(values)
     if template.startswith("{actor}") and entry.actor_type in ("agent", "partner"):
         return text  # a name or a login, as it is written
@@ -153,16 +153,15 @@ def _target_keys(entry: AuditEntry) -> set[str]:
     return {"name", "title", "subject"}
 
 
-def _role_text(role: str) -> str:
-    """An agent's role as its label (« Agent CPAM »); a partner account's as one word: « le compte
-    gestionnaire de … » (« Gestionnaire Partenaire »)."""
+def _role_text(prefix: str, role: str | None) -> str:
+    """A partner account's role, from its action's name, as one word: « le compte gestionnaire de … »
+    (« Gestionnaire Partenaire »); an agent's role (a detail) as its label: « Agent CPAM »."""
     from ..models import PartnerRole
     from .audit_texts import VALUE_LABELS
 
-    label = VALUE_LABELS["role"].get(role, "")
-    if role in {r.value for r in PartnerRole}:
-        return label.split(" ")[0].lower()
-    return label
+    if prefix in {r.value for r in PartnerRole}:
+        return PartnerRole(prefix).label.split(" ")[0].lower()
+    return VALUE_LABELS["role"].get(role or "", "")
 
 
 def target_type_label(target_type: str | None) -> str:
@@ -184,7 +183,7 @@ def detail_lines(entry: AuditEntry) -> list[str]:
         used = used | _target_keys(entry)
     lines = []
     for key, value in details.items():
-        if key in used or key in HIDDEN_DETAILS:
+        if key in used or key in HIDDEN_DETAILS or value in (None, "", [], {}):
             continue
         if key == "changed" and isinstance(value, dict):
             lines += [f"{FIELD_LABELS.get(field, _humane(field))} : {_quoted(pair)}" for field, pair in value.items()]

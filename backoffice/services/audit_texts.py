@@ -95,7 +95,8 @@ SENTENCES: dict[str, Sentence] = {
     "request.note": "{actor} a ajouté une note interne à la demande {target}",
     "request.export": "{actor} a exporté {rows} demande(s) de la liste",
     "dashboard.export": "{actor} a exporté le tableau « {table} » du tableau de bord ({period})",
-    "attachment.download": "{actor} a téléchargé la pièce jointe « {filename} » de la demande {target}",
+    # the target is the attachment: the sentence names its request by the number kept
+    "attachment.download": "{actor} a téléchargé la pièce jointe « {filename} » de la demande N° {number}",
     "attachment.purge": "Le contenu de {count} pièce(s) jointe(s) a été supprimé (durée de conservation dépassée)",
 }
 
