@@ -119,19 +119,21 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 def french_admin_catalogue() -> None:
     """Flask-Admin's strings (buttons, menus, flashes, filter operations) in our French:
-    backoffice/translations/fr/LC_MESSAGES/admin.po, domain "admin".
+    backoffice/translations/fr/LC_MESSAGES/admin.po (domain "admin"), and its form fields' messages
+    (wtforms.po: they go through WTForms' translations, whose French lacks them).
 
-    Flask-Admin translates through one Flask-Babel domain of its own (flask_admin.babel.domain), and
-    Flask-Babel merges a domain's directories in order, the last one winning. Admin(translations_path=…)
-    puts a directory *before* Flask-Admin's, so it could only fill gaps, not correct what Flask-Admin's
-    compiled French gets wrong or lacks; ours goes after it. Idempotent (one app per test session, or
-    several)."""
-    from flask_admin.babel import domain
+    Flask-Admin translates through two Flask-Babel domains of its own (flask_admin.babel.domain and
+    wtforms_domain), and Flask-Babel merges a domain's directories in order, the last one winning.
+    Admin(translations_path=…) puts a directory *before* Flask-Admin's, so it could only fill gaps,
+    not correct what Flask-Admin's compiled French gets wrong or lacks; ours goes after it.
+    Idempotent (one app per test session, or several)."""
+    from flask_admin.babel import domain, wtforms_domain
 
-    directories = list(domain._translation_directories or ())  # Flask-Admin's own, set at its import
-    if str(TRANSLATIONS) not in directories:
-        domain._translation_directories = [*directories, str(TRANSLATIONS)]
-        domain.cache.clear()
+    for babel_domain in (domain, wtforms_domain):
+        directories = list(babel_domain._translation_directories or ())  # set at Flask-Admin's import
+        if str(TRANSLATIONS) not in directories:
+            babel_domain._translation_directories = [*directories, str(TRANSLATIONS)]
+            babel_domain.cache.clear()
 
 
 def register_blueprints(app: Flask) -> None:

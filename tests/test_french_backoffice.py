@@ -55,9 +55,34 @@ def _flask_admin_strings() -> set[str]:
     return found
 
 
-def _catalogue():
-    with open(CATALOGUE / "admin.po", "rb") as handle:
+def _catalogue(domain: str = "admin"):
+    with open(CATALOGUE / f"{domain}.po", "rb") as handle:
         return read_po(handle, locale="fr")
+
+
+def _field_messages() -> set[str]:
+    """The messages Flask-Admin's fields and validators give through field.gettext / self.gettext
+    (WTForms' translations: our wtforms.po)."""
+    import ast
+
+    found = set()
+    for name in ADMIN_MODULES:
+        for node in ast.walk(ast.parse((ADMIN / name).read_text(encoding="utf-8"))):
+            func = getattr(node, "func", None)
+            if isinstance(node, ast.Call) and isinstance(func, ast.Attribute) and func.attr == "gettext":
+                if isinstance(func.value, ast.Name) and func.value.id in ("self", "field"):
+                    argument = node.args[0]
+                    if isinstance(argument, ast.Constant):
+                        found.add(argument.value)
+                    elif isinstance(argument, ast.Name):  # a message built just above: its literal
+                        found |= {
+                            ast.literal_eval(n.value)
+                            for n in ast.walk(ast.parse((ADMIN / name).read_text(encoding="utf-8")))
+                            if isinstance(n, ast.Assign)
+                            and [getattr(t, "id", None) for t in n.targets] == [argument.id]
+                            and isinstance(n.value, ast.Constant)
+                        }
+    return found
 
 
 def test_every_flask_admin_string_of_the_back_office_has_our_french():
@@ -69,6 +94,13 @@ def test_every_flask_admin_string_of_the_back_office_has_our_french():
     assert not missing, f"add these to {CATALOGUE / 'admin.po'}: {missing}"
 
 
+def test_every_flask_admin_field_message_has_our_french():
+    translated = {m.id for m in _catalogue("wtforms") if m.id and m.string}
+    messages = _field_messages()
+    assert "Not a valid choice" in messages
+    assert not sorted(messages - translated), f"add to {CATALOGUE / 'wtforms.po'}: {sorted(messages - translated)}"
+
+
 def _entries(catalogue) -> dict:
     def key(value):
         return tuple(value) if isinstance(value, (list, tuple)) else value
@@ -76,15 +108,18 @@ def _entries(catalogue) -> dict:
     return {key(m.id): key(m.string) for m in catalogue if m.id}
 
 
-def test_the_compiled_catalogue_is_the_po_file():
-    """admin.mo is what `pybabel compile -d backoffice/translations -D admin` makes of admin.po."""
+@pytest.mark.parametrize("domain", ["admin", "wtforms"])
+def test_the_compiled_catalogue_is_the_po_file(domain):
+    """<domain>.mo is what `pybabel compile -d backoffice/translations -D <domain>` makes of the .po."""
     compiled = BytesIO()
-    write_mo(compiled, _catalogue())
+    write_mo(compiled, _catalogue(domain))
     compiled.seek(0)
     expected = _entries(read_mo(compiled))
-    with open(CATALOGUE / "admin.mo", "rb") as handle:
+    with open(CATALOGUE / f"{domain}.mo", "rb") as handle:
         shipped = _entries(read_mo(handle))
-    assert shipped == expected, "admin.mo is stale: run .venv/bin/pybabel compile -d backoffice/translations -D admin"
+    assert shipped == expected, (
+        f"{domain}.mo is stale: run .venv/bin/pybabel compile -d backoffice/translations -D {domain}"
+    )
 
 
 def test_our_french_wins_over_flask_admin_s_own(app):
@@ -150,6 +185,13 @@ def test_one_flash_per_save(client, world, login):
         follow_redirects=True,
     )
     assert _flashes(edited) == ["Les modifications sont enregistrées."]
+
+
+def test_a_refused_choice_says_so_in_french(client, world, login):
+    login("admin.gironde")
+    response = client.post_form("/admin/conventions/new/", {"structure": "999999"})
+    text = page_text(response)
+    assert "Ce choix n'est pas valable." in text and "Not a valid" not in text
 
 
 def test_a_blank_relation_choice_reads_a_dash(client, world, login):
