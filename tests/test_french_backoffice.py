@@ -101,6 +101,20 @@ def test_every_flask_admin_field_message_has_our_french():
     assert not sorted(messages - translated), f"add to {CATALOGUE / 'wtforms.po'}: {sorted(messages - translated)}"
 
 
+def test_every_wtforms_message_has_french(app):
+    """WTForms' own messages: its French catalogue, completed by ours."""
+    import wtforms
+    from flask_admin.babel import Translations
+
+    with open(Path(wtforms.__file__).parent / "locale" / "wtforms.pot", "rb") as handle:
+        messages = [m.id for m in read_po(handle) if m.id]
+    with app.test_request_context("/admin/"):
+        translations = Translations()
+        untranslated = [m for m in messages if isinstance(m, str) and translations.gettext(m) == m]
+        untranslated += [m for m in messages if not isinstance(m, str) and translations.ngettext(m[0], m[1], 2) == m[1]]
+    assert not untranslated, f"add to {CATALOGUE / 'wtforms.po'}: {untranslated}"
+
+
 def _entries(catalogue) -> dict:
     def key(value):
         return tuple(value) if isinstance(value, (list, tuple)) else value
