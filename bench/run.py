@@ -40,7 +40,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
-from load import BENCH_PASSWORD, database_exists, libpq_url, load, migrate  # noqa: E402
+from load import AGENTS_PER_CAISSE, BENCH_PASSWORD, database_exists, libpq_url, load, migrate  # noqa: E402
 
 USER_AGENT = "ep-bench/1.0"
 MB5 = 5 * 1024 * 1024
@@ -53,6 +53,9 @@ TARGETS = {
     "growth": 1.5,
     "filing_s": 1.0,
 }
+# The first-name search of issue 13 is held to the queue's targets; the other search is not (issue 6's
+# targets name the default view and each filter).
+FIRST_NAME_SEARCH = "first-name search 'rosalie'"
 WRK_LUA = r"""
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
@@ -219,6 +222,17 @@ def facts(database_url: str) -> dict:
         per_structure = one(
             "SELECT count(*) FROM request WHERE caisse_id = %s AND structure_id = %s", caisse_id, structure_id
         )[0]
+        agent_id = one("SELECT id FROM agent WHERE username = %s", f"agent.{code}")[0]
+        todo = one(
+            "SELECT count(*) FROM request WHERE caisse_id = %s AND status IN ('new', 'message_sent')", caisse_id
+        )[0]
+        mine = one(
+            "SELECT count(*) FROM request WHERE taken_by_agent_id = %s AND status IN ('taken', 'message_sent')",
+            agent_id,
+        )[0]
+        first_name = one(
+            "SELECT count(*) FROM request WHERE caisse_id = %s AND person_search LIKE '%%rosalie%%'", caisse_id
+        )[0]
     return {
         "url": database_url,
         "caisse_id": caisse_id,
@@ -234,6 +248,9 @@ def facts(database_url: str) -> dict:
         "total": total,
         "per_caisse": per_caisse,
         "per_structure": per_structure,
+        "todo": todo,
+        "mine": mine,
+        "first_name": first_name,
     }
 
 
@@ -273,6 +290,11 @@ def pages(f: dict, flt: dict) -> list[tuple[str, str, str, str | None]]:
         ("deposit until (1 year ago)", qf("Date de dépôt", "jusqu'au", f"{today - timedelta(days=365):%Y-%m-%d}")),
         ("overdue (48 h)", qf("En retard (plus de 48 h)", "est", "1")),
         ("search 'MARTIN'", f"{q}?search=MARTIN"),
+        # Issue 13: the agent's worklists and a first-name search (folded: "rosalie" finds "Rosalie"),
+        # held to the queue's targets.
+        ("« À traiter »", "/admin/a-traiter/"),
+        ("« Mes demandes »", "/admin/mes-demandes/"),
+        (FIRST_NAME_SEARCH, f"{q}?search=rosalie"),
     ]
     h = "/demandes"
     history = [
@@ -544,7 +566,9 @@ def report(results: dict[str, dict], args) -> str:
         low, high = results[size]["load"]
         lines.append(
             f"* **{size}**: {_n(f['total'])} requests; the measured caisse holds {_n(f['per_caisse'])}, the "
-            f"measured structure {_n(f['per_structure'])} with it. Load average before each page: "
+            f"measured structure {_n(f['per_structure'])} with it; its « À traiter » {_n(f['todo'])}, the measured "
+            f"agent's « Mes demandes » {_n(f['mine'])} (of {AGENTS_PER_CAISSE} agents), 'rosalie' "
+            f"{_n(f['first_name'])}. Load average before each page: "
             f"{low:.1f} to {high:.1f}."
         )
     lines += [
@@ -608,8 +632,8 @@ def report(results: dict[str, dict], args) -> str:
     missed = [v for v in verdicts if v[2] is False]
     lines += [
         "",
-        "Targets at 1 M (issue 6): work queue p95 ≤ 50 ms and ≥ 10× the stock ModelView (default view and "
-        "each filter); history p95 ≤ 30 ms and ≥ 8 % of hello (every criterion); ≤ 6 SQL statements per page "
+        "Targets at 1 M (issues 6 and 13): work queue p95 ≤ 50 ms and ≥ 10× the stock ModelView (default view, "
+        "each filter, « À traiter », « Mes demandes », the first-name search); history p95 ≤ 30 ms and ≥ 8 % of hello (every criterion); ≤ 6 SQL statements per page "
         "whatever the page size; each page at 1 M within 1.5× of its cost at 10 k; filing ≤ 1 s server time.",
         "",
         f"**{'Every target met.' if not missed else f'{len(missed)} target line(s) missed.'}**",
@@ -638,7 +662,7 @@ def _verdict(row, hello_rps, stock_rps, growth, results):
         problems.append(f"SQL {'/'.join(map(str, sqls))}")
     if growth > TARGETS["growth"]:
         problems.append(f"cost ×{growth:.2f}")
-    if group == "queue" and not row["label"].startswith("search"):  # the targets name the view and its filters
+    if group == "queue" and not row["label"].startswith("search"):  # the view, its filters, worklists, first names
         if row["p95"] > TARGETS["queue_p95_ms"]:
             problems.append(f"p95 {row['p95']:.0f} ms")
         if row["rps"] < TARGETS["queue_vs_stock"] * stock_rps:
