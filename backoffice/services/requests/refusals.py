@@ -1,5 +1,8 @@
 """Why a transition was refused, in French, read from the request as the winning transition left it."""
 
+from collections.abc import Callable
+from functools import wraps
+
 from ...clock import now
 from ...models import Agent, PartnerAccount, Request, RequestStatus
 from .reading import EXCHANGE_DAYS, EXCHANGE_MAX_ROUNDS, exchange_deadline
@@ -19,9 +22,21 @@ NATIONAL_READS_ONLY = (
 NATIONAL_NO_NOTE = "Les notes internes sont rédigées par les agents de la caisse de la demande."
 
 
-def not_completed(account: PartnerAccount, request: Request) -> str:
-    if request.structure_id != account.structure_id:
-        return NOT_IN_STRUCTURE
+def _structure_first(explain: Callable[[Request], str]) -> Callable[[PartnerAccount, Request], str]:
+    """A partner's refusal says first that the request is another structure's, before what its
+    status explains."""
+
+    @wraps(explain)
+    def refusal(account: PartnerAccount, request: Request) -> str:
+        if request.structure_id != account.structure_id:
+            return NOT_IN_STRUCTURE
+        return explain(request)
+
+    return refusal
+
+
+@_structure_first
+def not_completed(request: Request) -> str:
     if request.status == RequestStatus.CANCELLED.value:
         return "Cette demande a été annulée."
     if request.status != RequestStatus.NEW.value:
@@ -29,9 +44,8 @@ def not_completed(account: PartnerAccount, request: Request) -> str:
     return ALREADY_COMPLETED
 
 
-def not_cancelled(account: PartnerAccount, request: Request) -> str:
-    if request.structure_id != account.structure_id:
-        return NOT_IN_STRUCTURE
+@_structure_first
+def not_cancelled(request: Request) -> str:
     if request.status == RequestStatus.CANCELLED.value:
         return "Cette demande a déjà été annulée."
     if request.status == RequestStatus.TAKEN.value:
@@ -39,9 +53,8 @@ def not_cancelled(account: PartnerAccount, request: Request) -> str:
     return "La demande ne peut plus être annulée : la caisse y a déjà répondu."
 
 
-def no_message(account: PartnerAccount, request: Request) -> str:
-    if request.structure_id != account.structure_id:
-        return NOT_IN_STRUCTURE
+@_structure_first
+def no_message(request: Request) -> str:
     if request.status == RequestStatus.MESSAGE_SENT.value:
         return "Votre message a déjà été envoyé : la caisse n'y a pas encore répondu."
     if request.status == RequestStatus.CLOSED.value:
@@ -54,16 +67,26 @@ def no_message(account: PartnerAccount, request: Request) -> str:
     return "L'échange n'est plus possible sur cette demande."
 
 
-def not_closed(account: PartnerAccount, request: Request) -> str:
-    if request.structure_id != account.structure_id:
-        return NOT_IN_STRUCTURE
+@_structure_first
+def not_closed(request: Request) -> str:
     if request.status == RequestStatus.CLOSED.value:
         return "L'échange est déjà clôturé."
     return "L'échange ne peut être clôturé qu'après une réponse de la caisse."
 
 
-def _outside(agent: Agent, request: Request) -> bool:
-    return not agent.is_national_admin and request.caisse_id != agent.caisse_id
+def _caisse_first(explain: Callable[[Agent, Request], str]) -> Callable[[Agent, Request], str]:
+    """An agent's refusal says first that the request is another caisse's, then that the national
+    admin only reads, before what its status explains."""
+
+    @wraps(explain)
+    def refusal(agent: Agent, request: Request) -> str:
+        if not agent.is_national_admin and request.caisse_id != agent.caisse_id:
+            return NOT_IN_CAISSE
+        if agent.caisse_id is None:
+            return NATIONAL_READS_ONLY
+        return explain(agent, request)
+
+    return refusal
 
 
 def owned_by(request: Request) -> str:
@@ -83,21 +106,15 @@ def _another_owns(agent: Agent, request: Request) -> bool:
     return not agent.is_caisse_admin and request.taken_by_agent_id is not None and request.taken_by_agent_id != agent.id
 
 
+@_caisse_first
 def not_taken(agent: Agent, request: Request) -> str:
-    if _outside(agent, request):
-        return NOT_IN_CAISSE
-    if agent.caisse_id is None:
-        return NATIONAL_READS_ONLY
     if request.status == RequestStatus.CANCELLED.value:
         return CANCELLED_BY_PARTNER
     return f"Cette demande a déjà été prise en charge par {owned_by(request)}."
 
 
+@_caisse_first
 def not_answered(agent: Agent, request: Request) -> str:
-    if _outside(agent, request):
-        return NOT_IN_CAISSE
-    if agent.caisse_id is None:
-        return NATIONAL_READS_ONLY
     if request.status == RequestStatus.CANCELLED.value:
         return CANCELLED_BY_PARTNER
     if request.status == RequestStatus.TAKEN.value and _another_owns(agent, request):
@@ -105,11 +122,8 @@ def not_answered(agent: Agent, request: Request) -> str:
     return ALREADY_ANSWERED
 
 
+@_caisse_first
 def no_reply(agent: Agent, request: Request) -> str:
-    if _outside(agent, request):
-        return NOT_IN_CAISSE
-    if agent.caisse_id is None:
-        return NATIONAL_READS_ONLY
     if request.status == RequestStatus.MESSAGE_SENT.value and _another_owns(agent, request):
         return not_the_owner(request)
     if request.status == RequestStatus.MESSAGE_RECEIVED.value:
