@@ -73,6 +73,17 @@ def motives_for(caisse_id: int, offer: ServiceOffer) -> list[Motive]:
     )
 
 
+def _check_name(errors: dict, field: str, value: str, max_length: int, noun: str, label: str) -> None:
+    """The person's last or first name (`noun` « le nom », `label` « Nom »): given, at most
+    `max_length` characters, letters, apostrophe, hyphen and space only."""
+    if not value:
+        errors[field] = f"Veuillez renseigner {noun} de la personne concernée."
+    elif len(value) > max_length:
+        errors[field] = f"{noun.capitalize()} ne doit pas dépasser {max_length} caractères."
+    elif not NAME_RE.match(value):
+        errors[field] = f"{label} : seuls les lettres, l'apostrophe, le tiret et l'espace sont autorisés."
+
+
 def _clean_person(data: dict, errors: dict) -> dict:
     civility = (data.get("person_civility") or "").strip()
     last = " ".join((data.get("person_last_name") or "").split())
@@ -82,18 +93,8 @@ def _clean_person(data: dict, errors: dict) -> dict:
     phone = normalize_phone(data.get("person_phone") or "")
     if civility not in ("Madame", "Monsieur"):
         errors["person_civility"] = "Veuillez choisir la civilité de la personne concernée."
-    if not last:
-        errors["person_last_name"] = "Veuillez renseigner le nom de la personne concernée."
-    elif len(last) > 30:
-        errors["person_last_name"] = "Le nom ne doit pas dépasser 30 caractères."
-    elif not NAME_RE.match(last):
-        errors["person_last_name"] = "Nom : seuls les lettres, l'apostrophe, le tiret et l'espace sont autorisés."
-    if not first:
-        errors["person_first_name"] = "Veuillez renseigner le prénom de la personne concernée."
-    elif len(first) > 20:
-        errors["person_first_name"] = "Le prénom ne doit pas dépasser 20 caractères."
-    elif not NAME_RE.match(first):
-        errors["person_first_name"] = "Prénom : seuls les lettres, l'apostrophe, le tiret et l'espace sont autorisés."
+    _check_name(errors, "person_last_name", last, 30, "le nom", "Nom")
+    _check_name(errors, "person_first_name", first, 20, "le prénom", "Prénom")
     if birth is None:
         errors["person_birth_date"] = "Veuillez saisir une date de naissance valide au format JJ/MM/AAAA."
     elif birth >= today() or birth.year < 1890:
