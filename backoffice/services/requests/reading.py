@@ -237,6 +237,20 @@ def agent_attachment(agent: Agent, attachment_id: int) -> Attachment | None:
     )
 
 
+def _record_download(actor: Agent | PartnerAccount, request: Request, attachment: Attachment, **details) -> None:
+    """R-RGPD-4: who downloaded which file of which request, written to the audit log and committed."""
+    audit.record(
+        "attachment.download",
+        actor=actor,
+        target=attachment,
+        caisse_id=request.caisse_id,
+        number=request.number,
+        filename=attachment.filename,
+        **details,
+    )
+    db.session.commit()
+
+
 def download_for_agent(agent: Agent, attachment: Attachment) -> bytes | None:
     """The bytes of an attachment for an agent (R-BO-4), audited; None once purged (R-RGPD-1)."""
     if attachment.purged_at is not None:
@@ -245,17 +259,7 @@ def download_for_agent(agent: Agent, attachment: Attachment) -> bytes | None:
     if content is None:
         return None
     data = content.data
-    request = db.session.get_one(Request, attachment.request_id)
-    audit.record(
-        "attachment.download",
-        actor=agent,
-        target=attachment,
-        caisse_id=request.caisse_id,
-        number=request.number,
-        filename=attachment.filename,
-        side=attachment.side,
-    )
-    db.session.commit()
+    _record_download(agent, db.session.get_one(Request, attachment.request_id), attachment, side=attachment.side)
     return data
 
 
@@ -274,15 +278,7 @@ def download_for_partner(account: PartnerAccount, req: Request, attachment_id: i
     if not received_file_available(attachment) or attachment.content is None:
         return PartnerDownload(attachment, None)
     data = attachment.content.data
-    audit.record(
-        "attachment.download",
-        actor=account,
-        target=attachment,
-        caisse_id=req.caisse_id,
-        number=req.number,
-        filename=attachment.filename,
-    )
-    db.session.commit()
+    _record_download(account, req, attachment)
     return PartnerDownload(attachment, data)
 
 
