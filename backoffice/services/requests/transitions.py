@@ -53,6 +53,17 @@ def _notify(request: Request, kind: str) -> None:
     )
 
 
+def _add_message(request: Request, side: str, body: str, files: list, stamp, author_name: str, **author) -> None:
+    """A message of the exchange (R-STA-4) by `side` ("partner": account_id, "caisse": agent_id),
+    with its files."""
+    message = ExchangeMessage(
+        request_id=request.id, side=side, body=body, created_at=stamp, author_name=author_name, **author
+    )
+    db.session.add(message)
+    db.session.flush()
+    uploads.attach(files, request.id, side, exchange_message_id=message.id)
+
+
 # --- partner side ----------------------------------------------------------------------------
 
 
@@ -139,17 +150,8 @@ def partner_message(account: PartnerAccount, request: Request, body: str, staged
         raise _refusal(request, lambda r: refusals.no_message(account, r))
     with _winner():
         _within(exchange_files_count(request.id), len(files), EXCHANGE_MAX_FILES)
-        message = ExchangeMessage(
-            request_id=request.id,
-            side="partner",
-            body=body,
-            account_id=account.id,
-            created_at=stamp,
-            author_name=f"{account.display_name} {account.first_name}",
-        )
-        db.session.add(message)
-        db.session.flush()
-        uploads.attach(files, request.id, "partner", exchange_message_id=message.id)
+        author = f"{account.display_name} {account.first_name}"
+        _add_message(request, "partner", body, files, stamp, author, account_id=account.id)
         _record_status(request.id, RequestStatus.MESSAGE_SENT, stamp, account=account)
         audit.record("request.message", actor=account, target=request, caisse_id=request.caisse_id, files=len(files))
         db.session.commit()
@@ -264,17 +266,8 @@ def caisse_reply(agent: Agent, request: Request, body: str, staged_keys: list[st
     if not won:
         raise _refusal(request, lambda r: refusals.no_reply(agent, r))
     with _winner():
-        message = ExchangeMessage(
-            request_id=request.id,
-            side="caisse",
-            body=body,
-            agent_id=agent.id,
-            created_at=stamp,
-            author_name=agent.caisse.name if agent.caisse else "Caisse",
-        )
-        db.session.add(message)
-        db.session.flush()
-        uploads.attach(files, request.id, "caisse", exchange_message_id=message.id)
+        author = agent.caisse.name if agent.caisse else "Caisse"
+        _add_message(request, "caisse", body, files, stamp, author, agent_id=agent.id)
         _record_status(request.id, RequestStatus(request.status), stamp, agent=agent)
         _notify(request, "exchange_answer")
         audit.record("request.reply", actor=agent, target=request, caisse_id=request.caisse_id, files=len(files))
