@@ -95,30 +95,26 @@ def _check_owns(actor: Agent, template: ReplyTemplate) -> None:
 # --- checks ------------------------------------------------------------------------------------
 
 
-def _clean_title(raw, errors: dict) -> str:
+def _checked(raw, field: str, noun: str, limit: int, clean: Callable[[str], str], errors: dict) -> str:
+    """The title or text (`noun` « Le titre », « Le texte ») cleaned by `clean`; a French message in
+    errors[field] when it holds a forbidden character, is empty or is longer than `limit`."""
     raw = raw if isinstance(raw, str) else ""
-    title = " ".join(raw.split())
+    value = clean(raw)
     if forbidden_character(raw):
-        errors["title"] = "Le titre contient un caractère non autorisé."
-    elif not title:
-        errors["title"] = "Veuillez saisir le titre du modèle."
-    elif len(title) > TITLE_MAX:
-        errors["title"] = f"Le titre ne doit pas dépasser {TITLE_MAX} caractères ({len(title)} saisis)."
-    return title
+        errors[field] = f"{noun} contient un caractère non autorisé."
+    elif not value:
+        errors[field] = f"Veuillez saisir {noun.lower()} du modèle."
+    elif len(value) > limit:
+        errors[field] = f"{noun} ne doit pas dépasser {limit} caractères ({len(value)} saisis)."
+    return value
 
 
-def _clean_body(raw, errors: dict) -> str:
-    raw = raw if isinstance(raw, str) else ""
-    body = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if forbidden_character(raw):
-        errors["body"] = "Le texte contient un caractère non autorisé."
-    elif not body:
-        errors["body"] = "Veuillez saisir le texte du modèle."
-    elif len(body) > COMMENT_MAX:
-        errors["body"] = f"Le texte ne doit pas dépasser {COMMENT_MAX} caractères ({len(body)} saisis)."
-    elif message := placeholder_errors(body):
-        errors["body"] = message
-    return body
+def _one_line(raw: str) -> str:
+    return " ".join(raw.split())
+
+
+def _text(raw: str) -> str:
+    return raw.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def _clean_target(caisse_id: int, offer_id, motive_id, errors: dict) -> tuple[int | None, int | None]:
@@ -144,8 +140,10 @@ def _clean_target(caisse_id: int, offer_id, motive_id, errors: dict) -> tuple[in
 def _clean(caisse_id: int, data: dict) -> dict:
     """Every field checked, every error at once (ValidationFailed)."""
     errors: dict[str, str] = {}
-    title = _clean_title(data.get("title"), errors)
-    body = _clean_body(data.get("body"), errors)
+    title = _checked(data.get("title"), "title", "Le titre", TITLE_MAX, _one_line, errors)
+    body = _checked(data.get("body"), "body", "Le texte", COMMENT_MAX, _text, errors)
+    if "body" not in errors and (message := placeholder_errors(body)):
+        errors["body"] = message
     offer_id, motive_id = _clean_target(caisse_id, data.get("service_offer_id"), data.get("motive_id"), errors)
     if errors:
         raise ValidationFailed(errors)
@@ -166,17 +164,8 @@ def create(data: dict, actor) -> ReplyTemplate:
     actor = _require_caisse_admin(actor)
     fields = _clean(actor.caisse_id, data)
     template = ReplyTemplate(caisse_id=actor.caisse_id, **fields)
-    db.session.add(template)
-    db.session.flush()
-    audit.record(
-        "reply_template.create",
-        actor=actor,
-        target=template,
-        caisse_id=template.caisse_id,
-        title=template.title,
-        service_offer_id=template.service_offer_id,
-        motive_id=template.motive_id,
-    )
+    details = {key: fields[key] for key in ("title", "service_offer_id", "motive_id")}
+    audit.record_new("reply_template.create", actor, template, template.caisse_id, **details)
     db.session.commit()
     return template
 
