@@ -32,31 +32,33 @@ def paris_midnight(day: date) -> datetime:
 
 
 @dataclass(frozen=True)
-class Week:
-    """One calendar week (Monday to Sunday, Paris) of a period, clipped to the period's bounds."""
+class Days:
+    """Whole Paris days, first and last included, and their bounds in storage time."""
 
-    monday: date
-    start: datetime  # naive UTC, included
-    end: datetime  # naive UTC, excluded
-
-    @property
-    def label(self) -> str:
-        return f"Semaine du {format_date(self.monday)}"
-
-
-@dataclass(frozen=True)
-class Period:
-    kind: str
-    first: date  # Paris day, included
-    last: date  # Paris day, included
+    first: date
+    last: date
 
     @property
     def start(self) -> datetime:
+        """Naive UTC, included: the Paris midnight that opens the first day."""
         return paris_midnight(self.first)
 
     @property
     def end(self) -> datetime:
+        """Naive UTC, excluded: the Paris midnight that follows the last day."""
         return paris_midnight(self.last + timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Week(Days):
+    """One calendar week (Monday to Sunday, Paris) of a period, clipped to the period's days."""
+
+    label: str  # « Semaine du 30/11/2026 », its Monday's date even when clipped
+
+
+@dataclass(frozen=True)
+class Period(Days):
+    kind: str
 
     @property
     def label(self) -> str:
@@ -67,15 +69,9 @@ class Period:
         weeks = []
         monday = self.first - timedelta(days=self.first.weekday())
         while monday <= self.last:
-            following = monday + timedelta(days=7)
-            weeks.append(
-                Week(
-                    monday,
-                    paris_midnight(max(monday, self.first)),
-                    paris_midnight(min(following, self.last + timedelta(days=1))),
-                )
-            )
-            monday = following
+            sunday = monday + timedelta(days=6)
+            weeks.append(Week(max(monday, self.first), min(sunday, self.last), f"Semaine du {format_date(monday)}"))
+            monday += timedelta(days=7)
         return weeks
 
 
@@ -85,11 +81,11 @@ def period_for(kind: str | None, today: date, first: date | None = None, last: d
     out of order, out of range or spanning more than MAX_DAYS are refused in French."""
     kind = kind if kind in PERIOD_KINDS else DEFAULT_KIND
     if kind == WEEK:
-        return Period(kind, today - timedelta(days=today.weekday()), today)
+        return Period(today - timedelta(days=today.weekday()), today, kind)
     if kind == YEAR:
-        return Period(kind, date(today.year, 1, 1), today)
+        return Period(date(today.year, 1, 1), today, kind)
     if kind == FOUR_WEEKS:
-        return Period(kind, today - timedelta(days=27), today)
+        return Period(today - timedelta(days=27), today, kind)
     errors = {}
     if first is None or not date_in_range(first):
         errors["debut"] = "Saisissez une date de début valide (JJ/MM/AAAA)."
@@ -102,4 +98,4 @@ def period_for(kind: str | None, today: date, first: date | None = None, last: d
             errors["fin"] = "La période ne peut pas dépasser trois ans."
     if errors or first is None or last is None:
         raise ValidationFailed(errors)
-    return Period(kind, first, last)
+    return Period(first, last, kind)
