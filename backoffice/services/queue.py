@@ -349,6 +349,19 @@ def _plain_page(filters, worklist: Worklist | None, offset: int, size: int, agen
     return ordered(query, offset, size).add_columns(total), select(total)
 
 
+def _page_of(reads, order, offset: int, size: int):
+    """The page's rows among the candidate ids of `reads` (bounded, index-ordered subqueries of
+    ids): one statement that sorts the candidates in `order` and keeps the page."""
+    candidates = union_all(*(select(read.c.id) for read in reads)).subquery()
+    return (
+        select(*QUEUE_COLUMNS)
+        .where(Request.id.in_(select(candidates.c.id)))
+        .order_by(*order)
+        .offset(offset)
+        .limit(size)
+    )
+
+
 def _ordered_page(query, offset: int, size: int):
     """R-BO-1's order (queue_order) without sorting the caisse's whole queue.
 
@@ -362,14 +375,7 @@ def _ordered_page(query, offset: int, size: int):
     new = new.order_by(Request.deposited_at.asc(), Request.id.desc()).limit(bound).subquery()
     others = query.with_entities(Request.id).filter(Request.status != RequestStatus.NEW.value)
     others = others.order_by(Request.deposited_at.desc(), Request.id.desc()).limit(bound).subquery()
-    candidates = union_all(select(new.c.id), select(others.c.id)).subquery()
-    return (
-        select(*QUEUE_COLUMNS)
-        .where(Request.id.in_(select(candidates.c.id)))
-        .order_by(*queue_order())
-        .offset(offset)
-        .limit(size)
-    )
+    return _page_of((new, others), queue_order(), offset, size)
 
 
 def _oldest_first_page(worklist: Worklist):
@@ -387,13 +393,6 @@ def _oldest_first_page(worklist: Worklist):
             .subquery()
             for status in worklist.statuses
         ]
-        candidates = union_all(*(select(half.c.id) for half in halves)).subquery()
-        return (
-            select(*QUEUE_COLUMNS)
-            .where(Request.id.in_(select(candidates.c.id)))
-            .order_by(*worklist_order())
-            .offset(offset)
-            .limit(size)
-        )
+        return _page_of(halves, worklist_order(), offset, size)
 
     return page
