@@ -78,7 +78,8 @@ CITIES = [
     ("35000", "Rennes"),
 ]
 OFFER_WEIGHTS = {"contact": 10, "difficulty": 25, "appointment": 25, "file_review": 25, "document": 15}
-# (status, weight) for requests older than 20 days, and for the last 20 days.
+RECENT_DAYS_AT_1M = 20
+# (status, weight) for requests older than the recent window (20 days at 1 M), and within it.
 OLD_STATUSES = [
     ("closed", 860),
     ("resolved", 60),
@@ -493,7 +494,11 @@ def load(url: str, n: int, seed: int = 2026, status_history: bool = True) -> dic
         h_file = tempfile.TemporaryFile("w+", encoding="utf-8") if status_history else None
         h_rows = 0
         span = (now - start).total_seconds()
-        recent = now - timedelta(days=20)
+        # The caisse's open work does not grow with its history: the recent requests (still new,
+        # taken, in an exchange…) are as many at every size — those of the last 20 days at 1 M, so
+        # the whole (shorter-lived) history at 10 k. The worklists then show full pages at both
+        # sizes, and their cost ratio compares like with like.
+        recent = now - timedelta(days=min(span / 86400, RECENT_DAYS_AT_1M * 1_000_000 / n))
         modes = json.dumps({"appointment_modes": ["Téléphonique / Visio"]})
         hour = timedelta(hours=1)
         by_status: dict[str, int] = {}
