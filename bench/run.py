@@ -204,7 +204,13 @@ def facts(database_url: str) -> dict:
     with psycopg.connect(libpq_url(database_url)) as conn:
         one = lambda sql, *p: conn.execute(sql, p).fetchone()  # noqa: E731
         caisse_id, code = one("SELECT id, code FROM caisse WHERE code = '101'")
-        structure_id = one("SELECT min(structure_id) FROM convention WHERE caisse_id = %s", caisse_id)[0]
+        # The caisse's first structure that has a request with it (at 10 k a structure has about one
+        # request, not always with this caisse).
+        structure_id = one(
+            "SELECT min(c.structure_id) FROM convention c WHERE c.caisse_id = %s AND EXISTS (SELECT 1 FROM request r"
+            " WHERE r.caisse_id = c.caisse_id AND r.structure_id = c.structure_id AND r.status <> 'cancelled')",
+            caisse_id,
+        )[0]
         account_id, login = one(
             "SELECT id, login FROM partner_account WHERE structure_id = %s ORDER BY id LIMIT 1", structure_id
         )
