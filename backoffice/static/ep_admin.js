@@ -6,9 +6,20 @@
      field, and every filter control has an accessible name (its filter's name);
    - select2's "remove" crosses of a multiple choice get an accessible name;
    - a "javascript:" link (Flask-Admin's toggles) never navigates: the CSP would refuse it;
-   - a row's delete button asks for confirmation. */
+   - a row's delete button asks for confirmation;
+   - a file field (Bootstrap's custom-file) shows the names of the files chosen. */
 (function () {
   'use strict';
+
+  document.addEventListener('change', function (event) {
+    var input = event.target;
+    if (!input.classList || !input.classList.contains('custom-file-input')) { return; }
+    var label = input.parentNode.querySelector('.custom-file-label');
+    if (!label) { return; }
+    if (!label.dataset.empty) { label.dataset.empty = label.textContent; }
+    var names = Array.prototype.map.call(input.files || [], function (file) { return file.name; });
+    label.textContent = names.length ? names.join(', ') : label.dataset.empty;
+  });
 
   if (window.jQuery && jQuery.fn.select2 && jQuery.fn.select2.defaults) {
     jQuery.extend(jQuery.fn.select2.defaults, {
