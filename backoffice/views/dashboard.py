@@ -15,16 +15,14 @@ from flask import Response, abort, request, url_for
 from flask_admin import expose
 
 from ..clock import now, today
-from ..extensions import db
 from ..inputs import bounded_int, forbidden_character
-from ..services import audit
 from ..services import dashboard as service
 from ..services.dashboard import tables as dashboard_tables
 from ..services.dashboard.period import CUSTOM, DEFAULT_KIND, PERIOD_KINDS
 from ..services.errors import DomainError, ValidationFailed
 from .base import ALL_ROLES, SecureBaseView, current_agent
 from .requests.filters import filter_choices
-from .requests.queue import _safe_cell
+from .requests.queue import safe_cell
 
 EXPORT_TYPES = ("csv", "xlsx")
 EXPORT_STRUCTURE_ROWS = 5000
@@ -145,23 +143,21 @@ class DashboardView(SecureBaseView):
         table = next((t for t in tables if t.key == key), None)
         if table is None:
             abort(404)
-        audit.record(
-            "dashboard.export",
-            actor=agent,
-            caisse_id=figures.caisse_id if figures.caisse_id is not None else agent.caisse_id,
-            format=export_type,
-            table=table.title,
-            period=form.period.label,
-            filters={k: v for k, v in form.query().items() if k != "periode"},
-            rows=len(table.rows),
+        service.record_export(
+            agent,
+            figures.caisse_id,
+            export_type,
+            table.title,
+            form.period.label,
+            {k: v for k, v in form.query().items() if k != "periode"},
+            len(table.rows),
         )
-        db.session.commit()
         name = f"tableau_de_bord_{key}_{now():%Y-%m-%d_%H-%M-%S}.{export_type}"
         if export_type == "csv":
             body = io.StringIO()
             writer = csv.writer(body, delimiter=";")
-            writer.writerow([_safe_cell(h) for h in table.headers])
-            writer.writerows([[_safe_cell(c) for c in row] for row in table.shown_rows()])
+            writer.writerow([safe_cell(h) for h in table.headers])
+            writer.writerows([[safe_cell(c) for c in row] for row in table.shown_rows()])
             data, mimetype = "\ufeff" + body.getvalue(), "text/csv; charset=utf-8"
         else:
             sheet = tablib.Dataset(headers=table.headers, title=table.key)
@@ -175,4 +171,4 @@ class DashboardView(SecureBaseView):
 
 
 def _cell(value):
-    return _safe_cell(value) if isinstance(value, str) else value
+    return safe_cell(value) if isinstance(value, str) else value

@@ -33,6 +33,7 @@ from typing import Any
 from ...clock import now
 from ...extensions import db
 from ...models import Agent, Caisse
+from .. import audit
 from ..errors import DomainError
 from . import queries
 from .measures import MEDIAN, P90, postgresql
@@ -120,6 +121,24 @@ def scope_caisse(agent: Agent, caisse_id: int | None) -> int | None:
     if caisse_id is not None and db.session.get(Caisse, caisse_id) is None:
         raise DomainError("Cet organisme n'existe pas.")
     return caisse_id
+
+
+def record_export(
+    agent: Agent, caisse_id: int | None, export_type: str, table: str, period: str, filters: dict, rows: int
+) -> None:
+    """R-RGPD-4: a dashboard table's export, audited and committed like the queue's
+    (requests.record_queue_export), before the file is sent."""
+    audit.record(
+        "dashboard.export",
+        actor=agent,
+        caisse_id=caisse_id if caisse_id is not None else agent.caisse_id,
+        format=export_type,
+        table=table,
+        period=period,
+        filters=filters,
+        rows=rows,
+    )
+    db.session.commit()
 
 
 def _summary(row, percentiles: dict | None = None) -> Summary:

@@ -97,14 +97,14 @@ def queue_rows(rows, agent) -> list[QueueRow]:
     return [QueueRow(row, labels, screen_url) for row in rows]
 
 
-def _safe_cell(value) -> str:
+def safe_cell(value) -> str:
     """Spreadsheet exports: a value starting like a formula is neutralised (CSV injection)."""
     value = "" if value is None else str(value)
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _export(getter):
-    return lambda view, context, model, name: _safe_cell(getter(model))
+    return lambda view, context, model, name: safe_cell(getter(model))
 
 
 class QueueView(SecureModelView):
